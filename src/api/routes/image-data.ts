@@ -1,0 +1,82 @@
+/** Image bytes: PUT and GET /v2/images/{id}/file. */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { GlimpseError, badRequest, unsupportedMediaType } from '../../domain/errors.js';
+import type { ImageDataService, RangeRequest } from '../../services/image-data.js';
+import { routes } from '../routing.js';
+
+type IdParams = { id: string };
+
+export function imageDataRoutes(app: FastifyInstance, data: ImageDataService): void {
+  // Leave request bodies unread here: the service streams them.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_request, _payload, done) => done(null));
+
+  routes(app, '/v2/images/:id/file', {
+    PUT: {
+      body: true,
+      handler: async (request, reply) => {
+        assertOctetStream(request);
+        const abort = new AbortController();
+        request.raw.once('close', () => {
+          if (!request.raw.complete) abort.abort(new Error('client disconnected during upload'));
+        });
+        await data.upload(request.ctx, (request.params as IdParams).id, request.raw, declaredSize(request), abort.signal);
+        reply.code(204);
+      },
+    },
+    GET: async (request, reply) => {
+      const download = await data.download(request.ctx, (request.params as IdParams).id, requestedRange(request));
+      const { image, body, range } = download;
+      if (!body) return reply.code(204).send();
+      reply.header('content-type', 'application/octet-stream');
+      if (image.checksum) reply.header('content-md5', image.checksum);
+      if (range) {
+        reply
+          .code(206)
+          .header('content-range', `bytes ${range.start}-${range.end}/${range.total}`)
+          .header('content-length', range.end - range.start + 1);
+      } else {
+        reply.code(200).header('content-length', image.size);
+      }
+      return reply.send(body);
+    },
+  });
+}
+
+function assertOctetStream(request: FastifyRequest): void {
+  const media = (request.headers['content-type'] ?? '').split(';', 1)[0].trim().toLowerCase();
+  if (media !== 'application/octet-stream') {
+    throw unsupportedMediaType(`The request media type ${media || '(none)'} is not supported: image data must be application/octet-stream.`);
+  }
+}
+
+/** `x-openstack-image-size` (what openstacksdk sends), else Content-Length, else unknown. */
+function declaredSize(request: FastifyRequest): number | null {
+  const header = request.headers['x-openstack-image-size'];
+  if (header !== undefined) {
+    const value = String(header).trim();
+    if (!/^\d+$/.test(value)) throw badRequest(`x-openstack-image-size must be a non-negative integer, got "${value}"`);
+    return Number(value);
+  }
+  return null;
+}
+
+/** One `Range: bytes=…` (several → 400), or the legacy `Content-Range: bytes a-b/*`. */
+function requestedRange(request: FastifyRequest): RangeRequest | null {
+  const range = request.headers.range;
+  if (range !== undefined) {
+    const spec = /^\s*bytes\s*=\s*(.*)$/i.exec(range);
+    if (!spec) throw new GlimpseError('range_not_satisfiable', `Invalid Range header: ${range}`);
+    if (spec[1].includes(',')) throw badRequest('Multiple ranges are not supported.');
+    const m = /^(\d*)-(\d*)$/.exec(spec[1].trim());
+    if (!m || (m[1] === '' && m[2] === '')) throw new GlimpseError('range_not_satisfiable', `Invalid Range header: ${range}`);
+    return { start: m[1] === '' ? null : Number(m[1]), end: m[2] === '' ? null : Number(m[2]) };
+  }
+  const legacy = request.headers['content-range'];
+  if (legacy !== undefined) {
+    const m = /^\s*bytes\s+(\d+)-(\d+)\/(\d+|\*)\s*$/i.exec(legacy);
+    if (!m) throw new GlimpseError('range_not_satisfiable', `Invalid Content-Range header: ${legacy}`);
+    return { start: Number(m[1]), end: Number(m[2]) };
+  }
+  return null;
+}

@@ -1,0 +1,33 @@
+/** Discovery: /v2/info/import, /v2/info/stores, /v2/info/usage. */
+import type { FastifyInstance } from 'fastify';
+import { notFound } from '../../domain/errors.js';
+import { routes } from '../routing.js';
+
+export interface InfoOptions {
+  enabledImportMethods: string[];
+  /** Configured stores in multi-store mode; null in single-store mode, where Glance answers 404. */
+  stores: { id: string; description?: string; default: boolean; readOnly: boolean }[] | null;
+}
+
+export function infoRoutes(app: FastifyInstance, o: InfoOptions): void {
+  routes(app, '/v2/info/import', {
+    GET: async () => ({
+      'import-methods': { description: 'Import methods available.', type: 'array', value: o.enabledImportMethods },
+    }),
+  });
+  routes(app, '/v2/info/stores', {
+    GET: async () => {
+      if (!o.stores) throw notFound('Multi backend is not supported at this site.');
+      return {
+        stores: o.stores.map((s) => ({
+          id: s.id,
+          ...(s.description ? { description: s.description } : {}),
+          ...(s.default ? { default: 'true' } : {}),
+          ...(s.readOnly ? { 'read-only': 'true' } : {}),
+        })),
+      };
+    },
+  });
+  // Unified limits (use_keystone_limits) are off: Glance then reports no usage at all.
+  routes(app, '/v2/info/usage', { GET: async () => ({ usage: {} }) });
+}

@@ -1,0 +1,59 @@
+/**
+ * The version document (GET / → 300, GET /versions → 200) and the URL
+ * version negotiation: `/v2.N/…` is served as `/v2/…`; any other first path
+ * segment gets the version document, as Glance's negotiation filter answers.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { baseUrl } from '../routing.js';
+
+export interface VersionOptions {
+  publicEndpoint: string | null;
+  multiStore: boolean;
+}
+
+/** Glance's list with caching off: v2.17 current. */
+function versionIds(multiStore: boolean): string[] {
+  const middle = multiStore ? ['v2.13', 'v2.12', 'v2.11', 'v2.10', 'v2.9', 'v2.8'] : ['v2.9'];
+  return ['v2.15', ...middle, 'v2.17', 'v2.7', 'v2.6', 'v2.5', 'v2.4', 'v2.3', 'v2.2', 'v2.1', 'v2.0'];
+}
+
+export function acceptedPrefixes(multiStore: boolean): Set<string> {
+  return new Set(['v2', ...versionIds(multiStore)]);
+}
+
+/** Where the router sends a URL: the API itself, its own paths, or the version document. */
+export function rewriteUrl(url: string, multiStore: boolean): string {
+  const prefixes = acceptedPrefixes(multiStore);
+  const [path, query] = splitQuery(url);
+  const first = path.split('/')[1] ?? '';
+  if (first === 'healthcheck' || first === 'dashboard' || first === 'versions') return url;
+  if (prefixes.has(first)) return first === 'v2' ? url : `/v2${path.slice(first.length + 1)}${query}`;
+  return '/';
+}
+
+function splitQuery(url: string): [string, string] {
+  const q = url.indexOf('?');
+  return q === -1 ? [url, ''] : [url.slice(0, q), url.slice(q)];
+}
+
+function document(request: FastifyRequest, o: VersionOptions) {
+  const href = `${baseUrl(request, o.publicEndpoint)}/v2/`;
+  return {
+    versions: versionIds(o.multiStore).map((id) => ({
+      id,
+      status: id === 'v2.17' ? 'CURRENT' : 'SUPPORTED',
+      links: [{ rel: 'self', href }],
+    })),
+  };
+}
+
+export function versionRoutes(app: FastifyInstance, o: VersionOptions): void {
+  app.all('/', async (request, reply) => reply.code(300).send(document(request, o)));
+  app.all('/versions', async (request) => document(request, o));
+  app.all('/versions/*', async (request) => document(request, o));
+  app.route({
+    method: ['GET', 'HEAD'],
+    url: '/healthcheck',
+    handler: async (_request, reply) => reply.type('text/plain').send('OK'),
+  });
+}

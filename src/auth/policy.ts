@@ -1,0 +1,81 @@
+/**
+ * Glance's policy: named actions with their default rules (secure RBAC, the
+ * defaults since 2023.1), checked explicitly by the services.
+ */
+import { forbidden } from '../domain/errors.js';
+import type { RequestContext } from './context.js';
+import { type Check, type Credentials, type Target, evaluate, parseRule } from './policy-rules.js';
+
+const ADMIN = 'rule:context_is_admin';
+const PROJECT_MEMBER = 'role:member and project_id:%(project_id)s';
+const PROJECT_READER = 'role:reader and project_id:%(project_id)s';
+const ADMIN_OR_PROJECT_MEMBER = `${ADMIN} or (${PROJECT_MEMBER})`;
+const ADMIN_OR_PROJECT_READER = `${ADMIN} or (${PROJECT_READER})`;
+const VISIBLE_TO = `(project_id:%(project_id)s or project_id:%(member_id)s or 'community':%(visibility)s or 'public':%(visibility)s or 'shared':%(visibility)s)`;
+const ADMIN_OR_SHARED_MEMBER = `${ADMIN} or (role:member and project_id:%(member_id)s)`;
+const ADMIN_OR_PROJECT_READER_OR_SHARED_MEMBER = `${ADMIN} or (role:reader and (project_id:%(project_id)s or project_id:%(member_id)s))`;
+
+/** Glance's default rules, by Glance's own names so operators' policy files apply unchanged. */
+export const DEFAULT_RULES: Readonly<Record<string, string>> = {
+  context_is_admin: 'role:admin',
+  default: '',
+  service_api: 'role:service or role:admin',
+  add_image: `${ADMIN} or (role:member and project_id:%(owner)s)`,
+  delete_image: ADMIN_OR_PROJECT_MEMBER,
+  get_image: `${ADMIN} or (role:reader and ${VISIBLE_TO})`,
+  get_images: ADMIN_OR_PROJECT_READER,
+  modify_image: ADMIN_OR_PROJECT_MEMBER,
+  publicize_image: 'role:admin',
+  communitize_image: ADMIN_OR_PROJECT_MEMBER,
+  download_image: `${ADMIN} or (role:member and ${VISIBLE_TO})`,
+  upload_image: ADMIN_OR_PROJECT_MEMBER,
+  delete_image_location: 'role:admin',
+  get_image_location: ADMIN_OR_PROJECT_READER,
+  set_image_location: ADMIN_OR_PROJECT_MEMBER,
+  add_image_location: `rule:service_api or (${PROJECT_MEMBER})`,
+  fetch_image_location: 'rule:service_api',
+  add_member: ADMIN_OR_PROJECT_MEMBER,
+  delete_member: ADMIN_OR_PROJECT_MEMBER,
+  get_member: ADMIN_OR_PROJECT_READER_OR_SHARED_MEMBER,
+  get_members: ADMIN_OR_PROJECT_READER_OR_SHARED_MEMBER,
+  modify_member: ADMIN_OR_SHARED_MEMBER,
+  deactivate: ADMIN_OR_PROJECT_MEMBER,
+  reactivate: ADMIN_OR_PROJECT_MEMBER,
+  copy_image: 'role:admin',
+  tasks_api_access: 'role:admin',
+  get_task: 'rule:default',
+  get_tasks: 'rule:default',
+  add_task: 'rule:default',
+  modify_task: 'rule:default',
+  stores_info_detail: 'role:admin or role:service',
+  manage_image_cache: 'role:admin',
+};
+
+export type PolicyAction = keyof typeof DEFAULT_RULES | (string & {});
+
+export class Policy {
+  private readonly rules = new Map<string, Check>();
+
+  constructor(overrides: Readonly<Record<string, string>> = {}) {
+    for (const [name, rule] of Object.entries({ ...DEFAULT_RULES, ...overrides })) {
+      this.rules.set(name, parseRule(rule));
+    }
+  }
+
+  allowed(ctx: RequestContext, action: PolicyAction, target: Target): boolean {
+    const check = this.rules.get(action) ?? this.rules.get('default');
+    if (!check) return false;
+    return evaluate(check, target, credentials(ctx), (name) => this.rules.get(name));
+  }
+
+  /** Throws 403 with Glance's wording when the action is not allowed. */
+  enforce(ctx: RequestContext, action: PolicyAction, target: Target, message?: string): void {
+    if (!this.allowed(ctx, action, target)) {
+      throw forbidden(message ?? `You are not authorized to complete ${action} action.`);
+    }
+  }
+}
+
+function credentials(ctx: RequestContext): Credentials {
+  return { roles: ctx.roles, project_id: ctx.projectId, user_id: ctx.userId, is_admin: ctx.isAdmin };
+}

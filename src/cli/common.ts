@@ -1,0 +1,14 @@
+/** Options shared by every command that works on a server's database and data directory. */
+import type { Command } from 'commander';
+import { type CliOptions, type GlimpseConfig, loadConfig } from '../config/config.js';
+
+export function withCommonOptions(cmd: Command): Command {
+  return cmd
+    .option('--config <file>', 'glance-api.conf-style INI file (Glance section and key names)')
+    .option('--data-dir <dir>', 'directory for the embedded database, images and staging (default ./data)')
+    .option('--database <url>', 'database URL in SQLAlchemy form (default sqlite in the data dir)');
+}
+
+export function configFrom(options: CliOptions): GlimpseConfig {
+  return loadConfig(options);
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env node
+/** The `glimpse` command: `serve`, and `manage` for glance-manage's jobs. */
+import { Command } from 'commander';
+import { manageCommand } from './manage.js';
+import { serveCommand } from './serve.js';
+
+const program = new Command()
+  .name('glimpse')
+  .description('Glimpse: an image service for clouds, speaking the OpenStack Glance Images API v2')
+  .showHelpAfterError()
+  .addHelpText(
+    'after',
+    `
+Examples:
+  glimpse serve                                   serve on 127.0.0.1:9292, data in ./data
+  glimpse serve --config /etc/glance/glance-api.conf
+  glimpse manage db sync --database sqlite:////var/lib/glimpse/glimpse.sqlite`,
+  );
+
+program.addCommand(serveCommand());
+program.addCommand(manageCommand());
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  process.stderr.write(`glimpse: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,43 @@
+/** `glimpse manage`: glance-manage's jobs, on the database a server uses. */
+import { Command } from 'commander';
+import type { CliOptions } from '../config/config.js';
+import { openDatabase } from '../db/connection.js';
+import { schemaState, syncDatabase } from '../db/migrate.js';
+import { configFrom, withCommonOptions } from './common.js';
+
+async function withDb<T>(options: CliOptions, fn: (db: ReturnType<typeof openDatabase>) => Promise<T>): Promise<T> {
+  const db = openDatabase(configFrom(options).database);
+  try {
+    return await fn(db);
+  } finally {
+    await db.close();
+  }
+}
+
+async function dbSync(options: CliOptions): Promise<void> {
+  await withDb(options, async (db) => {
+    const { revision, created } = await syncDatabase(db);
+    process.stdout.write(created ? `Created Glance's schema at revision ${revision} in ${db.description}\n` : `Database is already at revision ${revision}; nothing to do\n`);
+  });
+}
+
+async function dbVersion(options: CliOptions): Promise<void> {
+  await withDb(options, async (db) => {
+    const state = await schemaState(db);
+    if (state.kind === 'empty') throw new Error(`${db.description} holds no schema yet: run "glimpse manage db sync"`);
+    if (state.kind === 'unknown') throw new Error(`${db.description} is at an unknown revision: ${state.revisions.join(', ') || 'none'}`);
+    process.stdout.write(`${state.revision}\n`);
+  });
+}
+
+export function manageCommand(): Command {
+  const manage = new Command('manage').description("database and catalog administration (glance-manage's jobs)");
+  const db = new Command('db').description('the database schema');
+  db.addCommand(withCommonOptions(new Command('sync').description("create Glance's schema in an empty database, or check it").action(dbSync)));
+  db.addCommand(withCommonOptions(new Command('version').description('print the schema revision (alembic head)').action(dbVersion)));
+  // glance-manage's spellings, for operators' scripts.
+  db.addCommand(withCommonOptions(new Command('db_sync').description('same as "db sync"').action(dbSync)), { hidden: true });
+  db.addCommand(withCommonOptions(new Command('db_version').description('same as "db version"').action(dbVersion)), { hidden: true });
+  manage.addCommand(db);
+  return manage;
+}

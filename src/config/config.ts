@@ -1,0 +1,194 @@
+/**
+ * Glimpse's configuration: glance-api.conf keys (same sections, same names,
+ * same defaults) plus the command-line flags, which win over the file.
+ * Nothing outside this folder reads the environment or the config file.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { IniReader, parseIni } from './ini.js';
+
+export type AuthMode = 'noauth' | 'headers' | 'keystone';
+
+export interface CorsConfig {
+  allowedOrigins: string[];
+  allowCredentials: boolean;
+  exposeHeaders: string[];
+  maxAge: number;
+  allowMethods: string[];
+  allowHeaders: string[];
+}
+
+export interface GlimpseConfig {
+  bindHost: string;
+  bindPort: number;
+  dataDir: string;
+  database: string;
+  auth: AuthMode;
+  insecure: boolean;
+  /** The project every request belongs to in noauth mode. */
+  noauthProjectId: string;
+  publicEndpoint: string | null;
+  allowAnonymousAccess: boolean;
+  maxRequestIdLength: number;
+  limitParamDefault: number;
+  apiLimitMax: number;
+  imagePropertyQuota: number;
+  imageTagQuota: number;
+  imageMemberQuota: number;
+  imageLocationQuota: number;
+  imageSizeCap: number;
+  userStorageQuota: number;
+  showImageDirectUrl: boolean;
+  showMultipleLocations: boolean;
+  hashingAlgorithm: string;
+  enabledImportMethods: string[];
+  diskFormats: string[];
+  containerFormats: string[];
+  filesystemStoreDatadir: string;
+  stagingDir: string;
+  /** `enabled_backends` (id → type); null in single-store deployments. */
+  enabledBackends: Record<string, string> | null;
+  /** The operator's schema-image.json, found beside the config file as Glance finds it. */
+  customSchemaFile: string | null;
+  cors: CorsConfig | null;
+  logLevel: string;
+  enableDashboard: boolean;
+}
+
+export interface CliOptions {
+  config?: string;
+  bind?: string;
+  dataDir?: string;
+  database?: string;
+  auth?: string;
+  insecure?: boolean;
+  logLevel?: string;
+  dashboard?: boolean;
+}
+
+const GLANCE_CORS_EXPOSE = ['X-Image-Meta-Checksum', 'X-Auth-Token', 'X-Subject-Token', 'X-Service-Token', 'X-OpenStack-Request-ID'];
+const GLANCE_CORS_HEADERS = [
+  'Content-MD5', 'X-Image-Meta-Checksum', 'X-Storage-Token', 'Accept-Encoding', 'X-Auth-Token', 'X-Identity-Status',
+  'X-Roles', 'X-Service-Catalog', 'X-User-Id', 'X-Tenant-Id', 'X-OpenStack-Request-ID',
+];
+
+export function loadConfig(cli: CliOptions, cwd = process.cwd()): GlimpseConfig {
+  const configPath = cli.config ? path.resolve(cwd, cli.config) : null;
+  if (configPath && !existsSync(configPath)) throw new Error(`config file ${configPath} does not exist`);
+  const ini = new IniReader(configPath ? parseIni(readFileSync(configPath, 'utf8'), configPath) : new Map());
+  const configDir = configPath ? path.dirname(configPath) : null;
+
+  const dataDir = path.resolve(cwd, cli.dataDir ?? ini.str('glimpse', 'data_dir') ?? './data');
+  const [bindHost, bindPort] = parseBind(
+    cli.bind ?? `${ini.str('DEFAULT', 'bind_host') ?? '127.0.0.1'}:${ini.int('DEFAULT', 'bind_port') ?? 9292}`,
+  );
+  const enabledBackends = ini.dict('DEFAULT', 'enabled_backends') ?? null;
+  const auth = parseAuth(cli.auth ?? ini.str('glimpse', 'auth') ?? flavorToAuth(ini.str('paste_deploy', 'flavor')));
+  const storeSection = 'glance_store';
+
+  return {
+    bindHost,
+    bindPort,
+    dataDir,
+    database: cli.database ?? databaseUrl(ini) ?? `sqlite:///${path.join(dataDir, 'glimpse.sqlite')}`,
+    auth,
+    insecure: cli.insecure ?? false,
+    noauthProjectId: ini.str('glimpse', 'noauth_project_id') ?? 'admin',
+    publicEndpoint: ini.str('DEFAULT', 'public_endpoint') ?? null,
+    allowAnonymousAccess: ini.bool('DEFAULT', 'allow_anonymous_access') ?? false,
+    maxRequestIdLength: ini.int('DEFAULT', 'max_request_id_length') ?? 64,
+    limitParamDefault: positive(ini.int('DEFAULT', 'limit_param_default') ?? 25, 'limit_param_default'),
+    apiLimitMax: positive(ini.int('DEFAULT', 'api_limit_max') ?? 1000, 'api_limit_max'),
+    imagePropertyQuota: ini.int('DEFAULT', 'image_property_quota') ?? 128,
+    imageTagQuota: ini.int('DEFAULT', 'image_tag_quota') ?? 128,
+    imageMemberQuota: ini.int('DEFAULT', 'image_member_quota') ?? 128,
+    imageLocationQuota: ini.int('DEFAULT', 'image_location_quota') ?? 10,
+    imageSizeCap: ini.int('DEFAULT', 'image_size_cap') ?? 1099511627776,
+    userStorageQuota: parseByteSize(ini.str('DEFAULT', 'user_storage_quota') ?? '0'),
+    showImageDirectUrl: ini.bool('DEFAULT', 'show_image_direct_url') ?? false,
+    showMultipleLocations: ini.bool('DEFAULT', 'show_multiple_locations') ?? false,
+    hashingAlgorithm: ini.str('DEFAULT', 'hashing_algorithm') ?? 'sha512',
+    enabledImportMethods: ini.list('DEFAULT', 'enabled_import_methods') ?? ['glance-direct', 'web-download', 'copy-image'],
+    diskFormats: ini.list('image_format', 'disk_formats') ?? ini.list('DEFAULT', 'disk_formats') ?? [
+      'ami', 'ari', 'aki', 'vhd', 'vhdx', 'vmdk', 'raw', 'qcow2', 'vdi', 'iso', 'ploop',
+    ],
+    containerFormats: ini.list('image_format', 'container_formats') ?? ini.list('DEFAULT', 'container_formats') ?? [
+      'ami', 'ari', 'aki', 'bare', 'ovf', 'ova', 'docker', 'compressed',
+    ],
+    filesystemStoreDatadir: path.resolve(
+      configDir ?? cwd,
+      ini.str(storeSection, 'filesystem_store_datadir') ?? path.join(dataDir, 'images'),
+    ),
+    stagingDir: stagingDir(ini.str('DEFAULT', 'node_staging_uri'), dataDir),
+    enabledBackends,
+    customSchemaFile: findBesideConfig(configDir, 'schema-image.json'),
+    cors: corsConfig(ini),
+    logLevel: cli.logLevel ?? (ini.bool('DEFAULT', 'debug') ? 'debug' : 'info'),
+    enableDashboard: cli.dashboard ?? true,
+  };
+}
+
+function parseBind(bind: string): [string, number] {
+  const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(bind);
+  if (!m) throw new Error(`--bind must be HOST:PORT, got "${bind}"`);
+  const port = Number(m[2]);
+  if (port > 65535) throw new Error(`--bind port ${port} is out of range`);
+  return [m[1].replace(/^\[|\]$/g, ''), port];
+}
+
+function parseAuth(mode: string): AuthMode {
+  if (mode === 'noauth' || mode === 'headers' || mode === 'keystone') return mode;
+  throw new Error(`auth mode must be noauth, headers or keystone, got "${mode}"`);
+}
+
+/** Glance's paste flavors: `keystone…` validates tokens, none is the unauthenticated pipeline. */
+function flavorToAuth(flavor: string | undefined): string {
+  if (!flavor) return 'noauth';
+  return flavor.startsWith('keystone') ? 'keystone' : 'noauth';
+}
+
+function databaseUrl(ini: IniReader): string | undefined {
+  return ini.str('database', 'connection') ?? ini.str('DEFAULT', 'sql_connection') ?? ini.str('sql', 'connection');
+}
+
+function positive(n: number, name: string): number {
+  if (n < 1) throw new Error(`${name} must be at least 1`);
+  return n;
+}
+
+/** `user_storage_quota`: `<n>[B|KB|MB|GB|TB]`, binary multiples, 0 = unlimited. */
+export function parseByteSize(value: string): number {
+  const m = /^\s*(\d+)\s*(B|KB|MB|GB|TB)?\s*$/i.exec(value);
+  if (!m) throw new Error(`user_storage_quota: "${value}" is not a size such as 10GB`);
+  const units: Record<string, number> = { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3, TB: 1024 ** 4 };
+  return Number(m[1]) * units[(m[2] ?? 'B').toUpperCase()];
+}
+
+function stagingDir(uri: string | undefined, dataDir: string): string {
+  if (!uri) return path.join(dataDir, 'staging');
+  if (!uri.startsWith('file://')) throw new Error(`node_staging_uri must be a file:// URI, got "${uri}"`);
+  return uri.slice('file://'.length);
+}
+
+function findBesideConfig(configDir: string | null, name: string): string | null {
+  if (!configDir) return null;
+  const candidate = path.join(configDir, name);
+  return existsSync(candidate) ? candidate : null;
+}
+
+function corsConfig(ini: IniReader): CorsConfig | null {
+  const origins = ini.list('cors', 'allowed_origin');
+  if (!origins || origins.length === 0) return null;
+  return {
+    allowedOrigins: origins,
+    allowCredentials: ini.bool('cors', 'allow_credentials') ?? true,
+    exposeHeaders: ini.list('cors', 'expose_headers') ?? GLANCE_CORS_EXPOSE,
+    maxAge: ini.int('cors', 'max_age') ?? 3600,
+    allowMethods: ini.list('cors', 'allow_methods') ?? ['GET', 'PUT', 'POST', 'DELETE', 'PATCH'],
+    allowHeaders: ini.list('cors', 'allow_headers') ?? GLANCE_CORS_HEADERS,
+  };
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}

@@ -1,0 +1,417 @@
+/**
+ * Images, their properties, tags and locations, stored exactly as Glance
+ * stores them. Liveness is always the `deleted` flag (never `deleted_at`), a
+ * removed property row is revived when the key comes back, and every status
+ * change is a compare-and-set on the current status.
+ */
+import { type ExpressionBuilder, type Kysely, type SqlBool, sql } from 'kysely';
+import { conflict } from '../domain/errors.js';
+import type { Image, ImageLocation, ImageStatus, Visibility } from '../domain/image.js';
+import { type Db, fromBool, fromTime } from './connection.js';
+import type { Database } from './tables.js';
+
+export const IMAGE_COLUMNS = [
+  'id', 'name', 'size', 'status', 'disk_format', 'container_format', 'checksum', 'owner', 'min_disk', 'min_ram',
+  'protected', 'virtual_size', 'visibility', 'os_hidden', 'os_hash_algo', 'os_hash_value', 'created_at', 'updated_at',
+] as const;
+export type ImageColumn = (typeof IMAGE_COLUMNS)[number];
+export const SORT_KEYS = ['name', 'status', 'container_format', 'disk_format', 'size', 'id', 'created_at', 'updated_at'] as const;
+export type SortKey = (typeof SORT_KEYS)[number];
+
+export type FilterOp = 'eq' | 'neq' | 'gt' | 'gte' | 'lt' | 'lte' | 'in';
+export type FilterValue = string | number | boolean | Date;
+export interface ColumnFilter {
+  column: ImageColumn;
+  op: FilterOp;
+  value: FilterValue | FilterValue[];
+}
+
+export interface Viewer {
+  projectId: string | null;
+  isAdmin: boolean;
+}
+
+export interface ImageListQuery {
+  viewer: Viewer;
+  memberStatus: 'accepted' | 'pending' | 'rejected' | 'all';
+  visibility: Visibility | 'all' | null;
+  osHidden: boolean;
+  filters: ColumnFilter[];
+  properties: [string, string][];
+  tags: string[];
+  sort: { key: SortKey; dir: 'asc' | 'desc' }[];
+  marker: Image | null;
+  limit: number;
+}
+
+/** What an update changes; properties and tags change key by key so concurrent writers never undo each other. */
+export interface ImageChange {
+  fields?: Partial<Omit<Image, 'id' | 'properties' | 'tags' | 'locations' | 'created_at' | 'updated_at'>>;
+  setProperties?: Record<string, string>;
+  removeProperties?: string[];
+  addTags?: string[];
+  removeTags?: string[];
+  addLocations?: ImageLocation[];
+  /** Marks every live location deleted (the data itself is the store's business). */
+  dropLocations?: boolean;
+}
+
+type Eb = ExpressionBuilder<Database, 'images'>;
+type Trx = Kysely<Database>;
+
+const SOFT_DELETED_STATUSES: readonly string[] = ['deleted', 'pending_delete'];
+const STRING_SORT_KEYS: readonly string[] = ['name', 'status', 'container_format', 'disk_format', 'id'];
+
+export class ImagesRepository {
+  constructor(private readonly db: Db) {}
+
+  async get(id: string): Promise<Image | null> {
+    const row = await this.db.kysely
+      .selectFrom('images')
+      .selectAll()
+      .where('id', '=', id)
+      .where('deleted', '=', this.db.toBool(false))
+      .executeTakeFirst();
+    if (!row || SOFT_DELETED_STATUSES.includes(row.status)) return null;
+    return (await this.hydrate([row]))[0];
+  }
+
+  async create(image: Image): Promise<void> {
+    const k = this.db.kysely;
+    await k.transaction().execute(async (trx) => {
+      const existing = await trx.selectFrom('images').select('id').where('id', '=', image.id).executeTakeFirst();
+      if (existing) throw conflict(`An image with identifier ${image.id} already exists`);
+      await trx
+        .insertInto('images')
+        .values({ ...this.columns(image), id: image.id, deleted: this.db.toBool(false), created_at: this.db.toTime(image.created_at) } as never)
+        .execute();
+      await this.writeProperties(trx, image.id, image.properties, image.created_at);
+      await this.addTags(trx, image.id, image.tags, image.created_at);
+    });
+  }
+
+  /**
+   * Applies a change atomically. With `fromStatus`, the update happens only if
+   * the image is still in that status (else 409), Glance's `from_state` guard.
+   */
+  async update(id: string, change: ImageChange, fromStatus?: ImageStatus | ImageStatus[]): Promise<Image> {
+    const now = new Date();
+    await this.db.kysely.transaction().execute(async (trx) => {
+      let query = trx
+        .updateTable('images')
+        .set({ ...this.columns(change.fields ?? {}), updated_at: this.db.toTime(now) } as never)
+        .where('id', '=', id)
+        .where('deleted', '=', this.db.toBool(false));
+      if (fromStatus) query = query.where('status', 'in', Array.isArray(fromStatus) ? fromStatus : [fromStatus]);
+      const result = await query.executeTakeFirst();
+      if (Number(result.numUpdatedRows) === 0) {
+        throw conflict(fromStatus ? `Image status transition from ${[fromStatus].flat().join(' or ')} is no longer possible: the image changed meanwhile.` : `Image ${id} was changed or deleted meanwhile.`);
+      }
+      if (change.setProperties) await this.writeProperties(trx, id, change.setProperties, now);
+      if (change.removeProperties?.length) await this.softDelete(trx, 'image_properties', id, now, 'name', change.removeProperties);
+      if (change.addTags?.length) await this.addTags(trx, id, change.addTags, now);
+      if (change.removeTags?.length) await this.softDelete(trx, 'image_tags', id, now, 'value', change.removeTags);
+      if (change.dropLocations) await this.dropLocations(trx, id, now);
+      for (const location of change.addLocations ?? []) {
+        await trx
+          .insertInto('image_locations')
+          .values({
+            image_id: id,
+            value: location.url,
+            meta_data: JSON.stringify(location.metadata),
+            status: 'active',
+            created_at: this.db.toTime(now),
+            updated_at: this.db.toTime(now),
+            deleted: this.db.toBool(false),
+          })
+          .execute();
+      }
+    });
+    const image = await this.get(id);
+    if (!image) throw conflict(`Image ${id} was deleted meanwhile.`);
+    return image;
+  }
+
+  /** Glance's delete: the image row and every live child row, soft-deleted with one timestamp. */
+  async remove(id: string, fromStatus?: ImageStatus[]): Promise<void> {
+    const now = new Date();
+    const t = this.db.toTime(now);
+    const yes = this.db.toBool(true);
+    await this.db.kysely.transaction().execute(async (trx) => {
+      let query = trx
+        .updateTable('images')
+        .set({ status: 'deleted', deleted: yes, deleted_at: t, updated_at: t })
+        .where('id', '=', id)
+        .where('deleted', '=', this.db.toBool(false));
+      if (fromStatus) query = query.where('status', 'in', fromStatus);
+      const result = await query.executeTakeFirst();
+      if (Number(result.numUpdatedRows) === 0) throw conflict(`Image ${id} was changed or deleted meanwhile.`);
+      await this.dropLocations(trx, id, now);
+      for (const table of ['image_properties', 'image_members', 'image_tags'] as const) {
+        await trx
+          .updateTable(table)
+          .set({ deleted: yes, deleted_at: t, updated_at: t })
+          .where('image_id', '=', id)
+          .where('deleted', '=', this.db.toBool(false))
+          .execute();
+      }
+    });
+  }
+
+  /** The caller's live membership of a shared image, any status. */
+  async memberStatus(imageId: string, projectId: string): Promise<string | null> {
+    const row = await this.db.kysely
+      .selectFrom('image_members')
+      .select('status')
+      .where('image_id', '=', imageId)
+      .where('member', '=', projectId)
+      .where('deleted', '=', this.db.toBool(false))
+      .executeTakeFirst();
+    return row?.status ?? null;
+  }
+
+  async list(q: ImageListQuery): Promise<Image[]> {
+    const no = this.db.toBool(false);
+    let query = this.db.kysely
+      .selectFrom('images')
+      .selectAll()
+      .where('deleted', '=', no)
+      .where('status', 'not in', ['killed', 'deleted', 'pending_delete'])
+      .where('os_hidden', '=', this.db.toBool(q.osHidden));
+
+    query = query.where((eb) => this.visibleIn(eb, q));
+    for (const f of q.filters) query = query.where((eb) => this.filter(eb, f));
+    for (const [name, value] of q.properties) {
+      query = query.where(({ exists, selectFrom }) =>
+        exists(
+          selectFrom('image_properties as p')
+            .select(sql.lit(1).as('one'))
+            .whereRef('p.image_id', '=', 'images.id')
+            .where('p.name', '=', name)
+            .where('p.value', '=', value)
+            .where('p.deleted', '=', no),
+        ),
+      );
+    }
+    for (const tag of q.tags) {
+      query = query.where(({ exists, selectFrom }) =>
+        exists(
+          selectFrom('image_tags as t')
+            .select(sql.lit(1).as('one'))
+            .whereRef('t.image_id', '=', 'images.id')
+            .where('t.value', '=', tag)
+            .where('t.deleted', '=', no),
+        ),
+      );
+    }
+    if (q.marker) {
+      const marker = q.marker;
+      query = query.where((eb) => this.afterMarker(eb, q.sort, marker));
+    }
+    for (const { key, dir } of q.sort) query = query.orderBy(key, dir);
+    const rows = await query.limit(q.limit).execute();
+    return this.hydrate(rows);
+  }
+
+  /** Glance's union of public/community, owned, and shared-with-me (by member status) images. */
+  private visibleIn(eb: Eb, q: ImageListQuery) {
+    const conditions = [];
+    const { projectId, isAdmin } = q.viewer;
+    if (!isAdmin) {
+      const candidates = [eb('visibility', 'in', ['public', 'community'])];
+      if (projectId !== null) candidates.push(eb('owner', '=', projectId));
+      let members = eb
+        .selectFrom('image_members as m')
+        .select(sql.lit(1).as('one'))
+        .whereRef('m.image_id', '=', 'images.id')
+        .where('m.deleted', '=', this.db.toBool(false));
+      if (projectId !== null) {
+        members = members.where('m.member', '=', projectId);
+        if (q.memberStatus !== 'all') members = members.where('m.status', '=', q.memberStatus);
+      }
+      candidates.push(eb.and([eb('visibility', '=', 'shared'), eb.exists(members)]));
+      conditions.push(eb.or(candidates));
+    }
+    if (q.visibility && q.visibility !== 'all') {
+      conditions.push(eb('visibility', '=', q.visibility));
+    } else if (!q.visibility) {
+      conditions.push(
+        projectId !== null
+          ? eb.or([eb('owner', '=', projectId), eb('visibility', '<>', 'community')])
+          : eb('visibility', '<>', 'community'),
+      );
+    }
+    return eb.and(conditions);
+  }
+
+  private filter(eb: Eb, f: ColumnFilter) {
+    const value = (v: FilterValue) => (v instanceof Date ? this.db.toTime(v) : typeof v === 'boolean' ? this.db.toBool(v) : v);
+    if (f.op === 'in') return eb(f.column, 'in', (f.value as FilterValue[]).map(value) as never[]);
+    const ops = { eq: '=', neq: '<>', gt: '>', gte: '>=', lt: '<', lte: '<=' } as const;
+    return eb(f.column, ops[f.op], value(f.value as FilterValue) as never);
+  }
+
+  /** The row-after-marker condition: (k1 > m1) OR (k1 = m1 AND k2 > m2) OR …, with Glance's NULL defaults. */
+  private afterMarker(eb: Eb, sort: ImageListQuery['sort'], marker: Image) {
+    const col = (key: SortKey) => {
+      if (STRING_SORT_KEYS.includes(key)) return eb.fn.coalesce(key, sql.lit(''));
+      if (key === 'size') return eb.fn.coalesce(key, sql.lit(0));
+      return eb.ref(key);
+    };
+    const val = (key: SortKey) => {
+      const v = marker[key];
+      if (v instanceof Date) return this.db.toTime(v);
+      if (v === null) return key === 'size' ? 0 : '';
+      return v;
+    };
+    const branches = sort.map((s, i) =>
+      eb.and([
+        ...sort.slice(0, i).map((p) => eb(col(p.key), '=', val(p.key) as never)),
+        eb(col(s.key), s.dir === 'asc' ? '>' : '<', val(s.key) as never),
+      ]),
+    );
+    return eb.or(branches) as unknown as ReturnType<Eb['or']> & SqlBool;
+  }
+
+  private columns(image: ImageChange['fields'] & object): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const [key, v] of Object.entries(image)) {
+      if (!(IMAGE_COLUMNS as readonly string[]).includes(key) || key === 'id' || key === 'created_at' || key === 'updated_at') continue;
+      out[key] = typeof v === 'boolean' ? this.db.toBool(v) : v;
+    }
+    if ('updated_at' in image && image.updated_at instanceof Date) out.updated_at = this.db.toTime(image.updated_at);
+    return out;
+  }
+
+  private async writeProperties(trx: Trx, imageId: string, properties: Record<string, string>, now: Date) {
+    const t = this.db.toTime(now);
+    for (const [name, value] of Object.entries(properties)) {
+      const revived = await trx
+        .updateTable('image_properties')
+        .set({ value, deleted: this.db.toBool(false), updated_at: t })
+        .where('image_id', '=', imageId)
+        .where('name', '=', name)
+        .executeTakeFirst();
+      if (Number(revived.numUpdatedRows) > 0) continue;
+      await trx
+        .insertInto('image_properties')
+        .values({ image_id: imageId, name, value, created_at: t, updated_at: t, deleted: this.db.toBool(false) })
+        .execute();
+    }
+  }
+
+  private async addTags(trx: Trx, imageId: string, tags: string[], now: Date) {
+    const t = this.db.toTime(now);
+    for (const value of new Set(tags)) {
+      const live = await trx
+        .selectFrom('image_tags')
+        .select('id')
+        .where('image_id', '=', imageId)
+        .where('value', '=', value)
+        .where('deleted', '=', this.db.toBool(false))
+        .executeTakeFirst();
+      if (live) continue;
+      await trx
+        .insertInto('image_tags')
+        .values({ image_id: imageId, value, created_at: t, updated_at: t, deleted: this.db.toBool(false) })
+        .execute();
+    }
+  }
+
+  private async softDelete(
+    trx: Trx,
+    table: 'image_properties' | 'image_tags',
+    imageId: string,
+    now: Date,
+    column: 'name' | 'value',
+    values: string[],
+  ) {
+    const t = this.db.toTime(now);
+    await trx
+      .updateTable(table)
+      .set({ deleted: this.db.toBool(true), deleted_at: t, updated_at: t })
+      .where('image_id', '=', imageId)
+      .where(column as never, 'in', values as never)
+      .where('deleted', '=', this.db.toBool(false))
+      .execute();
+  }
+
+  private async dropLocations(trx: Trx, imageId: string, now: Date) {
+    const t = this.db.toTime(now);
+    await trx
+      .updateTable('image_locations')
+      .set({ status: 'deleted', deleted: this.db.toBool(true), deleted_at: t, updated_at: t })
+      .where('image_id', '=', imageId)
+      .where('deleted', '=', this.db.toBool(false))
+      .execute();
+  }
+
+  /** Turns rows into images, loading properties, tags and locations in one query each. */
+  private async hydrate(rows: Database['images'][]): Promise<Image[]> {
+    if (rows.length === 0) return [];
+    const ids = rows.map((r) => r.id);
+    const no = this.db.toBool(false);
+    const k = this.db.kysely;
+    const [props, tags, locations] = await Promise.all([
+      k.selectFrom('image_properties').select(['image_id', 'name', 'value']).where('image_id', 'in', ids).where('deleted', '=', no).execute(),
+      k.selectFrom('image_tags').select(['image_id', 'value']).where('image_id', 'in', ids).where('deleted', '=', no).execute(),
+      k
+        .selectFrom('image_locations')
+        .select(['image_id', 'value', 'meta_data'])
+        .where('image_id', 'in', ids)
+        .where('deleted', '=', no)
+        .where('status', '=', 'active')
+        .orderBy('id')
+        .execute(),
+    ]);
+    const byId = new Map<string, Image>();
+    const images = rows.map((r) => {
+      const image = toImage(r);
+      byId.set(r.id, image);
+      return image;
+    });
+    for (const p of props) byId.get(p.image_id)!.properties[p.name] = p.value ?? '';
+    for (const t of tags) {
+      const image = byId.get(t.image_id)!;
+      if (!image.tags.includes(t.value)) image.tags.push(t.value);
+    }
+    for (const l of locations) byId.get(l.image_id)!.locations.push({ url: l.value, metadata: parseMeta(l.meta_data) });
+    return images;
+  }
+}
+
+function parseMeta(text: string | null): Record<string, unknown> {
+  if (!text) return {};
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+function toImage(r: Database['images']): Image {
+  return {
+    id: r.id,
+    name: r.name,
+    status: r.status as ImageStatus,
+    visibility: r.visibility as Visibility,
+    protected: fromBool(r.protected),
+    os_hidden: fromBool(r.os_hidden),
+    checksum: r.checksum,
+    os_hash_algo: r.os_hash_algo,
+    os_hash_value: r.os_hash_value,
+    owner: r.owner,
+    size: r.size === null ? null : Number(r.size),
+    virtual_size: r.virtual_size === null ? null : Number(r.virtual_size),
+    container_format: r.container_format,
+    disk_format: r.disk_format,
+    min_ram: Number(r.min_ram),
+    min_disk: Number(r.min_disk),
+    created_at: fromTime(r.created_at),
+    updated_at: fromTime(r.updated_at ?? r.created_at),
+    properties: {},
+    tags: [],
+    locations: [],
+  };
+}

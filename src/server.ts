@@ -1,0 +1,129 @@
+/**
+ * The composition root: configuration in, a listening server out. Every part
+ * is built here with plain function calls, in the order a request meets them.
+ */
+import { readFileSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import pino, { type Logger } from 'pino';
+import { buildApp } from './api/app.js';
+import { identityResolver } from './auth/identity.js';
+import { Policy } from './auth/policy.js';
+import { type GlimpseConfig, isLoopback } from './config/config.js';
+import { type Db, openDatabase } from './db/connection.js';
+import { ImagesRepository } from './db/images-repo.js';
+import { assertUsableSchema, schemaState, syncDatabase } from './db/migrate.js';
+import type { Image } from './domain/image.js';
+import { imageSchema } from './domain/schemas.js';
+import { ImageDataService } from './services/image-data.js';
+import { ImagesService } from './services/images.js';
+import { FileStore } from './store/file-store.js';
+import type { ImageStore } from './store/image-store.js';
+import { assertHashAlgorithm } from './store/ingest.js';
+
+export interface RunningServer {
+  app: FastifyInstance;
+  db: Db;
+  url: string;
+  close(): Promise<void>;
+}
+
+export function createLogger(level: string): Logger {
+  return pino({
+    level,
+    base: { service: 'glimpse' },
+    redact: {
+      paths: ['req.headers["x-auth-token"]', 'req.headers["x-subject-token"]', 'req.headers["x-service-token"]', 'req.headers.authorization'],
+      censor: '[redacted]',
+    },
+  });
+}
+
+export class StartupError extends Error {}
+
+/** Opens the database; an empty embedded SQLite database gets Glance's schema on first start. */
+export async function openAndCheckDatabase(config: GlimpseConfig, logger: Logger): Promise<Db> {
+  const db = openDatabase(config.database);
+  try {
+    if (db.dialect === 'sqlite' && (await schemaState(db)).kind === 'empty') {
+      const { revision } = await syncDatabase(db);
+      logger.info({ database: db.description, revision }, 'created the embedded database');
+    }
+    await assertUsableSchema(db);
+    return db;
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+}
+
+export async function startServer(config: GlimpseConfig, logger = createLogger(config.logLevel)): Promise<RunningServer> {
+  if (config.auth === 'noauth' && !isLoopback(config.bindHost) && !config.insecure) {
+    throw new StartupError(
+      `refusing to serve without authentication on ${config.bindHost}: every caller would be an administrator. ` +
+        'Bind to 127.0.0.1, use --auth headers|keystone, or pass --insecure if you really mean it.',
+    );
+  }
+  if (config.enabledBackends) {
+    throw new StartupError('enabled_backends (multi-store) is not supported by this version of Glimpse; use [glance_store] filesystem_store_datadir');
+  }
+  assertHashAlgorithm(config.hashingAlgorithm);
+  const schema = imageSchema({
+    diskFormats: config.diskFormats,
+    containerFormats: config.containerFormats,
+    custom: config.customSchemaFile ? JSON.parse(readFileSync(config.customSchemaFile, 'utf8')) : undefined,
+  });
+
+  const db = await openAndCheckDatabase(config, logger);
+  const repo = new ImagesRepository(db);
+  const policy = new Policy();
+  const store = new FileStore('file', config.filesystemStoreDatadir);
+  const stores: ImageStore[] = [store];
+  const removeData = async (image: Image) => {
+    for (const location of image.locations) {
+      const owner = stores.find((s) => s.owns(location.url));
+      await owner?.delete(location.url).catch((err: unknown) => logger.warn({ err, image: image.id }, 'could not delete image data'));
+    }
+  };
+  const images = new ImagesService(repo, policy, config, schema, removeData);
+  const imageData = new ImageDataService(images, repo, store, stores, config);
+
+  const app = buildApp({
+    logger,
+    identity: identityResolver({
+      mode: config.auth,
+      noauthProjectId: config.noauthProjectId,
+      allowAnonymousAccess: config.allowAnonymousAccess,
+    }),
+    images,
+    imageData,
+    imageSchema: schema,
+    wire: {
+      showMultipleLocations: config.showMultipleLocations,
+      showImageDirectUrl: config.showImageDirectUrl,
+      multiStore: false,
+    },
+    info: { enabledImportMethods: config.enabledImportMethods, stores: null },
+    cors: config.cors,
+    publicEndpoint: config.publicEndpoint,
+    maxRequestIdLength: config.maxRequestIdLength,
+    storeIds: null,
+  });
+  try {
+    await app.listen({ host: config.bindHost, port: config.bindPort });
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.bindPort;
+  const host = config.bindHost.includes(':') ? `[${config.bindHost}]` : config.bindHost;
+  return {
+    app,
+    db,
+    url: `http://${host}:${port}`,
+    close: async () => {
+      await app.close();
+      await db.close();
+    },
+  };
+}

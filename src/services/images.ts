@@ -1,0 +1,330 @@
+/**
+ * Image records: create, list, show, update, delete, tags, deactivation.
+ * Every call reads top to bottom: load → policy → domain rules → repository.
+ */
+import { randomUUID } from 'node:crypto';
+import type { RequestContext } from '../auth/context.js';
+import type { Policy, PolicyAction } from '../auth/policy.js';
+import type { ImageChange, ImagesRepository } from '../db/images-repo.js';
+import { badRequest, conflict, forbidden, notFound, tooLarge } from '../domain/errors.js';
+import {
+  type Image,
+  MAX_INT32,
+  MAX_STRING_LENGTH,
+  assertNo4ByteChars,
+  assertTag,
+  assertWritableKey,
+  countedProperties,
+  isBaseAttribute,
+  isReadOnly,
+  isReserved,
+} from '../domain/image.js';
+import type { JsonSchema } from '../domain/schemas.js';
+import { parseListQuery, type QueryPairs } from './image-list-query.js';
+import { type PatchDialect, type PatchOp, parsePatch } from './image-patch.js';
+import { SchemaValidator } from './validator.js';
+
+export interface ImageLimits {
+  imagePropertyQuota: number;
+  imageTagQuota: number;
+  limitParamDefault: number;
+  apiLimitMax: number;
+}
+
+/** Called when an image is deleted, to remove its data wherever it lives. */
+export type DataRemover = (image: Image) => Promise<void>;
+
+export class ImagesService {
+  private readonly validator: SchemaValidator;
+  private readonly required: string[];
+
+  constructor(
+    private readonly repo: ImagesRepository,
+    private readonly policy: Policy,
+    private readonly limits: ImageLimits,
+    schema: JsonSchema,
+    private readonly removeData: DataRemover,
+  ) {
+    this.validator = new SchemaValidator('image', schema);
+    this.required = (schema.required as string[] | undefined) ?? [];
+  }
+
+  async create(ctx: RequestContext, body: unknown): Promise<Image> {
+    assertWritable(ctx);
+    if (!body || typeof body !== 'object' || Array.isArray(body)) throw badRequest('Request body must be a JSON object.');
+    const input = body as Record<string, unknown>;
+    for (const key of Object.keys(input)) assertWritableKey(key);
+    this.validator.validate(input);
+    const properties: Record<string, string> = {};
+    for (const [key, value] of Object.entries(input)) {
+      if (isBaseAttribute(key)) continue;
+      properties[key] = this.propertyValue(key, value);
+    }
+    const owner = 'owner' in input ? (input.owner as string | null) : ctx.projectId;
+    if (!ctx.isAdmin && owner !== ctx.projectId) {
+      throw forbidden(`You are not permitted to create images owned by '${owner}'.`);
+    }
+    const now = new Date();
+    const image: Image = {
+      id: (input.id as string | undefined)?.toLowerCase() ?? randomUUID(),
+      name: (input.name as string | null | undefined) ?? null,
+      status: 'queued',
+      visibility: (input.visibility as Image['visibility'] | undefined) ?? 'shared',
+      protected: (input.protected as boolean | undefined) ?? false,
+      os_hidden: (input.os_hidden as boolean | undefined) ?? false,
+      checksum: null,
+      os_hash_algo: null,
+      os_hash_value: null,
+      owner,
+      size: null,
+      virtual_size: null,
+      container_format: (input.container_format as string | null | undefined) ?? null,
+      disk_format: (input.disk_format as string | null | undefined) ?? null,
+      min_ram: (input.min_ram as number | undefined) ?? 0,
+      min_disk: (input.min_disk as number | undefined) ?? 0,
+      created_at: now,
+      updated_at: now,
+      properties,
+      tags: [...new Set((input.tags as string[] | undefined) ?? [])],
+      locations: [],
+    };
+    this.checkValues(image);
+    this.policy.enforce(ctx, 'add_image', imageTarget(image, null));
+    this.checkVisibilityChange(ctx, image);
+    this.checkQuotas(image);
+    await this.repo.create(image);
+    return image;
+  }
+
+  async list(ctx: RequestContext, pairs: QueryPairs): Promise<{ images: Image[]; more: boolean }> {
+    this.policy.enforce(ctx, 'get_images', { project_id: ctx.projectId });
+    const parsed = parseListQuery(pairs, this.limits);
+    let marker: Image | null = null;
+    if (parsed.markerId !== null) {
+      marker = await this.repo.get(parsed.markerId);
+      if (!marker || !this.policy.allowed(ctx, 'get_image', await this.target(ctx, marker))) {
+        throw badRequest(`Invalid marker: image ${parsed.markerId} could not be found.`);
+      }
+    }
+    if (parsed.limit === 0) return { images: [], more: false };
+    const viewer = { projectId: ctx.projectId, isAdmin: ctx.isAdmin };
+    const rows = await this.repo.list({ ...parsed, viewer, marker });
+    const images = rows.filter((image) => this.policy.allowed(ctx, 'get_image', listedTarget(ctx, image)));
+    return { images, more: rows.length === parsed.limit };
+  }
+
+  async show(ctx: RequestContext, id: string): Promise<Image> {
+    return (await this.load(ctx, id)).image;
+  }
+
+  async update(ctx: RequestContext, id: string, dialect: PatchDialect, body: unknown): Promise<Image> {
+    assertWritable(ctx);
+    const ops = parsePatch(body, dialect);
+    const { image, target } = await this.load(ctx, id);
+    this.authorize(ctx, 'modify_image', target);
+    const next = structuredClone(image);
+    for (const op of ops) this.applyOp(next, op, dialect);
+    if (ops.length === 0) return image;
+
+    if (next.owner !== image.owner && !ctx.isAdmin) throw forbidden("Attribute 'owner' may only be changed by an administrator.");
+    if (next.visibility !== image.visibility) this.checkVisibilityChange(ctx, next);
+    for (const key of ['disk_format', 'container_format'] as const) {
+      if (next[key] !== image[key] && image.status !== 'queued') {
+        throw forbidden(`Attribute '${key}' can be only replaced for a queued image.`);
+      }
+    }
+    this.checkValues(next);
+    for (const key of this.required) {
+      if (!(key in next.properties)) throw badRequest(`Property '${key}' is required by this deployment's image schema and cannot be removed.`);
+    }
+    this.checkQuotas(next, image);
+    return this.repo.update(id, diff(image, next));
+  }
+
+  async delete(ctx: RequestContext, id: string): Promise<void> {
+    assertWritable(ctx);
+    const { image, target } = await this.load(ctx, id);
+    this.authorize(ctx, 'delete_image', target);
+    if (image.protected) throw forbidden(`Image ${id} is protected and cannot be deleted.`);
+    await this.repo.remove(id);
+    await this.removeData(image);
+  }
+
+  async addTag(ctx: RequestContext, id: string, tag: string): Promise<void> {
+    assertWritable(ctx);
+    const { image, target } = await this.load(ctx, id);
+    this.authorize(ctx, 'modify_image', target);
+    assertTag(tag);
+    if (image.tags.includes(tag)) return;
+    if (this.limits.imageTagQuota >= 0 && image.tags.length + 1 > this.limits.imageTagQuota) {
+      throw tagLimit(image.tags.length + 1, this.limits.imageTagQuota);
+    }
+    await this.repo.update(id, { addTags: [tag] });
+  }
+
+  async removeTag(ctx: RequestContext, id: string, tag: string): Promise<void> {
+    assertWritable(ctx);
+    const { image, target } = await this.load(ctx, id);
+    this.authorize(ctx, 'modify_image', target);
+    if (!image.tags.includes(tag)) throw notFound(`Tag ${tag} not found on image ${id}.`);
+    await this.repo.update(id, { removeTags: [tag] });
+  }
+
+  async deactivate(ctx: RequestContext, id: string): Promise<void> {
+    await this.toggle(ctx, id, 'deactivate', 'active', 'deactivated');
+  }
+
+  async reactivate(ctx: RequestContext, id: string): Promise<void> {
+    await this.toggle(ctx, id, 'reactivate', 'deactivated', 'active');
+  }
+
+  /**
+   * Loads an image the caller may see. An image the caller may not see is
+   * 404, never 403, so its existence does not leak.
+   */
+  async load(ctx: RequestContext, id: string): Promise<{ image: Image; target: Record<string, unknown> }> {
+    const image = id.length <= 36 ? await this.repo.get(id) : null;
+    if (image) {
+      const target = await this.target(ctx, image);
+      if (this.policy.allowed(ctx, 'get_image', target)) return { image, target };
+    }
+    throw notFound(`No image found with ID ${id}`);
+  }
+
+  authorize(ctx: RequestContext, action: PolicyAction, target: Record<string, unknown>): void {
+    this.policy.enforce(ctx, action, target);
+  }
+
+  private async toggle(
+    ctx: RequestContext,
+    id: string,
+    action: 'deactivate' | 'reactivate',
+    from: 'active' | 'deactivated',
+    to: 'active' | 'deactivated',
+  ): Promise<void> {
+    assertWritable(ctx);
+    const { image, target } = await this.load(ctx, id);
+    this.authorize(ctx, action, target);
+    if (image.status === to) return;
+    if (image.status !== from) throw forbidden(`Not allowed to ${action} image in status '${image.status}'`);
+    await this.repo.update(id, { fields: { status: to } }, from);
+  }
+
+  private async target(ctx: RequestContext, image: Image): Promise<Record<string, unknown>> {
+    const isMember =
+      image.visibility === 'shared' &&
+      ctx.projectId !== null &&
+      image.owner !== ctx.projectId &&
+      (await this.repo.memberStatus(image.id, ctx.projectId)) !== null;
+    return imageTarget(image, isMember ? ctx.projectId : null);
+  }
+
+  private applyOp(image: Image, op: PatchOp, dialect: PatchDialect): void {
+    const root = op.path[0];
+    if (isReadOnly(root) || root === 'id') throw forbidden(`Attribute '${root}' is read-only.`);
+    if (root === 'locations') throw forbidden('Image locations cannot be changed through PATCH on this deployment.');
+    if (isReserved(root)) throw forbidden(`Attribute '${root}' is reserved.`);
+    if (op.path.length !== 1) throw badRequest('Invalid JSON pointer for this resource: ' + `/${op.path.join('/')}`);
+    const base = isBaseAttribute(root);
+    const exists = base || root in image.properties;
+    if (op.op === 'remove') {
+      if (base) throw forbidden(`Attribute '${root}' may not be removed.`);
+      if (!exists) throw conflict(`Property ${root} does not exist.`);
+      delete image.properties[root];
+      return;
+    }
+    if (op.op === 'replace' && !exists) throw conflict(`Property ${root} does not exist.`);
+    if (op.op === 'add' && dialect === 'v2.0' && exists) throw conflict(`Property ${root} already present.`);
+    this.validator.validate({ [root]: op.value });
+    if (base) {
+      (image as unknown as Record<string, unknown>)[root] = root === 'tags' ? [...new Set(op.value as string[])] : op.value;
+    } else {
+      image.properties[root] = this.propertyValue(root, op.value);
+    }
+  }
+
+  /** Extra properties are stored as text: strings as they are, other declared types as JSON text. */
+  private propertyValue(key: string, value: unknown): string {
+    if (key.length > MAX_STRING_LENGTH) throw badRequest(`Property name '${key.slice(0, 40)}…' is longer than ${MAX_STRING_LENGTH} characters.`);
+    assertNo4ByteChars(key, 'Property name');
+    const text = value === null ? '' : typeof value === 'string' ? value : JSON.stringify(value);
+    assertNo4ByteChars(text, `Property '${key}'`);
+    return text;
+  }
+
+  private checkValues(image: Image): void {
+    for (const key of ['min_ram', 'min_disk'] as const) {
+      if (image[key] < 0 || image[key] > MAX_INT32) throw badRequest(`'${key}' must be between 0 and ${MAX_INT32}.`);
+    }
+    if (image.name !== null) assertNo4ByteChars(image.name, 'Image name');
+    for (const tag of image.tags) assertTag(tag);
+  }
+
+  private checkVisibilityChange(ctx: RequestContext, image: Image): void {
+    const target = imageTarget(image, null);
+    if (image.visibility === 'public') {
+      this.policy.enforce(ctx, 'publicize_image', target, 'You are not authorized to set image visibility to public.');
+    }
+    if (image.visibility === 'community') {
+      this.policy.enforce(ctx, 'communitize_image', target, 'You are not authorized to set image visibility to community.');
+    }
+  }
+
+  /** Only growth is refused, so an image already over a lowered quota can still shrink. */
+  private checkQuotas(next: Image, before?: Image): void {
+    const { imagePropertyQuota: maxProps, imageTagQuota: maxTags } = this.limits;
+    const props = countedProperties(next.properties);
+    if (maxProps >= 0 && props > maxProps && props > (before ? countedProperties(before.properties) : 0)) {
+      throw tooLarge(
+        `The limit has been exceeded on the number of allowed image properties. Attempted: ${props}, Maximum: ${maxProps}`,
+      );
+    }
+    if (maxTags >= 0 && next.tags.length > maxTags && next.tags.length > (before?.tags.length ?? 0)) {
+      throw tagLimit(next.tags.length, maxTags);
+    }
+  }
+}
+
+function tagLimit(attempted: number, maximum: number) {
+  return tooLarge(`The limit has been exceeded on the number of allowed image tags. Attempted: ${attempted}, Maximum: ${maximum}`);
+}
+
+function assertWritable(ctx: RequestContext): void {
+  if (ctx.readOnly) throw forbidden('Read-only access');
+}
+
+/** The policy target of an image: Glance's ImageTarget, with project_id = owner. */
+export function imageTarget(image: Image, memberId: string | null): Record<string, unknown> {
+  return {
+    ...image.properties,
+    id: image.id,
+    project_id: image.owner,
+    owner: image.owner,
+    visibility: image.visibility,
+    status: image.status,
+    protected: image.protected,
+    member_id: memberId,
+  };
+}
+
+/** Listed shared images of another project reached the caller through a membership. */
+function listedTarget(ctx: RequestContext, image: Image): Record<string, unknown> {
+  const viaMembership = image.visibility === 'shared' && image.owner !== ctx.projectId;
+  return imageTarget(image, viaMembership ? ctx.projectId : null);
+}
+
+function diff(before: Image, after: Image): ImageChange {
+  const fields: Record<string, unknown> = {};
+  for (const key of ['name', 'visibility', 'protected', 'os_hidden', 'owner', 'container_format', 'disk_format', 'min_ram', 'min_disk'] as const) {
+    if (after[key] !== before[key]) fields[key] = after[key];
+  }
+  const setProperties: Record<string, string> = {};
+  for (const [k, v] of Object.entries(after.properties)) if (before.properties[k] !== v) setProperties[k] = v;
+  return {
+    fields: fields as ImageChange['fields'],
+    setProperties,
+    removeProperties: Object.keys(before.properties).filter((k) => !(k in after.properties)),
+    addTags: after.tags.filter((t) => !before.tags.includes(t)),
+    removeTags: before.tags.filter((t) => !after.tags.includes(t)),
+  };
+}
