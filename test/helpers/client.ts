@@ -1,0 +1,99 @@
+/** A small HTTP client for tests: identities as keystonemiddleware's headers, JSON by default. */
+export interface Identity {
+  project?: string;
+  user?: string;
+  roles?: string[];
+}
+
+export const ADMIN: Identity = { project: 'admin-project', user: 'admin-user', roles: ['admin'] };
+export const ALPHA_MEMBER: Identity = { project: 'alpha', user: 'alpha-member', roles: ['member'] };
+export const ALPHA_READER: Identity = { project: 'alpha', user: 'alpha-reader', roles: ['reader'] };
+export const BETA_MEMBER: Identity = { project: 'beta', user: 'beta-member', roles: ['member'] };
+export const ANONYMOUS: Identity = {};
+
+export interface Response {
+  status: number;
+  headers: Headers;
+  text: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  json: any;
+}
+
+export interface RequestOptions {
+  as?: Identity;
+  body?: unknown;
+  raw?: string | Buffer | Uint8Array;
+  headers?: Record<string, string>;
+}
+
+export class Client {
+  constructor(
+    readonly baseUrl: string,
+    private readonly defaultIdentity: Identity | null = null,
+  ) {}
+
+  as(identity: Identity): Client {
+    return new Client(this.baseUrl, identity);
+  }
+
+  async request(method: string, path: string, o: RequestOptions = {}): Promise<Response> {
+    const headers: Record<string, string> = { accept: 'application/json', ...identityHeaders(o.as ?? this.defaultIdentity) };
+    let body: string | Buffer | Uint8Array | undefined;
+    if (o.body !== undefined) {
+      body = JSON.stringify(o.body);
+      headers['content-type'] = 'application/json';
+    } else if (o.raw !== undefined) {
+      body = o.raw;
+    }
+    Object.assign(headers, o.headers);
+    const res = await fetch(`${this.baseUrl}${path}`, { method, headers, body: body as BodyInit | undefined });
+    const text = await res.text();
+    let json: unknown = undefined;
+    if ((res.headers.get('content-type') ?? '').includes('json') && text) json = JSON.parse(text);
+    return { status: res.status, headers: res.headers, text, json };
+  }
+
+  get(path: string, o?: RequestOptions) {
+    return this.request('GET', path, o);
+  }
+  post(path: string, body?: unknown, o?: RequestOptions) {
+    return this.request('POST', path, { ...o, body });
+  }
+  put(path: string, o?: RequestOptions) {
+    return this.request('PUT', path, o);
+  }
+  delete(path: string, o?: RequestOptions) {
+    return this.request('DELETE', path, o);
+  }
+  patch(path: string, ops: unknown, o: RequestOptions & { mediaType?: string } = {}) {
+    return this.request('PATCH', path, {
+      ...o,
+      raw: JSON.stringify(ops),
+      headers: { 'content-type': o.mediaType ?? 'application/openstack-images-v2.1-json-patch', ...o.headers },
+    });
+  }
+
+  /** Creates an image and returns its JSON, failing loudly if the create did not succeed. */
+  async createImage(body: Record<string, unknown> = {}, o?: RequestOptions): Promise<Record<string, any>> {
+    const res = await this.post('/v2/images', body, o);
+    if (res.status !== 201) throw new Error(`image create failed: ${res.status} ${res.text}`);
+    return res.json;
+  }
+
+  upload(id: string, data: Buffer | string, o: RequestOptions = {}) {
+    return this.request('PUT', `/v2/images/${id}/file`, {
+      ...o,
+      raw: data,
+      headers: { 'content-type': 'application/octet-stream', ...o.headers },
+    });
+  }
+}
+
+function identityHeaders(identity: Identity | null): Record<string, string> {
+  if (!identity || (!identity.project && !identity.user)) return {};
+  const h: Record<string, string> = { 'x-identity-status': 'Confirmed' };
+  if (identity.project) h['x-project-id'] = identity.project;
+  if (identity.user) h['x-user-id'] = identity.user;
+  if (identity.roles) h['x-roles'] = identity.roles.join(',');
+  return h;
+}

@@ -1,0 +1,45 @@
+/**
+ * Starts a real Glimpse server on a free loopback port, with its own data
+ * directory and database, and talks to it over real HTTP.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { type CliOptions, loadConfig } from '../../src/config/config.js';
+import { type RunningServer, createLogger, startServer } from '../../src/server.js';
+
+export interface TestServer {
+  url: string;
+  dataDir: string;
+  server: RunningServer;
+  close(): Promise<void>;
+}
+
+export interface TestServerOptions extends CliOptions {
+  /** glance-api.conf contents, written to the data dir and passed as --config. */
+  ini?: string;
+  /** Extra files to place beside the config file (e.g. schema-image.json). */
+  files?: Record<string, string>;
+}
+
+export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'glimpse-test-'));
+  const { ini, files, ...cli } = options;
+  for (const [name, text] of Object.entries(files ?? {})) writeFileSync(path.join(dataDir, name), text);
+  let config: string | undefined;
+  if (ini !== undefined) {
+    config = path.join(dataDir, 'glance-api.conf');
+    writeFileSync(config, ini);
+  }
+  const cfg = loadConfig({ bind: '127.0.0.1:0', dataDir, config, ...cli });
+  const server = await startServer(cfg, createLogger(process.env.GLIMPSE_TEST_LOG ?? 'silent'));
+  return {
+    url: server.url,
+    dataDir,
+    server,
+    close: async () => {
+      await server.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}

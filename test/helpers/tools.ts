@@ -1,0 +1,35 @@
+/**
+ * External tools the suites drive (the real `openstack` CLI, qemu-img …).
+ * A missing tool skips its suite with a clear message, unless
+ * GLIMPSE_REQUIRE_ALL=1 (CI), where a missing tool fails the run.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+export const SHARED_DIR = path.resolve(REPO_ROOT, '..', 'shared');
+
+export function requireTool(name: string, check: () => boolean, install: string): string | false {
+  if (check()) return false;
+  const message = `${name} is not available (${install}); skipping`;
+  if (process.env.GLIMPSE_REQUIRE_ALL === '1') throw new Error(`${message} is not allowed: GLIMPSE_REQUIRE_ALL=1`);
+  process.stderr.write(`SKIP: ${message}\n`);
+  return message;
+}
+
+/** Debian's openstackclient runs on /usr/bin/python3, whatever python3 is first on PATH. */
+export const OPENSTACK = '/usr/bin/openstack';
+
+export function openstackSkip(): string | false {
+  return requireTool(
+    'the openstack CLI',
+    () => existsSync(OPENSTACK) && spawnSync(OPENSTACK, ['--version'], { encoding: 'utf8' }).status === 0,
+    'apt-get install python3-openstackclient',
+  );
+}
+
+export function sharedSkip(file: string): string | false {
+  return requireTool(`../shared/${file}`, () => existsSync(path.join(SHARED_DIR, file)), 'the shared/ folder beside the repository');
+}
