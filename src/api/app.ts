@@ -43,6 +43,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     exposeHeadRoutes: false,
+    // Tags and property names of up to 255 characters travel in paths.
+    maxParamLength: 2048,
     bodyLimit: JSON_BODY_LIMIT,
     requestIdLogLabel: 'request_id',
     genReqId: (req) => requestId(req.headers['x-openstack-request-id']),

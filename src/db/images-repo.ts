@@ -7,6 +7,7 @@
 import { type ExpressionBuilder, type Kysely, type SqlBool, sql } from 'kysely';
 import { conflict } from '../domain/errors.js';
 import type { Image, ImageLocation, ImageStatus, Visibility } from '../domain/image.js';
+import type { Viewer } from '../domain/visibility.js';
 import { type Db, fromBool, fromTime } from './connection.js';
 import type { Database } from './tables.js';
 
@@ -24,11 +25,6 @@ export interface ColumnFilter {
   column: ImageColumn;
   op: FilterOp;
   value: FilterValue | FilterValue[];
-}
-
-export interface Viewer {
-  projectId: string | null;
-  isAdmin: boolean;
 }
 
 export interface ImageListQuery {

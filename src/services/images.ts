@@ -20,6 +20,7 @@ import {
   isReserved,
 } from '../domain/image.js';
 import type { JsonSchema } from '../domain/schemas.js';
+import { isVisible } from '../domain/visibility.js';
 import { parseListQuery, type QueryPairs } from './image-list-query.js';
 import { type PatchDialect, type PatchOp, parsePatch } from './image-patch.js';
 import { SchemaValidator } from './validator.js';
@@ -101,10 +102,12 @@ export class ImagesService {
     const parsed = parseListQuery(pairs, this.limits);
     let marker: Image | null = null;
     if (parsed.markerId !== null) {
-      marker = await this.repo.get(parsed.markerId);
-      if (!marker || !this.policy.allowed(ctx, 'get_image', await this.target(ctx, marker))) {
-        throw badRequest(`Invalid marker: image ${parsed.markerId} could not be found.`);
-      }
+      marker = await this.load(ctx, parsed.markerId).then(
+        ({ image }) => image,
+        () => {
+          throw badRequest(`Invalid marker: image ${parsed.markerId} could not be found.`);
+        },
+      );
     }
     if (parsed.limit === 0) return { images: [], more: false };
     const viewer = { projectId: ctx.projectId, isAdmin: ctx.isAdmin };
@@ -185,8 +188,9 @@ export class ImagesService {
   async load(ctx: RequestContext, id: string): Promise<{ image: Image; target: Record<string, unknown> }> {
     const image = id.length <= 36 ? await this.repo.get(id) : null;
     if (image) {
-      const target = await this.target(ctx, image);
-      if (this.policy.allowed(ctx, 'get_image', target)) return { image, target };
+      const memberId = await this.memberId(ctx, image);
+      const target = imageTarget(image, memberId);
+      if (isVisible(image, ctx, memberId !== null) && this.policy.allowed(ctx, 'get_image', target)) return { image, target };
     }
     throw notFound(`No image found with ID ${id}`);
   }
@@ -210,13 +214,10 @@ export class ImagesService {
     await this.repo.update(id, { fields: { status: to } }, from);
   }
 
-  private async target(ctx: RequestContext, image: Image): Promise<Record<string, unknown>> {
-    const isMember =
-      image.visibility === 'shared' &&
-      ctx.projectId !== null &&
-      image.owner !== ctx.projectId &&
-      (await this.repo.memberStatus(image.id, ctx.projectId)) !== null;
-    return imageTarget(image, isMember ? ctx.projectId : null);
+  /** The caller's project when it is a member (any status) of this shared image. */
+  private async memberId(ctx: RequestContext, image: Image): Promise<string | null> {
+    if (image.visibility !== 'shared' || ctx.projectId === null || image.owner === ctx.projectId) return null;
+    return (await this.repo.memberStatus(image.id, ctx.projectId)) !== null ? ctx.projectId : null;
   }
 
   private applyOp(image: Image, op: PatchOp, dialect: PatchDialect): void {
