@@ -1,0 +1,91 @@
+/** The real `openstack` CLI (Debian's python3-openstackclient) against a real Glimpse. */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { type TestServer, startTestServer } from '../helpers/server.js';
+import { OPENSTACK, openstackSkip } from '../helpers/tools.js';
+
+const skip = openstackSkip();
+
+describe('openstack CLI', { skip }, () => {
+  let server: TestServer;
+  // Asynchronous on purpose: the server runs in this very process. Standard
+  // input is /dev/null: `image create` without --file uploads whatever stdin holds.
+  const osc = (...args: string[]) =>
+    new Promise<string>((resolve, reject) => {
+      const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('OS_')));
+      const child = spawn(OPENSTACK, ['--os-auth-type', 'none', '--os-endpoint', server.url, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => (stderr += d));
+      child.on('close', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`openstack ${args.join(' ')} failed (${code}): ${stderr}`))));
+    });
+  const oscJson = async (...args: string[]) => JSON.parse(await osc(...args, '-f', 'json'));
+
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(() => server?.close());
+
+  it('creates, shows, lists, updates, deactivates and deletes images', async () => {
+    const created = await oscJson('image', 'create', '--disk-format', 'qcow2', '--container-format', 'bare', '--property', 'k=v', '--tag', 't1', '--min-disk', '2', 'first');
+    assert.equal(created.name, 'first');
+    assert.equal(created.disk_format, 'qcow2');
+    assert.equal(created.min_disk, 2);
+    // openstackclient uploads an empty body when no --file is given (stdin is /dev/null)
+    assert.equal((await oscJson('image', 'show', created.id)).status, 'active');
+    const second = await oscJson('image', 'create', '--disk-format', 'raw', '--container-format', 'bare', '--property', 'k=other', 'second');
+
+    const shown = await oscJson('image', 'show', created.id);
+    assert.equal(shown.id, created.id);
+    assert.equal(shown.properties.k, 'v');
+    assert.deepEqual(shown.tags, ['t1']);
+
+    const all = await oscJson('image', 'list');
+    assert.deepEqual(all.map((i: { Name: string }) => i.Name).sort(), ['first', 'second']);
+    assert.deepEqual((await oscJson('image', 'list', '--property', 'k=v')).map((i: { ID: string }) => i.ID), [created.id]);
+    assert.deepEqual((await oscJson('image', 'list', '--tag', 't1')).map((i: { ID: string }) => i.ID), [created.id]);
+    assert.deepEqual((await oscJson('image', 'list', '--sort', 'name:desc')).map((i: { Name: string }) => i.Name), ['second', 'first']);
+    const one = await oscJson('image', 'list', '--sort', 'name:asc', '--limit', '1');
+    assert.equal(one.length, 1);
+    const page = await oscJson('image', 'list', '--limit', '1', '--marker', second.id);
+    assert.equal(page.length, 1);
+    assert.notEqual(page[0].ID, second.id);
+
+    await osc('image', 'set', '--property', 'a=b', '--tag', 't2', '--name', 'renamed', '--min-disk', '5', created.id);
+    const updated = await oscJson('image', 'show', created.id);
+    assert.equal(updated.name, 'renamed');
+    assert.equal(updated.min_disk, 5);
+    assert.equal(updated.properties.a, 'b');
+    assert.deepEqual([...updated.tags].sort(), ['t1', 't2']);
+
+    await osc('image', 'unset', '--property', 'a', created.id);
+    assert.equal('a' in (await oscJson('image', 'show', created.id)).properties, false);
+
+    await osc('image', 'set', '--deactivate', created.id);
+    assert.equal((await oscJson('image', 'show', created.id)).status, 'deactivated');
+    await osc('image', 'set', '--activate', created.id);
+    assert.equal((await oscJson('image', 'show', created.id)).status, 'active');
+
+    await osc('image', 'delete', created.id, second.id);
+    assert.deepEqual(await oscJson('image', 'list'), []);
+  });
+
+  it('uploads a file and saves it back byte for byte', async () => {
+    const source = path.join(server.dataDir, 'source.img');
+    const data = randomBytes(3 * 1024 * 1024 + 17);
+    writeFileSync(source, data);
+    const created = await oscJson('image', 'create', '--file', source, '--disk-format', 'raw', '--container-format', 'bare', '--property', 'k=v', 'with-data');
+    const shown = await oscJson('image', 'show', created.id);
+    assert.equal(shown.status, 'active');
+    assert.equal(shown.size, data.length);
+    assert.match(shown.checksum, /^[0-9a-f]{32}$/);
+    const saved = path.join(server.dataDir, 'saved.img');
+    await osc('image', 'save', '--file', saved, created.id);
+    assert.ok(readFileSync(saved).equals(data));
+  });
+});
