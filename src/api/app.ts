@@ -44,9 +44,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     loggerInstance: deps.logger as FastifyBaseLogger,
     exposeHeadRoutes: false,
     // Tags and property names of up to 255 characters travel in paths.
-    maxParamLength: 2048,
+    routerOptions: { maxParamLength: 2048 },
     bodyLimit: JSON_BODY_LIMIT,
-    requestIdLogLabel: 'request_id',
     genReqId: (req) => requestId(req.headers['x-openstack-request-id']),
     rewriteUrl: (req) => rewriteUrl(req.url ?? '/', multiStore),
     // Multi-GiB uploads take as long as they take.
