@@ -1,0 +1,114 @@
+/** The `glimpse` command as a person runs it: real processes, real exit codes. */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import SQLite from 'better-sqlite3';
+import { REPO_ROOT } from '../helpers/tools.js';
+
+const BIN = path.join(REPO_ROOT, 'bin', 'glimpse');
+
+function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Starts `glimpse serve` and resolves with its URL once it logs that it serves. */
+function serve(args: string[]): Promise<{ child: ChildProcess; url: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = /"url":"(http:[^"]+)"/.exec(out);
+      if (m) resolve({ child, url: m[1] });
+    });
+    child.on('close', (code) => reject(new Error(`serve exited with ${code}: ${out}`)));
+  });
+}
+
+describe('glimpse command', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'glimpse-cmd-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('creates Glance\'s schema with manage db sync, idempotently, and reports the version', async () => {
+    const database = `sqlite:///${path.join(dir, 'managed.sqlite')}`;
+    const first = await run(['manage', 'db', 'sync', '--database', database]);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, /Created Glance's schema at revision 2024_1_contract01/);
+    const second = await run(['manage', 'db', 'sync', '--database', database]);
+    assert.match(second.stdout, /already at revision 2024_1_contract01/);
+    const version = await run(['manage', 'db', 'version', '--database', database]);
+    assert.equal(version.stdout.trim(), '2024_1_contract01');
+    assert.equal((await run(['manage', 'db', 'db_version', '--database', database])).stdout.trim(), '2024_1_contract01');
+
+    const db = new SQLite(path.join(dir, 'managed.sqlite'), { readonly: true });
+    const names = (type: string) => db.prepare(`SELECT name FROM sqlite_master WHERE type = ? AND name NOT LIKE 'sqlite_%' ORDER BY name`).all(type).map((r) => (r as { name: string }).name);
+    assert.deepEqual(names('table'), [
+      'alembic_version', 'cached_images', 'image_locations', 'image_members', 'image_properties', 'image_tags', 'images',
+      'metadef_namespace_resource_types', 'metadef_namespaces', 'metadef_objects', 'metadef_properties', 'metadef_resource_types',
+      'metadef_tags', 'node_reference', 'task_info', 'tasks',
+    ]);
+    for (const index of ['checksum_image_idx', 'ix_images_deleted', 'owner_image_idx', 'created_at_image_idx', 'updated_at_image_idx', 'visibility_image_idx', 'os_hidden_image_idx', 'os_hash_value_image_idx', 'ix_image_properties_image_id', 'ix_image_members_image_id_member', 'ix_image_tags_image_id_tag_value', 'ix_tasks_image_id', 'ix_metadef_ns_res_types_namespace_id']) {
+      assert.ok(names('index').includes(index), index);
+    }
+    const columns = db.prepare("SELECT name, type, \"notnull\" FROM pragma_table_info('images') ORDER BY cid").all();
+    assert.deepEqual(columns.map((c) => (c as { name: string }).name), [
+      'id', 'name', 'size', 'status', 'created_at', 'updated_at', 'deleted_at', 'deleted', 'disk_format', 'container_format',
+      'checksum', 'owner', 'min_disk', 'min_ram', 'protected', 'virtual_size', 'visibility', 'os_hidden', 'os_hash_algo', 'os_hash_value',
+    ]);
+    db.close();
+  });
+
+  it('refuses to serve a database at an unknown revision, with a clear message', async () => {
+    const file = path.join(dir, 'old.sqlite');
+    const db = new SQLite(file);
+    db.exec("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL); INSERT INTO alembic_version VALUES ('queens_contract01'); CREATE TABLE images (id TEXT)");
+    db.close();
+    const res = await run(['serve', '--database', `sqlite:///${file}`, '--bind', '127.0.0.1:0']);
+    assert.equal(res.code, 1);
+    assert.match(res.stderr, /unknown schema revision \(queens_contract01\)/);
+  });
+
+  it('refuses noauth on a non-loopback address unless --insecure', async () => {
+    const res = await run(['serve', '--data-dir', path.join(dir, 'refused'), '--bind', '0.0.0.0:0']);
+    assert.equal(res.code, 1);
+    assert.match(res.stderr, /refusing to serve without authentication on 0\.0\.0\.0/);
+    const { child, url } = await serve(['--data-dir', path.join(dir, 'insecure'), '--bind', '0.0.0.0:0', '--insecure']);
+    try {
+      const port = new URL(url).port;
+      assert.equal((await fetch(`http://127.0.0.1:${port}/versions`)).status, 200);
+    } finally {
+      child.kill('SIGTERM');
+    }
+  });
+
+  it('serves with the embedded defaults, logs JSON lines and stops cleanly on SIGTERM', async () => {
+    const { child, url } = await serve(['--data-dir', path.join(dir, 'served'), '--bind', '127.0.0.1:0']);
+    const res = await fetch(`${url}/v2/images`, { headers: { 'x-auth-token': 'secret-token-value' } });
+    assert.equal(res.status, 200);
+    let logs = '';
+    child.stdout!.on('data', (d) => (logs += d));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    await new Promise((r) => setTimeout(r, 100));
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+    for (const line of logs.trim().split('\n')) JSON.parse(line);
+    assert.doesNotMatch(logs, /secret-token-value/);
+  });
+
+  it('prints help with examples and fails on unknown commands', async () => {
+    const help = await run(['--help']);
+    assert.match(help.stdout, /Examples:/);
+    assert.match((await run(['serve', '--help'])).stdout, /--bind <host:port>/);
+    assert.notEqual((await run(['nonsense'])).code, 0);
+  });
+});
