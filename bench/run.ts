@@ -1,0 +1,23 @@
+/** `npm run bench`: prints figures; targets are read by people, not asserted. */
+import { cpus, totalmem } from 'node:os';
+import { apiBenchmarks } from './api.js';
+import { printTable, startBenchServer } from './harness.js';
+
+async function main(): Promise<void> {
+  const only = process.argv[2];
+  console.log(`Glimpse benchmarks — node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB`);
+  if (!only || only === 'api') {
+    const server = await startBenchServer();
+    try {
+      const results = await apiBenchmarks(server);
+      printTable(`Images API records (SQLite, noauth, server RSS ${(server.rss() / 2 ** 20).toFixed(0)} MiB)`, results);
+    } finally {
+      await server.stop();
+    }
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
