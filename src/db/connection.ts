@@ -5,7 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
+import { Kysely, type RawBuilder, SqliteDialect, sql } from 'kysely';
 import type { Database, DbBool, DbTime } from './tables.js';
 
 export type DialectName = 'sqlite' | 'postgres' | 'mysql';
@@ -17,6 +17,12 @@ export interface Db {
   readonly description: string;
   toBool(value: boolean): DbBool;
   toTime(value: Date): DbTime;
+  /**
+   * A column reference the planner must not use an index for. Glance indexes
+   * every `deleted` flag; SQLite, lacking statistics, prefers those
+   * low-selectivity indexes over the image_id ones and scans every live row.
+   */
+  unindexed(column: string): RawBuilder<unknown>;
   close(): Promise<void>;
 }
 
@@ -93,6 +99,7 @@ function openSqlite(url: string): Db {
     description: `sqlite:///${file}`,
     toBool: (v) => (v ? 1 : 0),
     toTime: sqliteTime,
+    unindexed: (column) => sql`+${sql.ref(column)}`,
     close: () => kysely.destroy(),
   };
 }

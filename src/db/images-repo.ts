@@ -156,14 +156,13 @@ export class ImagesRepository {
 
   /** The caller's live membership of a shared image, any status. */
   async memberStatus(imageId: string, projectId: string): Promise<string | null> {
-    const row = await this.db.kysely
+    const rows = await this.db.kysely
       .selectFrom('image_members')
-      .select('status')
+      .select(['status', 'deleted'])
       .where('image_id', '=', imageId)
       .where('member', '=', projectId)
-      .where('deleted', '=', this.db.toBool(false))
-      .executeTakeFirst();
-    return row?.status ?? null;
+      .execute();
+    return rows.find((r) => !fromBool(r.deleted))?.status ?? null;
   }
 
   async list(q: ImageListQuery): Promise<Image[]> {
@@ -185,7 +184,7 @@ export class ImagesRepository {
             .whereRef('p.image_id', '=', 'images.id')
             .where('p.name', '=', name)
             .where('p.value', '=', value)
-            .where('p.deleted', '=', no),
+            .where(this.db.unindexed('p.deleted'), '=', no),
         ),
       );
     }
@@ -196,7 +195,7 @@ export class ImagesRepository {
             .select(sql.lit(1).as('one'))
             .whereRef('t.image_id', '=', 'images.id')
             .where('t.value', '=', tag)
-            .where('t.deleted', '=', no),
+            .where(this.db.unindexed('t.deleted'), '=', no),
         ),
       );
     }
@@ -220,7 +219,7 @@ export class ImagesRepository {
         .selectFrom('image_members as m')
         .select(sql.lit(1).as('one'))
         .whereRef('m.image_id', '=', 'images.id')
-        .where('m.deleted', '=', this.db.toBool(false));
+        .where(this.db.unindexed('m.deleted'), '=', this.db.toBool(false));
       if (projectId !== null) {
         members = members.where('m.member', '=', projectId);
         if (q.memberStatus !== 'all') members = members.where('m.status', '=', q.memberStatus);
@@ -346,19 +345,21 @@ export class ImagesRepository {
   private async hydrate(rows: Database['images'][]): Promise<Image[]> {
     if (rows.length === 0) return [];
     const ids = rows.map((r) => r.id);
-    const no = this.db.toBool(false);
     const k = this.db.kysely;
+    // Liveness is checked here rather than in SQL: with `deleted = ?` in the
+    // WHERE clause SQLite picks Glance's low-selectivity ix_*_deleted index
+    // over the image_id one and scans every live row.
+    const live = <T extends { deleted: unknown }>(rows: T[]) => rows.filter((r) => !fromBool(r.deleted as never));
     const [props, tags, locations] = await Promise.all([
-      k.selectFrom('image_properties').select(['image_id', 'name', 'value']).where('image_id', 'in', ids).where('deleted', '=', no).execute(),
-      k.selectFrom('image_tags').select(['image_id', 'value']).where('image_id', 'in', ids).where('deleted', '=', no).execute(),
+      k.selectFrom('image_properties').select(['image_id', 'name', 'value', 'deleted']).where('image_id', 'in', ids).execute().then(live),
+      k.selectFrom('image_tags').select(['image_id', 'value', 'deleted']).where('image_id', 'in', ids).execute().then(live),
       k
         .selectFrom('image_locations')
-        .select(['image_id', 'value', 'meta_data'])
+        .select(['image_id', 'value', 'meta_data', 'deleted', 'status'])
         .where('image_id', 'in', ids)
-        .where('deleted', '=', no)
-        .where('status', '=', 'active')
         .orderBy('id')
-        .execute(),
+        .execute()
+        .then((rows) => live(rows).filter((r) => r.status === 'active')),
     ]);
     const byId = new Map<string, Image>();
     const images = rows.map((r) => {
