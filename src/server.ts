@@ -11,11 +11,13 @@ import { Policy } from './auth/policy.js';
 import { type GlimpseConfig, isLoopback } from './config/config.js';
 import { type Db, openDatabase } from './db/connection.js';
 import { ImagesRepository } from './db/images-repo.js';
+import { MembersRepository } from './db/members-repo.js';
 import { assertUsableSchema, schemaState, syncDatabase } from './db/migrate.js';
 import type { Image } from './domain/image.js';
 import { imageSchema } from './domain/schemas.js';
 import { ImageDataService } from './services/image-data.js';
 import { ImagesService } from './services/images.js';
+import { MembersService } from './services/members.js';
 import { FileStore } from './store/file-store.js';
 import type { ImageStore } from './store/image-store.js';
 import { assertHashAlgorithm } from './store/ingest.js';
@@ -86,6 +88,7 @@ export async function startServer(config: GlimpseConfig, logger = createLogger(c
   };
   const images = new ImagesService(repo, policy, config, schema, removeData);
   const imageData = new ImageDataService(images, repo, store, stores, config);
+  const members = new MembersService(images, new MembersRepository(db), policy, config.imageMemberQuota);
 
   const app = buildApp({
     logger,
@@ -96,6 +99,7 @@ export async function startServer(config: GlimpseConfig, logger = createLogger(c
     }),
     images,
     imageData,
+    members,
     imageSchema: schema,
     wire: {
       showMultipleLocations: config.showMultipleLocations,

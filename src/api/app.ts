@@ -10,11 +10,13 @@ import type { CorsConfig } from '../config/config.js';
 import { GlimpseError, badRequest } from '../domain/errors.js';
 import type { ImageDataService } from '../services/image-data.js';
 import type { ImagesService } from '../services/images.js';
+import type { MembersService } from '../services/members.js';
 import type { JsonSchema } from '../domain/schemas.js';
 import { applyCors } from './cors.js';
 import { STATUS, renderError } from './errors.js';
 import { imageDataRoutes } from './routes/image-data.js';
 import { imageRoutes } from './routes/images.js';
+import { memberRoutes } from './routes/members.js';
 import { type InfoOptions, infoRoutes } from './routes/info.js';
 import { schemaRoutes } from './routes/schemas.js';
 import { rewriteUrl, versionRoutes } from './routes/versions.js';
@@ -25,6 +27,7 @@ export interface AppDeps {
   identity: IdentityResolver;
   images: ImagesService;
   imageData: ImageDataService;
+  members: MembersService;
   imageSchema: JsonSchema;
   wire: WireOptions;
   info: InfoOptions;
@@ -97,6 +100,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
         enabledImportMethods: deps.info.enabledImportMethods,
         storeIds: deps.storeIds,
       });
+      memberRoutes(json, deps.members);
       schemaRoutes(json, deps.imageSchema);
       infoRoutes(json, deps.info);
     });

@@ -1,0 +1,89 @@
+/**
+ * Image members, stored as Glance stores them: a removed member is
+ * soft-deleted, and adding it again revives its old row (status back to
+ * pending), so the (image_id, member, deleted_at) key never collides.
+ */
+import { conflict } from '../domain/errors.js';
+import type { Member, MemberStatus } from '../domain/member.js';
+import { type Db, fromBool, fromTime } from './connection.js';
+import type { Database } from './tables.js';
+
+type Row = Pick<Database['image_members'], 'image_id' | 'member' | 'status' | 'created_at' | 'updated_at' | 'deleted'> & { id: number };
+
+export class MembersRepository {
+  constructor(private readonly db: Db) {}
+
+  async list(imageId: string): Promise<Member[]> {
+    const rows = await this.rows(imageId);
+    return rows.filter((r) => !fromBool(r.deleted)).map(toMember);
+  }
+
+  async get(imageId: string, memberId: string): Promise<Member | null> {
+    const row = (await this.rows(imageId, memberId)).find((r) => !fromBool(r.deleted));
+    return row ? toMember(row) : null;
+  }
+
+  async add(imageId: string, memberId: string): Promise<Member> {
+    const now = this.db.toTime(new Date());
+    await this.db.kysely.transaction().execute(async (trx) => {
+      const rows = await this.rows(imageId, memberId, trx);
+      if (rows.some((r) => !fromBool(r.deleted))) throw conflict(`Member ${memberId} already exists for image ${imageId}.`);
+      if (rows.length > 0) {
+        await trx
+          .updateTable('image_members')
+          .set({ deleted: this.db.toBool(false), status: 'pending', created_at: now, updated_at: now })
+          .where('id', '=', rows[0].id)
+          .execute();
+        return;
+      }
+      await trx
+        .insertInto('image_members')
+        .values({ image_id: imageId, member: memberId, can_share: this.db.toBool(false), status: 'pending', created_at: now, updated_at: now, deleted: this.db.toBool(false) })
+        .execute();
+    });
+    return (await this.get(imageId, memberId))!;
+  }
+
+  async setStatus(imageId: string, memberId: string, status: MemberStatus): Promise<Member | null> {
+    const row = (await this.rows(imageId, memberId)).find((r) => !fromBool(r.deleted));
+    if (!row) return null;
+    await this.db.kysely
+      .updateTable('image_members')
+      .set({ status, updated_at: this.db.toTime(new Date()) })
+      .where('id', '=', row.id)
+      .execute();
+    return this.get(imageId, memberId);
+  }
+
+  async remove(imageId: string, memberId: string): Promise<boolean> {
+    const row = (await this.rows(imageId, memberId)).find((r) => !fromBool(r.deleted));
+    if (!row) return false;
+    const now = this.db.toTime(new Date());
+    await this.db.kysely
+      .updateTable('image_members')
+      .set({ deleted: this.db.toBool(true), deleted_at: now, updated_at: now })
+      .where('id', '=', row.id)
+      .execute();
+    return true;
+  }
+
+  /** Every row of an image (or of one member of it), live or not: liveness is checked in code, see images-repo. */
+  private rows(imageId: string, memberId?: string, trx = this.db.kysely): Promise<Row[]> {
+    let q = trx
+      .selectFrom('image_members')
+      .select(['id', 'image_id', 'member', 'status', 'created_at', 'updated_at', 'deleted'])
+      .where('image_id', '=', imageId);
+    if (memberId !== undefined) q = q.where('member', '=', memberId);
+    return q.orderBy('id').execute();
+  }
+}
+
+function toMember(r: Row): Member {
+  return {
+    image_id: r.image_id,
+    member_id: r.member,
+    status: r.status as MemberStatus,
+    created_at: fromTime(r.created_at),
+    updated_at: fromTime(r.updated_at ?? r.created_at),
+  };
+}

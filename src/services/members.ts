@@ -1,0 +1,99 @@
+/**
+ * Sharing: the owner adds and removes member projects of a `shared` image;
+ * only the member itself (or an admin) accepts, rejects or resets its status.
+ */
+import type { RequestContext } from '../auth/context.js';
+import type { Policy } from '../auth/policy.js';
+import type { MembersRepository } from '../db/members-repo.js';
+import { badRequest, forbidden, notFound, tooLarge } from '../domain/errors.js';
+import type { Image } from '../domain/image.js';
+import { MEMBER_STATUSES, type Member, type MemberStatus } from '../domain/member.js';
+import type { ImagesService } from './images.js';
+
+export class MembersService {
+  constructor(
+    private readonly images: ImagesService,
+    private readonly members: MembersRepository,
+    private readonly policy: Policy,
+    private readonly memberQuota: number,
+  ) {}
+
+  async add(ctx: RequestContext, imageId: string, body: unknown): Promise<Member> {
+    if (ctx.readOnly) throw forbidden('Read-only access');
+    const memberId = memberFromBody(body);
+    const { image, target } = await this.images.load(ctx, imageId);
+    this.policy.enforce(ctx, 'add_member', target);
+    assertShared(image);
+    const existing = await this.members.list(imageId);
+    if (this.memberQuota >= 0 && existing.length + 1 > this.memberQuota && !existing.some((m) => m.member_id === memberId)) {
+      throw tooLarge(`The limit has been exceeded on the number of allowed image members for this image. Attempted: ${existing.length + 1}, Maximum: ${this.memberQuota}`);
+    }
+    return this.members.add(imageId, memberId);
+  }
+
+  /** The owner and admins see every member; a member sees only its own record. */
+  async list(ctx: RequestContext, imageId: string): Promise<Member[]> {
+    const { image, target } = await this.images.load(ctx, imageId);
+    assertShared(image);
+    this.policy.enforce(ctx, 'get_members', target);
+    const members = await this.members.list(imageId);
+    if (ctx.isAdmin || image.owner === ctx.projectId) return members;
+    return members.filter((m) => m.member_id === ctx.projectId);
+  }
+
+  /** Any refusal here is a 404: a member record is not proof that an image exists. */
+  async show(ctx: RequestContext, imageId: string, memberId: string): Promise<Member> {
+    const { image, target } = await this.images.load(ctx, imageId);
+    const member = image.visibility === 'shared' ? await this.members.get(imageId, memberId) : null;
+    const own = ctx.isAdmin || image.owner === ctx.projectId || memberId === ctx.projectId;
+    if (!member || !own || !this.policy.allowed(ctx, 'get_member', target)) {
+      throw notFound(`Member ${memberId} not found for image ${imageId}.`);
+    }
+    return member;
+  }
+
+  async setStatus(ctx: RequestContext, imageId: string, memberId: string, body: unknown): Promise<Member> {
+    if (ctx.readOnly) throw forbidden('Read-only access');
+    const status = statusFromBody(body);
+    const { image, target } = await this.images.load(ctx, imageId);
+    assertShared(image);
+    if (!ctx.isAdmin && image.owner === ctx.projectId) throw forbidden('Owners cannot change the status of an image member; only the member can.');
+    const member = await this.members.get(imageId, memberId);
+    if (!member || (!ctx.isAdmin && memberId !== ctx.projectId)) throw notFound(`Member ${memberId} not found for image ${imageId}.`);
+    this.policy.enforce(ctx, 'modify_member', { ...target, member_id: memberId });
+    return (await this.members.setStatus(imageId, memberId, status))!;
+  }
+
+  async remove(ctx: RequestContext, imageId: string, memberId: string): Promise<void> {
+    if (ctx.readOnly) throw forbidden('Read-only access');
+    const { image, target } = await this.images.load(ctx, imageId);
+    assertShared(image);
+    this.policy.enforce(ctx, 'delete_member', target);
+    if (!(await this.members.remove(imageId, memberId))) throw notFound(`Member ${memberId} not found for image ${imageId}.`);
+  }
+}
+
+function assertShared(image: Image): void {
+  if (image.visibility !== 'shared') {
+    throw forbidden(`Only shared images have members; image ${image.id} is ${image.visibility}.`);
+  }
+}
+
+function memberFromBody(body: unknown): string {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) throw badRequest('Request body must be a JSON object.');
+  const member = (body as Record<string, unknown>).member;
+  if (member === undefined) throw badRequest('Member to be added not specified');
+  if (typeof member !== 'string' || member.trim() === '') throw badRequest('Member to be added must be a non-empty project id.');
+  if (member.length > 255) throw badRequest('Member id is longer than 255 characters.');
+  return member;
+}
+
+function statusFromBody(body: unknown): MemberStatus {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) throw badRequest('Request body must be a JSON object.');
+  const status = (body as Record<string, unknown>).status;
+  if (status === undefined) throw badRequest('Status not specified');
+  if (!MEMBER_STATUSES.includes(status as MemberStatus)) {
+    throw badRequest(`Invalid status: ${String(status)}. It must be one of ${MEMBER_STATUSES.join(', ')}.`);
+  }
+  return status as MemberStatus;
+}
