@@ -1,0 +1,98 @@
+/**
+ * Actors × visibilities × calls: the exact status code of each, and that no
+ * listing ever shows an image the actor may not see.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { ADMIN, ALPHA_MEMBER, ALPHA_READER, ANONYMOUS, BETA_MEMBER, Client, type Identity } from '../helpers/client.js';
+import { type TestServer, startTestServer } from '../helpers/server.js';
+
+const PENDING: Identity = { project: 'pending-proj', user: 'p', roles: ['member'] };
+const ACCEPTED: Identity = { project: 'accepted-proj', user: 'a', roles: ['member'] };
+const VISIBILITIES = ['public', 'private', 'shared', 'community'] as const;
+type Vis = (typeof VISIBILITIES)[number];
+type Actor = 'admin' | 'ownerMember' | 'ownerReader' | 'other' | 'pending' | 'accepted' | 'anonymous';
+const ACTORS: Record<Actor, Identity> = {
+  admin: ADMIN, ownerMember: ALPHA_MEMBER, ownerReader: ALPHA_READER, other: BETA_MEMBER, pending: PENDING, accepted: ACCEPTED, anonymous: ANONYMOUS,
+};
+
+/** Can the actor see an image of this visibility at all (Glance's database-level rule)? */
+function sees(actor: Actor, vis: Vis): boolean {
+  if (actor === 'anonymous') return false;
+  if (actor === 'admin' || actor === 'ownerMember' || actor === 'ownerReader') return true;
+  if (vis === 'public' || vis === 'community') return true;
+  return vis === 'shared' && (actor === 'pending' || actor === 'accepted');
+}
+const isOwnerSide = (a: Actor) => a === 'admin' || a === 'ownerMember';
+
+const expected = {
+  show: (a: Actor, v: Vis) => (a === 'anonymous' ? 401 : sees(a, v) ? 200 : 404),
+  download: (a: Actor, v: Vis) => (a === 'anonymous' ? 401 : !sees(a, v) ? 404 : a === 'ownerReader' ? 403 : 200),
+  patch: (a: Actor, v: Vis) => (a === 'anonymous' ? 401 : !sees(a, v) ? 404 : isOwnerSide(a) ? 200 : 403),
+  tag: (a: Actor, v: Vis) => (a === 'anonymous' ? 401 : !sees(a, v) ? 404 : isOwnerSide(a) ? 204 : 403),
+  deactivate: (a: Actor, v: Vis) => (a === 'anonymous' ? 401 : !sees(a, v) ? 404 : isOwnerSide(a) ? 204 : 403),
+  delete: (a: Actor, v: Vis) => (a === 'anonymous' ? 401 : !sees(a, v) ? 404 : isOwnerSide(a) ? 204 : 403),
+  /** In the default list (no filters). */
+  listed: (a: Actor, v: Vis) => {
+    if (a === 'anonymous') return false;
+    if (a === 'ownerMember' || a === 'ownerReader') return true;
+    if (a === 'admin') return v !== 'community';
+    if (v === 'public') return true;
+    return v === 'shared' && a === 'accepted';
+  },
+};
+
+describe('visibility matrix', () => {
+  let server: TestServer;
+  let api: Client;
+  const ids = {} as Record<Vis, string>;
+
+  async function fixture(vis: Vis): Promise<string> {
+    const image = await api.createImage({ name: `m-${vis}`, visibility: vis, disk_format: 'raw', container_format: 'bare' }, { as: vis === 'public' ? ADMIN : ALPHA_MEMBER });
+    if (vis === 'public') await api.patch(`/v2/images/${image.id}`, [{ op: 'replace', path: '/owner', value: 'alpha' }], { as: ADMIN });
+    assert.equal((await api.upload(image.id, `data-${vis}`)).status, 204);
+    if (vis === 'shared') {
+      await api.post(`/v2/images/${image.id}/members`, { member: 'pending-proj' });
+      await api.post(`/v2/images/${image.id}/members`, { member: 'accepted-proj' });
+      await api.put(`/v2/images/${image.id}/members/accepted-proj`, { as: ACCEPTED, body: { status: 'accepted' } });
+    }
+    return image.id;
+  }
+
+  before(async () => {
+    server = await startTestServer({ auth: 'headers' });
+    api = new Client(server.url, ALPHA_MEMBER);
+    for (const vis of VISIBILITIES) ids[vis] = await fixture(vis);
+  });
+  after(() => server.close());
+
+  for (const actor of Object.keys(ACTORS) as Actor[]) {
+    it(`${actor}: exact status of every read and write call, and what it lists`, async () => {
+      const as = ACTORS[actor];
+      const listed = (await api.get('/v2/images?limit=1000', { as })).json?.images?.map((i: { id: string }) => i.id) ?? [];
+      const everything = actor === 'anonymous' ? [] : (await api.get('/v2/images?limit=1000&visibility=all&member_status=all', { as })).json.images.map((i: { id: string }) => i.id);
+      for (const vis of VISIBILITIES) {
+        const id = ids[vis];
+        const where = `${actor} on ${vis}`;
+        assert.equal(listed.includes(id), expected.listed(actor, vis), `listed: ${where}`);
+        assert.equal(everything.includes(id), sees(actor, vis), `visibility=all: ${where}`);
+        assert.equal((await api.get(`/v2/images/${id}`, { as })).status, expected.show(actor, vis), `show: ${where}`);
+        const download = await api.get(`/v2/images/${id}/file`, { as });
+        assert.equal(download.status, expected.download(actor, vis), `download: ${where}`);
+        if (download.status === 200) assert.equal(download.text, `data-${vis}`);
+        assert.equal((await api.patch(`/v2/images/${id}`, [{ op: 'add', path: '/touched', value: actor }], { as })).status, expected.patch(actor, vis), `patch: ${where}`);
+        assert.equal((await api.put(`/v2/images/${id}/tags/${actor}`, { as })).status, expected.tag(actor, vis), `tag: ${where}`);
+        const deactivate = await api.post(`/v2/images/${id}/actions/deactivate`, undefined, { as });
+        assert.equal(deactivate.status, expected.deactivate(actor, vis), `deactivate: ${where}`);
+        if (deactivate.status === 204) assert.equal((await api.post(`/v2/images/${id}/actions/reactivate`, undefined, { as })).status, 204);
+        // A protected image answers delete without deleting: the code shows the decision.
+        await api.patch(`/v2/images/${id}`, [{ op: 'replace', path: '/protected', value: true }], { as: ADMIN });
+        const del = await api.delete(`/v2/images/${id}`, { as });
+        const expectedDelete = expected.delete(actor, vis) === 204 ? 403 : expected.delete(actor, vis);
+        assert.equal(del.status, expectedDelete, `delete: ${where}`);
+        if (del.status === 404) assert.doesNotMatch(del.text, /protected/, `a 404 must not reveal the image: ${where}`);
+        await api.patch(`/v2/images/${id}`, [{ op: 'replace', path: '/protected', value: false }], { as: ADMIN });
+      }
+    });
+  }
+});
