@@ -79,15 +79,21 @@ export async function startServer(config: GlimpseConfig, logger = createLogger(c
   const repo = new ImagesRepository(db);
   const policy = new Policy();
   const store = new FileStore('file', config.filesystemStoreDatadir);
+  const staging = new FileStore('os_glance_staging_store', config.stagingDir);
   const stores: ImageStore[] = [store];
   const removeData = async (image: Image) => {
     for (const location of image.locations) {
       const owner = stores.find((s) => s.owns(location.url));
       await owner?.delete(location.url).catch((err: unknown) => logger.warn({ err, image: image.id }, 'could not delete image data'));
     }
+    await imageData.unstage(image.id);
   };
   const images = new ImagesService(repo, policy, config, schema, removeData);
-  const imageData = new ImageDataService(images, repo, store, stores, config);
+  const imageData = new ImageDataService(images, repo, store, stores, staging, config);
+  const recovered = await imageData.recoverInterruptedWrites();
+  if (recovered.reset.length || recovered.unstaged.length) {
+    logger.warn(recovered, 'recovered writes interrupted by a dead process: images back to queued, stray staged data removed');
+  }
   const members = new MembersService(images, new MembersRepository(db), policy, config.imageMemberQuota);
 
   const app = buildApp({

@@ -1,6 +1,5 @@
 /** Images as Glance renders them on the wire (shared/spec/images-api.md §2.1). */
-import type { RequestContext } from '../auth/context.js';
-import { HIDDEN_PROPERTIES, type Image } from '../domain/image.js';
+import { HIDDEN_PROPERTIES, type Image, type ImageLocation } from '../domain/image.js';
 
 export interface WireOptions {
   showMultipleLocations: boolean;
@@ -13,7 +12,8 @@ export function isoSeconds(d: Date): string {
   return `${d.toISOString().slice(0, 19)}Z`;
 }
 
-export function imageToWire(image: Image, ctx: RequestContext, o: WireOptions): Record<string, unknown> {
+/** `locations` are those the caller may see (ImagesService.visibleLocations). */
+export function imageToWire(image: Image, locations: ImageLocation[], o: WireOptions): Record<string, unknown> {
   const out: Record<string, unknown> = {
     id: image.id,
     name: image.name,
@@ -38,7 +38,6 @@ export function imageToWire(image: Image, ctx: RequestContext, o: WireOptions): 
   for (const [key, value] of Object.entries(image.properties)) {
     if (!HIDDEN_PROPERTIES.has(key) && !(key in out)) out[key] = value;
   }
-  const locations = image.status === 'deactivated' && !ctx.isAdmin ? [] : image.locations;
   if (o.showMultipleLocations) out.locations = locations.map(({ url, metadata }) => ({ url, metadata }));
   if (o.showImageDirectUrl && locations.length > 0) out.direct_url = locations[0].url;
   if (o.multiStore) {

@@ -165,6 +165,37 @@ export class ImagesRepository {
     return rows.find((r) => !fromBool(r.deleted))?.status ?? null;
   }
 
+  /**
+   * Bytes a project stores, as Glance counts them for user_storage_quota:
+   * each image's size once per live location, images being deleted excluded.
+   */
+  async storageUsedBy(owner: string): Promise<number> {
+    const row = await this.db.kysely
+      .selectFrom('images as i')
+      .innerJoin('image_locations as l', 'l.image_id', 'i.id')
+      .select((eb) => eb.fn.coalesce(eb.fn.sum<number>('i.size'), sql.lit(0)).as('used'))
+      .where('i.owner', '=', owner)
+      .where('i.deleted', '=', this.db.toBool(false))
+      .where('i.size', '>', 0)
+      .where('i.status', 'not in', ['killed', 'deleted', 'pending_delete'])
+      .where(this.db.unindexed('l.deleted'), '=', this.db.toBool(false))
+      .where('l.status', '<>', 'deleted')
+      .executeTakeFirst();
+    return Number(row?.used ?? 0);
+  }
+
+  /** Ids of live images whose ids are among these (for sweeping stray files). */
+  async liveIds(ids: string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const rows = await this.db.kysely
+      .selectFrom('images')
+      .select(['id', 'status'])
+      .where('id', 'in', ids)
+      .where('deleted', '=', this.db.toBool(false))
+      .execute();
+    return new Set(rows.filter((r) => !SOFT_DELETED_STATUSES.includes(r.status)).map((r) => r.id));
+  }
+
   async list(q: ImageListQuery): Promise<Image[]> {
     const no = this.db.toBool(false);
     let query = this.db.kysely

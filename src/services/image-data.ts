@@ -1,23 +1,34 @@
 /**
- * Image bytes: upload (queued → saving → active), download (whole or one
- * range). The upload is one streaming pass — limit, hashes, store — and the
- * status changes are compare-and-sets, so concurrent uploads and deletes
- * cannot corrupt an image: whatever fails, the image goes back to `queued`
- * and no partial data is kept.
+ * Image bytes: upload (queued → saving → active), staging for interoperable
+ * import (queued → uploading), download (whole or one range). Each write is
+ * one streaming pass — limit, hashes, store — and every status change is a
+ * compare-and-set, so concurrent uploads and deletes cannot corrupt an image:
+ * whatever fails, the image goes back to `queued` and no partial data is kept.
  */
 import type { Readable } from 'node:stream';
 import type { RequestContext } from '../auth/context.js';
 import type { ImagesRepository } from '../db/images-repo.js';
-import { GlimpseError, badRequest, conflict, forbidden, gone } from '../domain/errors.js';
-import type { Image } from '../domain/image.js';
+import { GlimpseError, badRequest, conflict, forbidden, gone, notFound, tooLarge } from '../domain/errors.js';
+import type { Image, ImageStatus } from '../domain/image.js';
+import type { FileStore } from '../store/file-store.js';
 import type { ByteRange, ImageStore } from '../store/image-store.js';
-import { ingest } from '../store/ingest.js';
+import { type IngestResult, ingest } from '../store/ingest.js';
 import type { ImagesService } from './images.js';
 
 export interface DataLimits {
   imageSizeCap: number;
   userStorageQuota: number;
   hashingAlgorithm: string;
+  enabledImportMethods: string[];
+}
+
+export interface IncomingData {
+  body: Readable;
+  /** `x-openstack-image-size`: a promise the received bytes must keep. */
+  declaredSize: number | null;
+  /** Content-Length, when sent: lets an oversized upload be refused before reading it. */
+  contentLength: number | null;
+  signal?: AbortSignal;
 }
 
 export interface Download {
@@ -27,48 +38,43 @@ export interface Download {
   range: (ByteRange & { total: number }) | null;
 }
 
+/** A parsed Range header: `bytes=a-b`, `bytes=a-` or `bytes=-n`. */
+export type RangeRequest = { start: number | null; end: number | null };
+
+const NO_DATA = { size: null, virtual_size: null, checksum: null, os_hash_algo: null, os_hash_value: null } as const;
+
 export class ImageDataService {
   constructor(
     private readonly images: ImagesService,
     private readonly repo: ImagesRepository,
     private readonly store: ImageStore,
     private readonly stores: readonly ImageStore[],
+    private readonly staging: FileStore,
     private readonly limits: DataLimits,
   ) {}
 
-  async upload(ctx: RequestContext, id: string, body: Readable, declaredSize: number | null, signal?: AbortSignal): Promise<void> {
-    if (ctx.readOnly) throw forbidden('Read-only access');
-    const { image, target } = await this.images.load(ctx, id);
-    this.images.authorize(ctx, 'upload_image', target);
-    if (image.status !== 'queued') {
-      throw conflict(`Image status transition from '${image.status}' to 'saving' is not allowed`);
-    }
+  async upload(ctx: RequestContext, id: string, data: IncomingData): Promise<void> {
+    const image = await this.writable(ctx, id, 'upload_image', 'saving');
     if (!image.disk_format || !image.container_format) {
       throw badRequest('Properties disk_format, container_format must be set prior to saving data.');
     }
-    const { maxBytes, message } = await this.sizeLimit(image);
-    if (declaredSize !== null && declaredSize > maxBytes) throw new GlimpseError('too_large', message);
+    const limit = await this.sizeLimit(image);
+    await this.write(image, 'saving', this.store, data, limit, async (stored) => {
+      const { location, ...hashes } = stored;
+      await this.repo.update(id, { fields: { ...hashes, virtual_size: null, status: 'active' }, addLocations: [{ url: location, metadata: {} }] }, 'saving');
+    });
+  }
 
-    await this.repo.update(id, { fields: { status: 'saving' } }, 'queued');
-    let location: string | null = null;
-    try {
-      const stored = await ingest(this.store, id, body, {
-        hashingAlgorithm: this.limits.hashingAlgorithm,
-        maxBytes,
-        limitMessage: message,
-        signal,
-      });
-      location = stored.location;
-      if (declaredSize !== null && stored.size !== declaredSize) {
-        throw badRequest(`Image size mismatch: ${declaredSize} bytes were declared but ${stored.size} were received.`);
-      }
-      const { location: url, ...data } = stored;
-      await this.activate(id, url, { ...data, virtual_size: null });
-    } catch (err) {
-      if (location) await this.store.delete(location).catch(() => undefined);
-      await this.repo.update(id, { fields: { status: 'queued', size: null, virtual_size: null, checksum: null, os_hash_algo: null, os_hash_value: null } }, 'saving').catch(() => undefined);
-      throw err;
+  /** `PUT /stage`: the data waits in the staging area, named by image id as Glance names it. */
+  async stage(ctx: RequestContext, id: string, data: IncomingData): Promise<void> {
+    if (!this.limits.enabledImportMethods.includes('glance-direct')) {
+      throw notFound("'glance-direct' method is not available at this site.");
     }
+    const image = await this.writable(ctx, id, 'modify_image', 'uploading');
+    const limit = await this.sizeLimit(image);
+    await this.write(image, 'uploading', this.staging, data, limit, async (stored) => {
+      await this.repo.update(id, { fields: { size: stored.size } }, 'uploading');
+    });
   }
 
   async download(ctx: RequestContext, id: string, range: RangeRequest | null): Promise<Download> {
@@ -86,33 +92,95 @@ export class ImageDataService {
     return { image, body, range: slice ? { ...slice, total: image.size } : null };
   }
 
-  /** saving → active, unless the image was deleted meanwhile: then 410 and the data goes. */
-  private async activate(id: string, location: string, data: Pick<Image, 'size' | 'checksum' | 'os_hash_algo' | 'os_hash_value' | 'virtual_size'>) {
-    try {
-      await this.repo.update(
-        id,
-        { fields: { ...data, status: 'active' }, addLocations: [{ url: location, metadata: {} }] },
-        'saving',
-      );
-    } catch (err) {
-      if (err instanceof GlimpseError && err.kind === 'conflict') {
-        throw gone(`Image ${id} was deleted during the upload; its data was removed.`);
+  /** Removes the staged data of an image, if any (on delete, and once imported). */
+  async unstage(imageId: string): Promise<void> {
+    await this.staging.delete(this.staging.locationOf(imageId));
+  }
+
+  /**
+   * At start-up: writes this host's dead processes left half-done go back to
+   * `queued` with their partial files removed, and staged files of images
+   * that no longer exist are removed (as Glance's API workers do).
+   */
+  async recoverInterruptedWrites(): Promise<{ reset: string[]; unstaged: string[] }> {
+    const reset: string[] = [];
+    for (const [store, status] of [[this.store, 'saving'], [this.staging, 'uploading']] as const) {
+      for (const id of (await store.removeDeadPartials?.()) ?? []) {
+        const ok = await this.repo.update(id, { fields: { status: 'queued', ...NO_DATA } }, status).then(
+          () => true,
+          () => false,
+        );
+        if (ok) reset.push(id);
       }
+    }
+    const staged = await this.staging.imageIds();
+    const live = await this.repo.liveIds(staged.map((n) => n.split('.')[0]));
+    const unstaged = staged.filter((n) => !live.has(n.split('.')[0]));
+    for (const name of unstaged) await this.staging.delete(this.staging.locationOf(name));
+    return { reset, unstaged };
+  }
+
+  /** Loads, authorizes and moves the image out of `queued` (compare-and-set: one writer wins). */
+  private async writable(ctx: RequestContext, id: string, action: 'upload_image' | 'modify_image', to: ImageStatus): Promise<Image> {
+    if (ctx.readOnly) throw forbidden('Read-only access');
+    const { image, target } = await this.images.load(ctx, id);
+    this.images.authorize(ctx, action, target);
+    if (image.status !== 'queued') {
+      throw conflict(`Image status transition from '${image.status}' to '${to}' is not allowed`);
+    }
+    return image;
+  }
+
+  private async write(
+    image: Image,
+    status: 'saving' | 'uploading',
+    store: ImageStore,
+    data: IncomingData,
+    limit: { maxBytes: number; message: string },
+    commit: (stored: IngestResult) => Promise<void>,
+  ): Promise<void> {
+    const known = Math.max(data.declaredSize ?? 0, data.contentLength ?? 0);
+    if (known > limit.maxBytes) throw tooLarge(limit.message);
+    await this.repo.update(image.id, { fields: { status } }, 'queued');
+    let location: string | null = null;
+    try {
+      const stored = await ingest(store, image.id, data.body, {
+        hashingAlgorithm: this.limits.hashingAlgorithm,
+        maxBytes: limit.maxBytes,
+        limitMessage: limit.message,
+        signal: data.signal,
+      });
+      location = stored.location;
+      if (data.declaredSize !== null && stored.size !== data.declaredSize) {
+        throw badRequest(`Image size mismatch: ${data.declaredSize} bytes were declared but ${stored.size} were received.`);
+      }
+      await commit(stored).catch((err: unknown) => {
+        // The guard failed: the image was deleted (or changed) while its data arrived.
+        if (err instanceof GlimpseError && err.kind === 'conflict') throw gone(`Image ${image.id} was deleted during the upload; its data was removed.`);
+        throw err;
+      });
+    } catch (err) {
+      if (location) await store.delete(location).catch(() => undefined);
+      await this.repo.update(image.id, { fields: { status: 'queued', ...NO_DATA } }, status).catch(() => undefined);
       throw err;
     }
   }
 
+  /** The most this upload may bring: image_size_cap, and what is left of user_storage_quota. */
   private async sizeLimit(image: Image): Promise<{ maxBytes: number; message: string }> {
     const cap = this.limits.imageSizeCap;
-    return {
-      maxBytes: cap,
-      message: `Image exceeds the storage quota: the image size cap is ${cap} bytes (image ${image.id}).`,
-    };
+    let maxBytes = cap;
+    let message = `Image exceeds the maximum image size of ${cap} bytes (image_size_cap).`;
+    if (this.limits.userStorageQuota > 0 && image.owner !== null) {
+      const remaining = Math.max(0, this.limits.userStorageQuota - (await this.repo.storageUsedBy(image.owner)));
+      if (remaining < maxBytes) {
+        maxBytes = remaining;
+        message = `Denying attempt to upload image because it exceeds the quota: the storage quota of project ${image.owner} is ${this.limits.userStorageQuota} bytes, of which ${remaining} remain.`;
+      }
+    }
+    return { maxBytes, message };
   }
 }
-
-/** A parsed Range header: `bytes=a-b`, `bytes=a-` or `bytes=-n`. */
-export type RangeRequest = { start: number | null; end: number | null };
 
 function resolveRange(r: RangeRequest, size: number): ByteRange {
   let start: number;

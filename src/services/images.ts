@@ -9,6 +9,7 @@ import type { ImageChange, ImagesRepository } from '../db/images-repo.js';
 import { badRequest, conflict, forbidden, notFound, tooLarge } from '../domain/errors.js';
 import {
   type Image,
+  type ImageLocation,
   MAX_INT32,
   MAX_STRING_LENGTH,
   assertNo4ByteChars,
@@ -193,6 +194,12 @@ export class ImagesService {
       if (isVisible(image, ctx, memberId !== null) && this.policy.allowed(ctx, 'get_image', target)) return { image, target };
     }
     throw notFound(`No image found with ID ${id}`);
+  }
+
+  /** Locations shown to this caller: policy get_image_location, and none of a deactivated image to non-admins. */
+  visibleLocations(ctx: RequestContext, image: Image): ImageLocation[] {
+    if (image.status === 'deactivated' && !ctx.isAdmin) return [];
+    return this.policy.allowed(ctx, 'get_image_location', imageTarget(image, null)) ? image.locations : [];
   }
 
   authorize(ctx: RequestContext, action: PolicyAction, target: Record<string, unknown>): void {

@@ -5,6 +5,7 @@
  * only when complete.
  */
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
@@ -13,7 +14,9 @@ import { pipeline } from 'node:stream/promises';
 import { conflict, notFound } from '../domain/errors.js';
 import type { ByteRange, ImageStore } from './image-store.js';
 
-const PARTIAL = /^\.(.+)\.partial-[0-9a-f]+$/;
+/** `.<image id>.partial-<host>-<pid>-<random>`: who was writing it, so a restart can tell dead writes from live ones. */
+const PARTIAL = /^\.(.+)\.partial-(.+)-(\d+)-[0-9a-f]+$/;
+const HOST = hostname().replace(/[^\w.]/g, '_');
 
 export class FileStore implements ImageStore {
   readonly type = 'file';
@@ -28,7 +31,7 @@ export class FileStore implements ImageStore {
     await mkdir(this.dir, { recursive: true });
     const final = path.join(this.dir, imageId);
     if (await exists(final)) throw conflict(`Image data for ${imageId} already exists in store ${this.id}`);
-    const temp = path.join(this.dir, `.${imageId}.partial-${randomBytes(6).toString('hex')}`);
+    const temp = path.join(this.dir, `.${imageId}.partial-${HOST}-${process.pid}-${randomBytes(6).toString('hex')}`);
     try {
       const out = createWriteStream(temp, { flags: 'wx', highWaterMark: 1024 * 1024 });
       await pipeline(data, out, { signal: options.signal });
@@ -61,12 +64,31 @@ export class FileStore implements ImageStore {
     });
   }
 
-  /** Removes temporary files left by a process that died mid-write. */
-  async removePartials(): Promise<string[]> {
+  /**
+   * Removes the temporary files of writers on this host that died mid-write
+   * (kill -9, power loss) and returns their image ids. Files of live writers,
+   * and of other hosts sharing the directory, are left alone.
+   */
+  async removeDeadPartials(): Promise<string[]> {
     const names = await readdir(this.dir).catch(() => [] as string[]);
-    const removed = names.filter((n) => PARTIAL.test(n));
-    await Promise.all(removed.map((n) => unlink(path.join(this.dir, n)).catch(() => undefined)));
-    return removed;
+    const dead: string[] = [];
+    for (const name of names) {
+      const m = PARTIAL.exec(name);
+      if (!m || m[2] !== HOST || isAlive(Number(m[3]))) continue;
+      await unlink(path.join(this.dir, name)).catch(() => undefined);
+      dead.push(m[1]);
+    }
+    return dead;
+  }
+
+  /** Image ids of the complete files in this store (names that are UUIDs). */
+  async imageIds(): Promise<string[]> {
+    const names = await readdir(this.dir).catch(() => [] as string[]);
+    return names.filter((n) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(\.\w+)?$/i.test(n));
+  }
+
+  locationOf(imageId: string): string {
+    return `file://${path.join(this.dir, imageId)}`;
   }
 
   /** Only plain files directly inside the data directory: no traversal, no other paths. */
@@ -75,6 +97,16 @@ export class FileStore implements ImageStore {
     const file = path.resolve(decodeURIComponent(location.slice('file://'.length)));
     if (path.dirname(file) !== path.resolve(this.dir)) return null;
     return file;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -25,4 +25,9 @@ export interface ImageStore {
   get(location: string, range?: ByteRange): Promise<Readable>;
   /** Idempotent: deleting missing data succeeds. */
   delete(location: string): Promise<void>;
+  /**
+   * For stores whose writes can outlive a crashed writer: removes what dead
+   * writers left and returns their image ids.
+   */
+  removeDeadPartials?(): Promise<string[]>;
 }

@@ -4,7 +4,7 @@
  * computed while the bytes stream through, without buffering the image.
  */
 import { createHash, getHashes } from 'node:crypto';
-import { type Readable, Transform, type TransformCallback } from 'node:stream';
+import { type Readable, Transform, type TransformCallback, pipeline } from 'node:stream';
 import { tooLarge } from '../domain/errors.js';
 import type { ImageStore } from './image-store.js';
 
@@ -60,7 +60,16 @@ export function assertHashAlgorithm(name: string): void {
 
 export async function ingest(store: ImageStore, imageId: string, data: Readable, options: IngestOptions): Promise<IngestResult> {
   const counter = new HashingCounter(options.hashingAlgorithm, options.maxBytes, options.limitMessage);
-  data.on('error', (err) => counter.destroy(err));
-  const stored = await store.add(imageId, data.pipe(counter), { signal: options.signal });
-  return { location: stored.location, size: counter.bytes, ...counter.result() };
+  // Errors are handled from the first byte on, even before the store starts
+  // reading; the first one (e.g. the size limit) is the one reported.
+  let sourceError: Error | null = null;
+  pipeline(data, counter, (err) => {
+    if (err) sourceError ??= err;
+  });
+  try {
+    const stored = await store.add(imageId, counter, { signal: options.signal });
+    return { location: stored.location, size: counter.bytes, ...counter.result() };
+  } catch (err) {
+    throw sourceError ?? err;
+  }
 }

@@ -1,7 +1,7 @@
 /** Image bytes: PUT and GET /v2/images/{id}/file. */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { GlimpseError, badRequest, unsupportedMediaType } from '../../domain/errors.js';
-import type { ImageDataService, RangeRequest } from '../../services/image-data.js';
+import type { ImageDataService, IncomingData, RangeRequest } from '../../services/image-data.js';
 import { routes } from '../routing.js';
 
 type IdParams = { id: string };
@@ -15,12 +15,7 @@ export function imageDataRoutes(app: FastifyInstance, data: ImageDataService): v
     PUT: {
       body: true,
       handler: async (request, reply) => {
-        assertOctetStream(request);
-        const abort = new AbortController();
-        request.raw.once('close', () => {
-          if (!request.raw.complete) abort.abort(new Error('client disconnected during upload'));
-        });
-        await data.upload(request.ctx, (request.params as IdParams).id, request.raw, declaredSize(request), abort.signal);
+        await data.upload(request.ctx, (request.params as IdParams).id, incoming(request));
         reply.code(204);
       },
     },
@@ -41,6 +36,32 @@ export function imageDataRoutes(app: FastifyInstance, data: ImageDataService): v
       return reply.send(body);
     },
   });
+
+  routes(app, '/v2/images/:id/stage', {
+    PUT: {
+      body: true,
+      handler: async (request, reply) => {
+        await data.stage(request.ctx, (request.params as IdParams).id, incoming(request));
+        reply.code(204);
+      },
+    },
+  });
+}
+
+/** The request body as a stream, with what the client declared about it; aborted if the client goes away. */
+function incoming(request: FastifyRequest): IncomingData {
+  assertOctetStream(request);
+  const abort = new AbortController();
+  request.raw.once('close', () => {
+    if (!request.raw.complete) abort.abort(new Error('client disconnected during upload'));
+  });
+  const length = request.headers['content-length'];
+  return {
+    body: request.raw,
+    declaredSize: declaredSize(request),
+    contentLength: length !== undefined && /^\d+$/.test(length) ? Number(length) : null,
+    signal: abort.signal,
+  };
 }
 
 function assertOctetStream(request: FastifyRequest): void {

@@ -1,6 +1,8 @@
 /** Image records: /v2/images, /v2/images/{id}, tags and actions. */
 import type { FastifyInstance } from 'fastify';
+import type { RequestContext } from '../../auth/context.js';
 import { badRequest } from '../../domain/errors.js';
+import type { Image } from '../../domain/image.js';
 import { patchDialect } from '../../services/image-patch.js';
 import type { ImagesService } from '../../services/images.js';
 import { baseUrl, queryPairs, routes } from '../routing.js';
@@ -19,6 +21,7 @@ type TagParams = { id: string; tag: string };
 
 export function imageRoutes(app: FastifyInstance, o: ImageRoutesOptions): void {
   const { images } = o;
+  const wire = (ctx: RequestContext, image: Image) => imageToWire(image, images.visibleLocations(ctx, image), o.wire);
 
   routes(app, '/v2/images', {
     GET: async (request) => {
@@ -27,7 +30,7 @@ export function imageRoutes(app: FastifyInstance, o: ImageRoutesOptions): void {
       const single = new URLSearchParams(Object.entries(Object.fromEntries(pairs)).filter(([k]) => k !== 'marker'));
       const first = single.size ? `/v2/images?${single}` : '/v2/images';
       const body: Record<string, unknown> = {
-        images: found.map((image) => imageToWire(image, request.ctx, o.wire)),
+        images: found.map((image) => wire(request.ctx, image)),
         first,
         schema: '/v2/schemas/images',
       };
@@ -45,7 +48,7 @@ export function imageRoutes(app: FastifyInstance, o: ImageRoutesOptions): void {
         reply.code(201).header('location', `${baseUrl(request, o.publicEndpoint)}/v2/images/${image.id}`);
         if (o.enabledImportMethods.length) reply.header('openstack-image-import-methods', o.enabledImportMethods.join(','));
         if (o.storeIds) reply.header('openstack-image-store-ids', o.storeIds.join(','));
-        return imageToWire(image, request.ctx, o.wire);
+        return wire(request.ctx, image);
       },
     },
   });
@@ -53,7 +56,7 @@ export function imageRoutes(app: FastifyInstance, o: ImageRoutesOptions): void {
   routes(app, '/v2/images/:id', {
     GET: async (request) => {
       const { id } = request.params as IdParams;
-      return imageToWire(await images.show(request.ctx, id), request.ctx, o.wire);
+      return wire(request.ctx, await images.show(request.ctx, id));
     },
     PATCH: {
       body: true,
@@ -61,7 +64,7 @@ export function imageRoutes(app: FastifyInstance, o: ImageRoutesOptions): void {
         const { id } = request.params as IdParams;
         const dialect = patchDialect(request.headers['content-type']);
         if (request.body === undefined) throw badRequest('Body expected in request.');
-        return imageToWire(await images.update(request.ctx, id, dialect, request.body), request.ctx, o.wire);
+        return wire(request.ctx, await images.update(request.ctx, id, dialect, request.body));
       },
     },
     DELETE: async (request, reply) => {
