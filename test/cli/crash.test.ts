@@ -1,0 +1,76 @@
+/**
+ * Crash safety: a server killed with SIGKILL mid-upload never leaves partial
+ * data as an image; the next start puts the image back to `queued` and
+ * removes the partial file, and removes staged data of deleted images.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { Client } from '../helpers/client.js';
+import { REPO_ROOT } from '../helpers/tools.js';
+import { slowUpload, waitFor } from '../helpers/upload.js';
+
+function serve(dataDir: string): Promise<{ child: ChildProcess; url: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'glimpse'), 'serve', '--data-dir', dataDir, '--bind', '127.0.0.1:0'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = /"url":"(http:[^"]+)"/.exec(out);
+      if (m) resolve({ child, url: m[1] });
+    });
+    child.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${out}`)));
+  });
+}
+
+describe('crash safety', () => {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'glimpse-crash-'));
+  after(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('recovers from kill -9 during an upload and during staging', async () => {
+    const first = await serve(dataDir);
+    const api = new Client(first.url);
+    const image = await api.createImage({ disk_format: 'raw', container_format: 'bare' });
+    const staged = await api.createImage({});
+    const upload = slowUpload(`${first.url}/v2/images/${image.id}/file`);
+    const stage = slowUpload(`${first.url}/v2/images/${staged.id}/stage`);
+    await upload.write(Buffer.alloc(256 * 1024, 7));
+    await stage.write(Buffer.alloc(64 * 1024, 9));
+    await waitFor(async () => (await api.get(`/v2/images/${image.id}`)).json.status === 'saving', 'saving');
+    await waitFor(async () => (await api.get(`/v2/images/${staged.id}`)).json.status === 'uploading', 'uploading');
+    await waitFor(async () => readdirSync(path.join(dataDir, 'images')).some((n) => n.includes(image.id)), 'partial file');
+    await waitFor(async () => readdirSync(path.join(dataDir, 'staging')).some((n) => n.includes(staged.id)), 'partial staged file');
+
+    const exited = new Promise((r) => first.child.on('exit', r));
+    first.child.kill('SIGKILL');
+    await exited;
+    upload.cut();
+    stage.cut();
+    assert.ok(readdirSync(path.join(dataDir, 'images')).some((n) => n.includes('.partial-')), 'the dead writer left its partial file');
+
+    // A staged file of an image that no longer exists, as a crash could leave.
+    mkdirSync(path.join(dataDir, 'staging'), { recursive: true });
+    writeFileSync(path.join(dataDir, 'staging', '0a1b2c3d-0000-4000-8000-000000000000'), 'orphan');
+
+    const second = await serve(dataDir);
+    try {
+      const again = new Client(second.url);
+      const shown = (await again.get(`/v2/images/${image.id}`)).json;
+      assert.equal(shown.status, 'queued');
+      assert.equal(shown.size, null);
+      assert.equal(shown.checksum, null);
+      assert.equal((await again.get(`/v2/images/${staged.id}`)).json.status, 'queued');
+      assert.deepEqual(readdirSync(path.join(dataDir, 'images')), []);
+      assert.deepEqual(readdirSync(path.join(dataDir, 'staging')), []);
+      assert.equal((await again.upload(image.id, 'second try')).status, 204);
+      assert.equal((await again.get(`/v2/images/${image.id}/file`)).text, 'second try');
+    } finally {
+      second.child.kill('SIGTERM');
+    }
+  });
+});
