@@ -1,6 +1,7 @@
 /** `npm run bench`: prints figures; targets are read by people, not asserted. */
 import { cpus, totalmem } from 'node:os';
 import { apiBenchmarks } from './api.js';
+import { dataBenchmarks, printDataTable } from './data.js';
 import { printTable, startBenchServer } from './harness.js';
 
 async function main(): Promise<void> {
@@ -11,6 +12,14 @@ async function main(): Promise<void> {
     try {
       const results = await apiBenchmarks(server);
       printTable(`Images API records (SQLite, noauth, server RSS ${(server.rss() / 2 ** 20).toFixed(0)} MiB)`, results);
+    } finally {
+      await server.stop();
+    }
+  }
+  if (!only || only === 'data') {
+    const server = await startBenchServer();
+    try {
+      printDataTable(await dataBenchmarks(server, [2 ** 30, 4 * 2 ** 30]));
     } finally {
       await server.stop();
     }

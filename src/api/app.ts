@@ -3,6 +3,7 @@
  * error handler. It never listens by itself (see `server.ts`).
  */
 import { randomUUID } from 'node:crypto';
+import http from 'node:http';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { IdentityResolver } from '../auth/identity.js';
@@ -54,6 +55,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     // Multi-GiB uploads take as long as they take.
     requestTimeout: 0,
     connectionTimeout: 0,
+    // 1 MiB socket and request buffers: with Node's 16 KiB default an upload
+    // stalls the socket after every 64 KiB read.
+    serverFactory: (handler) => http.createServer({ highWaterMark: 1024 * 1024 }, handler),
   });
 
   app.addHook('onRequest', async (request, reply) => {

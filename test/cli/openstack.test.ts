@@ -84,6 +84,8 @@ describe('openstack CLI', { skip }, () => {
     assert.equal(shown.status, 'active');
     assert.equal(shown.size, data.length);
     assert.match(shown.checksum, /^[0-9a-f]{32}$/);
+    assert.match(shown.os_hash_value, /^[0-9a-f]{128}$/);
+    assert.equal(shown.os_hash_algo, 'sha512');
     const saved = path.join(server.dataDir, 'saved.img');
     await osc('image', 'save', '--file', saved, created.id);
     assert.ok(readFileSync(saved).equals(data));

@@ -1,0 +1,147 @@
+/**
+ * Data path benchmark: upload and download of large images through the HTTP
+ * API on loopback, with the server's RSS growth, beside the machine's own
+ * limits measured in the same run: single-pass md5+sha512 in memory, raw disk
+ * write (with fsync) and page-cache read.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream, rmSync } from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { BenchServer } from './harness.js';
+
+const MiB = 1024 * 1024;
+const block = randomBytes(MiB);
+
+/** `size` bytes made of one random MiB block, repeated (cheap to produce, not compressible). */
+function source(size: number): Readable {
+  let sent = 0;
+  return new Readable({
+    highWaterMark: 4 * MiB,
+    read() {
+      if (sent >= size) return void this.push(null);
+      const n = Math.min(MiB, size - sent);
+      sent += n;
+      this.push(n === MiB ? block : block.subarray(0, n));
+    },
+  });
+}
+
+export interface DataRow {
+  what: string;
+  size: number;
+  seconds: number;
+  rssGrowth?: number;
+}
+
+function hashLimit(size: number): DataRow {
+  const t0 = performance.now();
+  const md5 = createHash('md5');
+  const sha = createHash('sha512');
+  for (let done = 0; done < size; done += MiB) {
+    md5.update(block);
+    sha.update(block);
+  }
+  md5.digest();
+  sha.digest();
+  return { what: 'limit: md5+sha512 in memory', size, seconds: (performance.now() - t0) / 1000 };
+}
+
+async function diskWrite(file: string, size: number): Promise<DataRow> {
+  const t0 = performance.now();
+  const out = createWriteStream(file);
+  await pipeline(source(size), out);
+  const { open } = await import('node:fs/promises');
+  const handle = await open(file, 'r');
+  await handle.sync();
+  await handle.close();
+  return { what: 'limit: raw disk write + fsync', size, seconds: (performance.now() - t0) / 1000 };
+}
+
+async function cacheRead(file: string, size: number): Promise<DataRow> {
+  const t0 = performance.now();
+  let n = 0;
+  for await (const chunk of createReadStream(file, { highWaterMark: MiB })) n += (chunk as Buffer).length;
+  if (n !== size) throw new Error('short read');
+  return { what: 'limit: page-cache read', size, seconds: (performance.now() - t0) / 1000 };
+}
+
+/** Samples the server's RSS while `work` runs; returns the growth over the starting RSS. */
+async function withRss<T>(server: BenchServer, work: () => Promise<T>): Promise<[T, number]> {
+  const base = server.rss();
+  let peak = base;
+  const timer = setInterval(() => (peak = Math.max(peak, server.rss())), 20);
+  try {
+    const result = await work();
+    return [result, peak - base];
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+async function createImage(server: BenchServer): Promise<string> {
+  const res = await fetch(`${server.url}/v2/images`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ disk_format: 'raw', container_format: 'bare' }),
+  });
+  return ((await res.json()) as { id: string }).id;
+}
+
+function upload(server: BenchServer, id: string, size: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(`${server.url}/v2/images/${id}/file`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/octet-stream', 'content-length': size },
+    });
+    req.on('response', (res) => {
+      res.resume();
+      res.statusCode === 204 ? resolve() : reject(new Error(`upload answered ${res.statusCode}`));
+    });
+    req.on('error', reject);
+    source(size).pipe(req);
+  });
+}
+
+function download(server: BenchServer, id: string, size: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    http.get(`${server.url}/v2/images/${id}/file`, (res) => {
+      let n = 0;
+      res.on('data', (d: Buffer) => (n += d.length));
+      res.on('end', () => (n === size ? resolve() : reject(new Error(`downloaded ${n} of ${size}`))));
+      res.on('error', reject);
+    });
+  });
+}
+
+export async function dataBenchmarks(server: BenchServer, sizes: number[]): Promise<DataRow[]> {
+  const rows: DataRow[] = [];
+  for (const size of sizes) {
+    rows.push(hashLimit(size));
+    const scratch = path.join(server.dataDir, 'scratch.bin');
+    rows.push(await diskWrite(scratch, size));
+    rows.push(await cacheRead(scratch, size));
+    rmSync(scratch);
+    const id = await createImage(server);
+    let t0 = performance.now();
+    const [, upRss] = await withRss(server, () => upload(server, id, size));
+    rows.push({ what: 'Glimpse upload (PUT /file)', size, seconds: (performance.now() - t0) / 1000, rssGrowth: upRss });
+    t0 = performance.now();
+    const [, downRss] = await withRss(server, () => download(server, id, size));
+    rows.push({ what: 'Glimpse download (GET /file)', size, seconds: (performance.now() - t0) / 1000, rssGrowth: downRss });
+    await fetch(`${server.url}/v2/images/${id}`, { method: 'DELETE' });
+  }
+  return rows;
+}
+
+export function printDataTable(rows: DataRow[]): void {
+  console.log('\nImage data over HTTP on loopback (file store), beside the machine\'s limits\n');
+  console.log('| size | what | MB/s | server RSS growth |');
+  console.log('|---|---|---|---|');
+  for (const r of rows) {
+    const rss = r.rssGrowth === undefined ? '' : `${(r.rssGrowth / MiB).toFixed(1)} MiB`;
+    console.log(`| ${(r.size / 2 ** 30).toFixed(0)} GiB | ${r.what} | ${(r.size / 1e6 / r.seconds).toFixed(0)} | ${rss} |`);
+  }
+}
