@@ -5,7 +5,9 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, type RawBuilder, SqliteDialect, sql } from 'kysely';
+import { Kysely, MysqlDialect, PostgresDialect, type RawBuilder, SqliteDialect, sql } from 'kysely';
+import { createPool } from 'mysql2';
+import pg from 'pg';
 import type { Database, DbBool, DbTime } from './tables.js';
 
 export type DialectName = 'sqlite' | 'postgres' | 'mysql';
@@ -37,21 +39,109 @@ export function fromTime(value: DbTime): Date {
   return new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(iso) ? iso : `${iso}Z`);
 }
 
-/** SQLite compares timestamps as text, so the format must be exactly Glance's. */
-export function sqliteTime(d: Date): string {
+/**
+ * Naive-UTC text, as Glance writes timestamps: SQLite compares it as text (so
+ * the format must be exact: 6 fraction digits), PostgreSQL keeps the
+ * microseconds, MySQL keeps whole seconds.
+ */
+export function utcText(d: Date, fraction = true): string {
   const pad = (n: number, w = 2) => String(n).padStart(w, '0');
-  return (
+  const seconds =
     `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ` +
-    `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}.${pad(d.getUTCMilliseconds(), 3)}000`
-  );
+    `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
+  return fraction ? `${seconds}.${pad(d.getUTCMilliseconds(), 3)}000` : seconds;
 }
 
-export function openDatabase(url: string): Db {
+export interface PoolOptions {
+  /** `[database] max_pool_size` */
+  maxPoolSize?: number;
+}
+
+/** Opens a database from a SQLAlchemy-style URL: sqlite:///…, postgresql[+driver]://…, mysql[+driver]://… */
+export function openDatabase(url: string, options: PoolOptions = {}): Db {
   const scheme = url.split(':', 1)[0].split('+', 1)[0];
   if (scheme === 'sqlite') return openSqlite(url);
-  throw new Error(
-    `database URL scheme "${scheme}" is not supported by this version of Glimpse (supported: sqlite:///PATH)`,
-  );
+  if (scheme === 'postgresql' || scheme === 'postgres') return openPostgres(url, options);
+  if (scheme === 'mysql' || scheme === 'mariadb') return openMysql(url, options);
+  throw new Error(`database URL scheme "${scheme}" is not supported: use sqlite:///PATH, postgresql://… or mysql+pymysql://…`);
+}
+
+interface ServerUrl {
+  host: string;
+  port: number | undefined;
+  user: string | undefined;
+  password: string | undefined;
+  database: string;
+  params: URLSearchParams;
+  description: string;
+}
+
+function parseServerUrl(url: string): ServerUrl {
+  const u = new URL(url.replace(/^[\w+]+:/, 'db:'));
+  const database = decodeURIComponent(u.pathname.replace(/^\//, ''));
+  if (!database) throw new Error(`database URL ${url.replace(/:[^:@/]*@/, ':***@')} names no database`);
+  return {
+    host: decodeURIComponent(u.hostname) || 'localhost',
+    port: u.port ? Number(u.port) : undefined,
+    user: u.username ? decodeURIComponent(u.username) : undefined,
+    password: u.password ? decodeURIComponent(u.password) : undefined,
+    database,
+    params: u.searchParams,
+    description: `${url.split(':', 1)[0]}://${u.username ? `${decodeURIComponent(u.username)}@` : ''}${u.host}/${database}`,
+  };
+}
+
+// `timestamp without time zone` comes back as text; fromTime reads it as UTC.
+pg.types.setTypeParser(1114, (text: string) => text);
+
+function openPostgres(url: string, options: PoolOptions): Db {
+  const u = parseServerUrl(url);
+  const pool = new pg.Pool({
+    host: u.params.get('host') ?? u.host,
+    port: u.port,
+    user: u.user,
+    password: u.password,
+    database: u.database,
+    max: options.maxPoolSize ?? 10,
+  });
+  const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return {
+    kysely,
+    dialect: 'postgres',
+    description: u.description,
+    toBool: (v) => v,
+    toTime: (d) => utcText(d),
+    unindexed: (column) => sql.ref(column),
+    close: () => kysely.destroy(),
+  };
+}
+
+function openMysql(url: string, options: PoolOptions): Db {
+  const u = parseServerUrl(url);
+  const pool = createPool({
+    host: u.host,
+    port: u.port,
+    user: u.user,
+    password: u.password,
+    database: u.database,
+    socketPath: u.params.get('unix_socket') ?? undefined,
+    connectionLimit: options.maxPoolSize ?? 10,
+    charset: 'utf8mb4',
+    dateStrings: true,
+    supportBigNumbers: true,
+  });
+  // oslo.db's default session mode for MySQL ([database] mysql_sql_mode).
+  pool.on('connection', (connection) => connection.query("SET SESSION sql_mode = 'TRADITIONAL'"));
+  const kysely = new Kysely<Database>({ dialect: new MysqlDialect({ pool }) });
+  return {
+    kysely,
+    dialect: 'mysql',
+    description: u.description,
+    toBool: (v) => (v ? 1 : 0),
+    toTime: (d) => utcText(d, false),
+    unindexed: (column) => sql.ref(column),
+    close: () => kysely.destroy(),
+  };
 }
 
 /** `sqlite:////abs/path`, `sqlite:///relative/path`, `sqlite://` (in memory). */
@@ -98,7 +188,7 @@ function openSqlite(url: string): Db {
     dialect: 'sqlite',
     description: `sqlite:///${file}`,
     toBool: (v) => (v ? 1 : 0),
-    toTime: sqliteTime,
+    toTime: (d) => utcText(d),
     unindexed: (column) => sql`+${sql.ref(column)}`,
     close: () => kysely.destroy(),
   };

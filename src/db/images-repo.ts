@@ -234,7 +234,9 @@ export class ImagesRepository {
       const marker = q.marker;
       query = query.where((eb) => this.afterMarker(eb, q.sort, marker));
     }
-    for (const { key, dir } of q.sort) query = query.orderBy(key, dir);
+    // Ordered by the same NULL-defaulted expressions the marker compares, so
+    // paging is consistent, and NULLs sort alike on every database.
+    for (const { key, dir } of q.sort) query = query.orderBy((eb) => sortExpression(eb, key), dir);
     const rows = await query.limit(q.limit).execute();
     return this.hydrate(rows);
   }
@@ -279,11 +281,7 @@ export class ImagesRepository {
 
   /** The row-after-marker condition: (k1 > m1) OR (k1 = m1 AND k2 > m2) OR …, with Glance's NULL defaults. */
   private afterMarker(eb: Eb, sort: ImageListQuery['sort'], marker: Image) {
-    const col = (key: SortKey) => {
-      if (STRING_SORT_KEYS.includes(key)) return eb.fn.coalesce(key, sql.lit(''));
-      if (key === 'size') return eb.fn.coalesce(key, sql.lit(0));
-      return eb.ref(key);
-    };
+    const col = (key: SortKey) => sortExpression(eb, key);
     const val = (key: SortKey) => {
       const v = marker[key];
       if (v instanceof Date) return this.db.toTime(v);
@@ -406,6 +404,13 @@ export class ImagesRepository {
     for (const l of locations) byId.get(l.image_id)!.locations.push({ url: l.value, metadata: parseMeta(l.meta_data) });
     return images;
   }
+}
+
+/** A sort column with Glance's marker defaults for NULL: '' for strings, 0 for sizes. */
+function sortExpression(eb: Eb, key: SortKey) {
+  if (STRING_SORT_KEYS.includes(key)) return eb.fn.coalesce(key, sql.lit(''));
+  if (key === 'size') return eb.fn.coalesce(key, sql.lit(0));
+  return eb.ref(key);
 }
 
 function parseMeta(text: string | null): Record<string, unknown> {

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type CliOptions, loadConfig } from '../../src/config/config.js';
 import { type RunningServer, createLogger, startServer } from '../../src/server.js';
+import { createTestDatabase } from './databases.js';
 
 export interface TestServer {
   url: string;
@@ -31,14 +32,22 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     config = path.join(dataDir, 'glance-api.conf');
     writeFileSync(config, ini);
   }
-  const cfg = loadConfig({ bind: '127.0.0.1:0', dataDir, config, ...cli });
-  const server = await startServer(cfg, createLogger(process.env.GLIMPSE_TEST_LOG ?? 'silent'));
+  const database = cli.database ? null : await createTestDatabase();
+  const cfg = loadConfig({ bind: '127.0.0.1:0', dataDir, config, ...(database ? { database: database.url } : {}), ...cli });
+  let server: RunningServer;
+  try {
+    server = await startServer(cfg, createLogger(process.env.GLIMPSE_TEST_LOG ?? 'silent'));
+  } catch (err) {
+    await database?.drop();
+    throw err;
+  }
   return {
     url: server.url,
     dataDir,
     server,
     close: async () => {
       await server.close();
+      await database?.drop();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

@@ -1,0 +1,82 @@
+/**
+ * Which database the integration suites run against (GLIMPSE_TEST_DB =
+ * sqlite | postgres | mysql), and a fresh database of that kind per server.
+ * PostgreSQL and MariaDB are the machine's own services.
+ */
+import { randomBytes } from 'node:crypto';
+import mysql from 'mysql2/promise';
+import pg from 'pg';
+import { openDatabase } from '../../src/db/connection.js';
+import { syncDatabase } from '../../src/db/migrate.js';
+
+export type TestDialect = 'sqlite' | 'postgres' | 'mysql';
+export const TEST_DIALECT = (process.env.GLIMPSE_TEST_DB ?? 'sqlite') as TestDialect;
+
+const POSTGRES = process.env.GLIMPSE_TEST_POSTGRES ?? 'postgresql://postgres@127.0.0.1:5432/test';
+const MYSQL = process.env.GLIMPSE_TEST_MYSQL ?? 'mysql://root@127.0.0.1:3306/test';
+
+export interface TestDatabase {
+  url: string;
+  drop(): Promise<void>;
+}
+
+function withDatabase(admin: string, name: string): string {
+  const u = new URL(admin);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+/** A new, empty database with Glance's schema, on the server GLIMPSE_TEST_DB names. */
+export async function createTestDatabase(dialect: TestDialect = TEST_DIALECT): Promise<TestDatabase | null> {
+  if (dialect === 'sqlite') return null;
+  const name = `glimpse_test_${randomBytes(6).toString('hex')}`;
+  let drop: () => Promise<void>;
+  let url: string;
+  if (dialect === 'postgres') {
+    const admin = new pg.Client({ connectionString: POSTGRES });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${name}`);
+    await admin.end();
+    url = withDatabase(POSTGRES, name);
+    drop = async () => {
+      const c = new pg.Client({ connectionString: POSTGRES });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    };
+  } else {
+    const admin = await mysql.createConnection(MYSQL);
+    await admin.query(`CREATE DATABASE ${name}`);
+    await admin.end();
+    url = withDatabase(MYSQL, name).replace(/^mysql:/, 'mysql+pymysql:');
+    drop = async () => {
+      const c = await mysql.createConnection(MYSQL);
+      await c.query(`DROP DATABASE IF EXISTS ${name}`);
+      await c.end();
+    };
+  }
+  const db = openDatabase(url);
+  try {
+    await syncDatabase(db);
+  } finally {
+    await db.close();
+  }
+  return { url, drop };
+}
+
+/** Whether the server for a dialect answers (the runner skips or fails its suites otherwise). */
+export async function reachable(dialect: TestDialect): Promise<boolean> {
+  try {
+    if (dialect === 'postgres') {
+      const c = new pg.Client({ connectionString: POSTGRES, connectionTimeoutMillis: 3000 });
+      await c.connect();
+      await c.end();
+    } else if (dialect === 'mysql') {
+      const c = await mysql.createConnection({ uri: MYSQL, connectTimeout: 3000 });
+      await c.end();
+    }
+    return true;
+  } catch {
+    return false;
+  }
+}
