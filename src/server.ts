@@ -44,7 +44,7 @@ export class StartupError extends Error {}
 
 /** Opens the database; an empty embedded SQLite database gets Glance's schema on first start. */
 export async function openAndCheckDatabase(config: GlimpseConfig, logger: Logger): Promise<Db> {
-  const db = openDatabase(config.database);
+  const db = openDatabase(config.database, { maxPoolSize: config.databaseMaxPoolSize });
   try {
     if (db.dialect === 'sqlite' && (await schemaState(db)).kind === 'empty') {
       const { revision } = await syncDatabase(db);

@@ -23,6 +23,8 @@ export interface GlimpseConfig {
   bindPort: number;
   dataDir: string;
   database: string;
+  /** `[database] max_pool_size`: connections per process to PostgreSQL or MySQL. */
+  databaseMaxPoolSize: number;
   auth: AuthMode;
   insecure: boolean;
   /** The project every request belongs to in noauth mode. */
@@ -91,6 +93,7 @@ export function loadConfig(cli: CliOptions, cwd = process.cwd()): GlimpseConfig 
     bindPort,
     dataDir,
     database: cli.database ?? databaseUrl(ini) ?? `sqlite:///${path.join(dataDir, 'glimpse.sqlite')}`,
+    databaseMaxPoolSize: positive(ini.int('database', 'max_pool_size') ?? 10, 'max_pool_size'),
     auth,
     insecure: cli.insecure ?? false,
     noauthProjectId: ini.str('glimpse', 'noauth_project_id') ?? 'admin',
