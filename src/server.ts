@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { buildApp } from './api/app.js';
 import { identityResolver } from './auth/identity.js';
+import { KeystoneValidator } from './auth/keystone.js';
 import { Policy } from './auth/policy.js';
 import { type GlimpseConfig, isLoopback } from './config/config.js';
 import { type Db, openDatabase } from './db/connection.js';
@@ -68,6 +69,9 @@ export async function startServer(config: GlimpseConfig, logger = createLogger(c
   if (config.enabledBackends) {
     throw new StartupError('enabled_backends (multi-store) is not supported by this version of Glimpse; use [glance_store] filesystem_store_datadir');
   }
+  if (config.auth === 'keystone' && !config.keystone) {
+    throw new StartupError('--auth keystone needs a [keystone_authtoken] section with auth_url, username, password and project_name');
+  }
   assertHashAlgorithm(config.hashingAlgorithm);
   const schema = imageSchema({
     diskFormats: config.diskFormats,
@@ -96,13 +100,16 @@ export async function startServer(config: GlimpseConfig, logger = createLogger(c
   }
   const members = new MembersService(images, new MembersRepository(db), policy, config.imageMemberQuota);
 
+  const keystone = config.auth === 'keystone' && config.keystone ? new KeystoneValidator(config.keystone) : null;
   const app = buildApp({
     logger,
     identity: identityResolver({
       mode: config.auth,
       noauthProjectId: config.noauthProjectId,
       allowAnonymousAccess: config.allowAnonymousAccess,
+      keystone,
     }),
+    wwwAuthenticate: keystone?.wwwAuthenticate ?? null,
     images,
     imageData,
     members,

@@ -2,17 +2,21 @@
  * Who is calling, per auth mode:
  * - `noauth`: every request is an admin of one fixed project (local use only);
  * - `headers`: the identity headers keystonemiddleware sets, trusted as given
- *   (for a deployment behind a trusted proxy, and for tests).
+ *   (for a deployment behind a trusted proxy, and for tests);
+ * - `keystone`: the X-Auth-Token validated against Keystone; identity headers
+ *   sent by the client are never read.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { AuthMode } from '../config/config.js';
 import { unauthorized } from '../domain/errors.js';
 import { type RequestContext, normaliseRoles } from './context.js';
+import type { KeystoneValidator } from './keystone.js';
 
 export interface IdentityOptions {
   mode: AuthMode;
   noauthProjectId: string;
   allowAnonymousAccess: boolean;
+  keystone: KeystoneValidator | null;
 }
 
 export type IdentityResolver = (headers: IncomingHttpHeaders, requestId: string) => Promise<RequestContext>;
@@ -31,9 +35,33 @@ export function identityResolver(options: IdentityOptions): IdentityResolver {
       });
     case 'headers':
       return async (headers, requestId) => fromIdentityHeaders(headers, requestId, options.allowAnonymousAccess);
-    case 'keystone':
-      throw new Error('Keystone token validation (--auth keystone) is not available yet; use noauth or headers');
+    case 'keystone': {
+      const keystone = options.keystone;
+      if (!keystone) throw new Error('--auth keystone needs the [keystone_authtoken] section (auth_url, username, password, project_name)');
+      return async (headers, requestId) => {
+        const token = header(headers, 'x-auth-token') ?? header(headers, 'x-storage-token');
+        if (!token) {
+          if (options.allowAnonymousAccess) return anonymous(requestId);
+          throw unauthorized('The request you have made requires authentication.');
+        }
+        const identity = await keystone.validate(token);
+        const roles = normaliseRoles(identity.roles);
+        return {
+          requestId,
+          userId: identity.userId,
+          projectId: identity.projectId,
+          roles,
+          isAdmin: roles.includes('admin'),
+          readOnly: false,
+          authToken: token,
+        };
+      };
+    }
   }
+}
+
+function anonymous(requestId: string): RequestContext {
+  return { requestId, userId: null, projectId: null, roles: [], isAdmin: false, readOnly: true, authToken: null };
 }
 
 function header(headers: IncomingHttpHeaders, name: string): string | null {
@@ -44,9 +72,7 @@ function header(headers: IncomingHttpHeaders, name: string): string | null {
 /** oslo.context's from_environ, plus Glance's rule: no confirmed identity → 401 (or anonymous read-only). */
 export function fromIdentityHeaders(headers: IncomingHttpHeaders, requestId: string, allowAnonymous: boolean): RequestContext {
   if (header(headers, 'x-identity-status') !== 'Confirmed') {
-    if (allowAnonymous) {
-      return { requestId, userId: null, projectId: null, roles: [], isAdmin: false, readOnly: true, authToken: null };
-    }
+    if (allowAnonymous) return anonymous(requestId);
     throw unauthorized('The request you have made requires authentication.');
   }
   const roles = normaliseRoles((header(headers, 'x-roles') ?? header(headers, 'x-role') ?? '').split(','));

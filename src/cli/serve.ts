@@ -8,7 +8,7 @@ export function serveCommand(): Command {
   const cmd = new Command('serve')
     .description('serve the Images API v2 (and, later, the dashboard)')
     .option('--bind <host:port>', 'address to listen on (glance-api.conf bind_host/bind_port; default 127.0.0.1:9292)')
-    .option('--auth <mode>', 'noauth | headers ([paste_deploy] flavor)')
+    .option('--auth <mode>', 'noauth | headers | keystone ([paste_deploy] flavor)')
     .option('--insecure', 'allow noauth on a non-loopback address')
     .option('--log-level <level>', 'trace | debug | info | warn | error')
     .addHelpText(

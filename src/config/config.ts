@@ -5,6 +5,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import type { KeystoneOptions } from '../auth/keystone.js';
 import { IniReader, parseIni } from './ini.js';
 
 export type AuthMode = 'noauth' | 'headers' | 'keystone';
@@ -53,6 +54,8 @@ export interface GlimpseConfig {
   /** The operator's schema-image.json, found beside the config file as Glance finds it. */
   customSchemaFile: string | null;
   cors: CorsConfig | null;
+  /** `[keystone_authtoken]`, when present. */
+  keystone: KeystoneOptions | null;
   logLevel: string;
   enableDashboard: boolean;
 }
@@ -126,6 +129,7 @@ export function loadConfig(cli: CliOptions, cwd = process.cwd()): GlimpseConfig 
     enabledBackends,
     customSchemaFile: findBesideConfig(configDir, 'schema-image.json'),
     cors: corsConfig(ini),
+    keystone: keystoneConfig(ini),
     logLevel: cli.logLevel ?? (ini.bool('DEFAULT', 'debug') ? 'debug' : 'info'),
     enableDashboard: cli.dashboard ?? true,
   };
@@ -177,6 +181,28 @@ function findBesideConfig(configDir: string | null, name: string): string | null
   if (!configDir) return null;
   const candidate = path.join(configDir, name);
   return existsSync(candidate) ? candidate : null;
+}
+
+function keystoneConfig(ini: IniReader): KeystoneOptions | null {
+  const s = 'keystone_authtoken';
+  const authUrl = ini.str(s, 'auth_url');
+  if (!authUrl) return null;
+  const required = (key: string) => {
+    const v = ini.str(s, key);
+    if (!v) throw new Error(`[keystone_authtoken] ${key} is required with auth_url`);
+    return v;
+  };
+  return {
+    authUrl,
+    wwwAuthenticateUri: ini.str(s, 'www_authenticate_uri') ?? ini.str(s, 'auth_uri') ?? authUrl,
+    username: required('username'),
+    password: required('password'),
+    projectName: required('project_name'),
+    userDomainName: ini.str(s, 'user_domain_name') ?? 'Default',
+    projectDomainName: ini.str(s, 'project_domain_name') ?? 'Default',
+    tokenCacheTime: ini.int(s, 'token_cache_time') ?? 300,
+    timeout: ini.int(s, 'http_connect_timeout') ?? 10,
+  };
 }
 
 function corsConfig(ini: IniReader): CorsConfig | null {

@@ -5,15 +5,37 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ADMIN, ALPHA_MEMBER, ALPHA_READER, ANONYMOUS, BETA_MEMBER, Client, type Identity } from '../helpers/client.js';
-import { type TestServer, startTestServer } from '../helpers/server.js';
+import { KEYSTONE_INI, ensureProjectUser, identityFor, keystoneSkip } from '../helpers/keystone.js';
+import { type TestServer, type TestServerOptions, startTestServer } from '../helpers/server.js';
 
-const PENDING: Identity = { project: 'pending-proj', user: 'p', roles: ['member'] };
-const ACCEPTED: Identity = { project: 'accepted-proj', user: 'a', roles: ['member'] };
 const VISIBILITIES = ['public', 'private', 'shared', 'community'] as const;
 type Vis = (typeof VISIBILITIES)[number];
 type Actor = 'admin' | 'ownerMember' | 'ownerReader' | 'other' | 'pending' | 'accepted' | 'anonymous';
-const ACTORS: Record<Actor, Identity> = {
-  admin: ADMIN, ownerMember: ALPHA_MEMBER, ownerReader: ALPHA_READER, other: BETA_MEMBER, pending: PENDING, accepted: ACCEPTED, anonymous: ANONYMOUS,
+
+/** Trusted identity headers. */
+const headerActors = async (): Promise<Record<Actor, Identity>> => ({
+  admin: ADMIN,
+  ownerMember: ALPHA_MEMBER,
+  ownerReader: ALPHA_READER,
+  other: BETA_MEMBER,
+  pending: { project: 'pending-proj', user: 'p', roles: ['member'] },
+  accepted: { project: 'accepted-proj', user: 'a', roles: ['member'] },
+  anonymous: ANONYMOUS,
+});
+
+/** Real Keystone tokens of the test Keystone's users. */
+const keystoneActors = async (): Promise<Record<Actor, Identity>> => {
+  await ensureProjectUser('glimpse-pending', 'glimpse-pending-user', 'pass');
+  await ensureProjectUser('glimpse-accepted', 'glimpse-accepted-user', 'pass');
+  return {
+    admin: await identityFor('admin', 'admin-pass', 'admin'),
+    ownerMember: await identityFor('alpha-member', 'pass', 'alpha'),
+    ownerReader: await identityFor('alpha-reader', 'pass', 'alpha'),
+    other: await identityFor('beta-member', 'pass', 'beta'),
+    pending: await identityFor('glimpse-pending-user', 'pass', 'glimpse-pending'),
+    accepted: await identityFor('glimpse-accepted-user', 'pass', 'glimpse-accepted'),
+    anonymous: ANONYMOUS,
+  };
 };
 
 /** Can the actor see an image of this visibility at all (Glance's database-level rule)? */
@@ -42,33 +64,42 @@ const expected = {
   },
 };
 
-describe('visibility matrix', () => {
+const MODES: [string, TestServerOptions, () => Promise<Record<Actor, Identity>>, string | false][] = [
+  ['headers', { auth: 'headers' }, headerActors, false],
+  ['keystone', { auth: 'keystone', ini: KEYSTONE_INI() }, keystoneActors, keystoneSkip()],
+];
+
+for (const [mode, options, actorsOf, skip] of MODES) describe(`visibility matrix (${mode} mode)`, { skip }, () => {
   let server: TestServer;
   let api: Client;
+  let ACTORS: Record<Actor, Identity>;
   const ids = {} as Record<Vis, string>;
 
   async function fixture(vis: Vis): Promise<string> {
-    const image = await api.createImage({ name: `m-${vis}`, visibility: vis, disk_format: 'raw', container_format: 'bare' }, { as: vis === 'public' ? ADMIN : ALPHA_MEMBER });
-    if (vis === 'public') await api.patch(`/v2/images/${image.id}`, [{ op: 'replace', path: '/owner', value: 'alpha' }], { as: ADMIN });
+    const { admin, ownerMember, pending, accepted } = ACTORS;
+    const image = await api.createImage({ name: `m-${vis}`, visibility: vis, disk_format: 'raw', container_format: 'bare' }, { as: vis === 'public' ? admin : ownerMember });
+    if (vis === 'public') await api.patch(`/v2/images/${image.id}`, [{ op: 'replace', path: '/owner', value: ownerMember.project }], { as: admin });
     assert.equal((await api.upload(image.id, `data-${vis}`)).status, 204);
     if (vis === 'shared') {
-      await api.post(`/v2/images/${image.id}/members`, { member: 'pending-proj' });
-      await api.post(`/v2/images/${image.id}/members`, { member: 'accepted-proj' });
-      await api.put(`/v2/images/${image.id}/members/accepted-proj`, { as: ACCEPTED, body: { status: 'accepted' } });
+      await api.post(`/v2/images/${image.id}/members`, { member: pending.project });
+      await api.post(`/v2/images/${image.id}/members`, { member: accepted.project });
+      await api.put(`/v2/images/${image.id}/members/${accepted.project}`, { as: accepted, body: { status: 'accepted' } });
     }
     return image.id;
   }
 
   before(async () => {
-    server = await startTestServer({ auth: 'headers' });
-    api = new Client(server.url, ALPHA_MEMBER);
+    ACTORS = await actorsOf();
+    server = await startTestServer(options);
+    api = new Client(server.url, ACTORS.ownerMember);
     for (const vis of VISIBILITIES) ids[vis] = await fixture(vis);
   });
-  after(() => server.close());
+  after(() => server?.close());
 
-  for (const actor of Object.keys(ACTORS) as Actor[]) {
+  for (const actor of ['admin', 'ownerMember', 'ownerReader', 'other', 'pending', 'accepted', 'anonymous'] as Actor[]) {
     it(`${actor}: exact status of every read and write call, and what it lists`, async () => {
       const as = ACTORS[actor];
+      const ADMIN = ACTORS.admin;
       const listed = (await api.get('/v2/images?limit=1000', { as })).json?.images?.map((i: { id: string }) => i.id) ?? [];
       const everything = actor === 'anonymous' ? [] : (await api.get('/v2/images?limit=1000&visibility=all&member_status=all', { as })).json.images.map((i: { id: string }) => i.id);
       for (const vis of VISIBILITIES) {

@@ -3,6 +3,8 @@ export interface Identity {
   project?: string;
   user?: string;
   roles?: string[];
+  /** A Keystone token: sent as X-Auth-Token instead of identity headers. */
+  token?: string;
 }
 
 export const ADMIN: Identity = { project: 'admin-project', user: 'admin-user', roles: ['admin'] };
@@ -90,6 +92,7 @@ export class Client {
 }
 
 function identityHeaders(identity: Identity | null): Record<string, string> {
+  if (identity?.token) return { 'x-auth-token': identity.token };
   if (!identity || (!identity.project && !identity.user)) return {};
   const h: Record<string, string> = { 'x-identity-status': 'Confirmed' };
   if (identity.project) h['x-project-id'] = identity.project;

@@ -1,0 +1,147 @@
+/**
+ * Keystone token validation, as keystonemiddleware's auth_token does it: the
+ * service authenticates with its own credentials ([keystone_authtoken]), then
+ * validates each user token with `GET /v3/auth/tokens` (X-Subject-Token).
+ * Validations are cached for `token_cache_time`; while Keystone is
+ * unreachable, cached tokens keep working until they expire, and new ones get
+ * a clear 503.
+ */
+import { createHash } from 'node:crypto';
+import { GlimpseError, unauthorized } from '../domain/errors.js';
+
+export interface KeystoneOptions {
+  /** `auth_url`: Keystone's URL, with or without `/v3`. */
+  authUrl: string;
+  /** `www_authenticate_uri`: what 401s point clients to. */
+  wwwAuthenticateUri: string;
+  username: string;
+  password: string;
+  projectName: string;
+  userDomainName: string;
+  projectDomainName: string;
+  /** `token_cache_time`, seconds. */
+  tokenCacheTime: number;
+  /** `http_connect_timeout`, seconds. */
+  timeout: number;
+}
+
+export interface TokenIdentity {
+  userId: string | null;
+  projectId: string | null;
+  roles: string[];
+  expiresAt: number;
+}
+
+interface CacheEntry {
+  identity: TokenIdentity;
+  /** When this validation must be asked again (token_cache_time). */
+  freshUntil: number;
+}
+
+const MAX_CACHED = 10_000;
+
+export class KeystoneUnavailable extends GlimpseError {
+  constructor(detail: string) {
+    super('service_unavailable', `The Keystone service is temporarily unavailable. (${detail})`);
+  }
+}
+
+export class KeystoneValidator {
+  private readonly v3: string;
+  private serviceToken: { token: string; expiresAt: number } | null = null;
+  private readonly cache = new Map<string, CacheEntry>();
+
+  constructor(private readonly o: KeystoneOptions) {
+    this.v3 = o.authUrl.replace(/\/+$/, '').replace(/(\/v3)?$/, '/v3');
+  }
+
+  get wwwAuthenticate(): string {
+    return `Keystone uri="${this.o.wwwAuthenticateUri}"`;
+  }
+
+  async validate(userToken: string, now = Date.now()): Promise<TokenIdentity> {
+    // Keyed by digest: the cache never holds the tokens themselves.
+    const key = createHash('sha256').update(userToken).digest('hex');
+    const cached = this.cache.get(key);
+    if (cached && cached.identity.expiresAt <= now) {
+      this.cache.delete(key);
+      throw unauthorized('The token has expired.');
+    }
+    if (cached && cached.freshUntil > now) return cached.identity;
+    let identity: TokenIdentity;
+    try {
+      identity = await this.ask(userToken);
+    } catch (err) {
+      // Keystone is unreachable: a token validated before keeps working until it expires.
+      if (err instanceof KeystoneUnavailable && cached) return cached.identity;
+      throw err;
+    }
+    if (identity.expiresAt <= now) throw unauthorized('The token has expired.');
+    this.remember(key, { identity, freshUntil: now + this.o.tokenCacheTime * 1000 });
+    return identity;
+  }
+
+  private remember(key: string, entry: CacheEntry): void {
+    this.cache.delete(key);
+    if (this.cache.size >= MAX_CACHED) this.cache.delete(this.cache.keys().next().value as string);
+    this.cache.set(key, entry);
+  }
+
+  private async ask(userToken: string, retried = false): Promise<TokenIdentity> {
+    const service = await this.service();
+    const res = await this.call(`${this.v3}/auth/tokens?nocatalog`, {
+      headers: { 'x-auth-token': service, 'x-subject-token': userToken, 'openstack-identity-access-rules': '1', accept: 'application/json' },
+    });
+    if (res.status === 200) return toIdentity(await res.json());
+    if (res.status === 404) throw unauthorized('The request you have made requires authentication.');
+    if (res.status === 401 && !retried) {
+      this.serviceToken = null;
+      return this.ask(userToken, true);
+    }
+    throw new KeystoneUnavailable(`token validation answered ${res.status}`);
+  }
+
+  /** The service's own token, renewed a minute before it expires. */
+  private async service(): Promise<string> {
+    if (this.serviceToken && this.serviceToken.expiresAt - 60_000 > Date.now()) return this.serviceToken.token;
+    const body = {
+      auth: {
+        identity: {
+          methods: ['password'],
+          password: { user: { name: this.o.username, domain: { name: this.o.userDomainName }, password: this.o.password } },
+        },
+        scope: { project: { name: this.o.projectName, domain: { name: this.o.projectDomainName } } },
+      },
+    };
+    const res = await this.call(`${this.v3}/auth/tokens?nocatalog`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const token = res.headers.get('x-subject-token');
+    if (res.status !== 201 || !token) {
+      throw new KeystoneUnavailable(`the service credentials of [keystone_authtoken] were refused (${res.status})`);
+    }
+    const info = (await res.json()) as { token: { expires_at: string } };
+    this.serviceToken = { token, expiresAt: Date.parse(info.token.expires_at) };
+    return token;
+  }
+
+  private async call(url: string, init: RequestInit): Promise<Response> {
+    try {
+      return await fetch(url, { ...init, signal: AbortSignal.timeout(this.o.timeout * 1000) });
+    } catch (err) {
+      throw new KeystoneUnavailable(err instanceof Error ? err.message : String(err));
+    }
+  }
+}
+
+function toIdentity(body: unknown): TokenIdentity {
+  const token = (body as { token?: Record<string, any> }).token ?? {};
+  return {
+    userId: token.user?.id ?? null,
+    projectId: token.project?.id ?? null,
+    roles: Array.isArray(token.roles) ? token.roles.map((r: { name: string }) => String(r.name)) : [],
+    expiresAt: Date.parse(token.expires_at),
+  };
+}
