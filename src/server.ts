@@ -81,7 +81,7 @@ export async function startServer(config: GlimpseConfig, logger = createLogger(c
 
   const db = await openAndCheckDatabase(config, logger);
   const repo = new ImagesRepository(db);
-  const policy = new Policy();
+  const policy = new Policy(config.policyRules, !config.enforceNewDefaults);
   const store = new FileStore('file', config.filesystemStoreDatadir);
   const staging = new FileStore('os_glance_staging_store', config.stagingDir);
   const stores: ImageStore[] = [store];
@@ -108,6 +108,7 @@ export async function startServer(config: GlimpseConfig, logger = createLogger(c
       noauthProjectId: config.noauthProjectId,
       allowAnonymousAccess: config.allowAnonymousAccess,
       keystone,
+      policy,
     }),
     wwwAuthenticate: keystone?.wwwAuthenticate ?? null,
     images,

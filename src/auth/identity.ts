@@ -11,12 +11,15 @@ import type { AuthMode } from '../config/config.js';
 import { unauthorized } from '../domain/errors.js';
 import { type RequestContext, normaliseRoles } from './context.js';
 import type { KeystoneValidator } from './keystone.js';
+import type { Policy } from './policy.js';
 
 export interface IdentityOptions {
   mode: AuthMode;
   noauthProjectId: string;
   allowAnonymousAccess: boolean;
   keystone: KeystoneValidator | null;
+  /** Decides `isAdmin` (rule context_is_admin, which a policy file may redefine). */
+  policy: Policy;
 }
 
 export type IdentityResolver = (headers: IncomingHttpHeaders, requestId: string) => Promise<RequestContext>;
@@ -34,7 +37,7 @@ export function identityResolver(options: IdentityOptions): IdentityResolver {
         authToken: header(headers, 'x-auth-token'),
       });
     case 'headers':
-      return async (headers, requestId) => fromIdentityHeaders(headers, requestId, options.allowAnonymousAccess);
+      return async (headers, requestId) => withAdmin(fromIdentityHeaders(headers, requestId, options.allowAnonymousAccess), options.policy);
     case 'keystone': {
       const keystone = options.keystone;
       if (!keystone) throw new Error('--auth keystone needs the [keystone_authtoken] section (auth_url, username, password, project_name)');
@@ -46,18 +49,15 @@ export function identityResolver(options: IdentityOptions): IdentityResolver {
         }
         const identity = await keystone.validate(token);
         const roles = normaliseRoles(identity.roles);
-        return {
-          requestId,
-          userId: identity.userId,
-          projectId: identity.projectId,
-          roles,
-          isAdmin: roles.includes('admin'),
-          readOnly: false,
-          authToken: token,
-        };
+        const ctx = { requestId, userId: identity.userId, projectId: identity.projectId, roles, isAdmin: false, readOnly: false, authToken: token };
+        return withAdmin(ctx, options.policy);
       };
     }
   }
+}
+
+function withAdmin(ctx: RequestContext, policy: Policy): RequestContext {
+  return ctx.readOnly ? ctx : { ...ctx, isAdmin: policy.isAdmin(ctx) };
 }
 
 function anonymous(requestId: string): RequestContext {
@@ -81,7 +81,7 @@ export function fromIdentityHeaders(headers: IncomingHttpHeaders, requestId: str
     userId: header(headers, 'x-user-id') ?? header(headers, 'x-user'),
     projectId: header(headers, 'x-project-id') ?? header(headers, 'x-tenant-id') ?? header(headers, 'x-tenant'),
     roles,
-    isAdmin: roles.includes('admin'),
+    isAdmin: false,
     readOnly: false,
     authToken: header(headers, 'x-auth-token'),
   };

@@ -51,15 +51,50 @@ export const DEFAULT_RULES: Readonly<Record<string, string>> = {
   manage_image_cache: 'role:admin',
 };
 
+const OWNER_OR_ADMIN = 'role:admin or project_id:%(project_id)s';
+
+/**
+ * The legacy defaults (`enforce_new_defaults = false`): roles other than admin
+ * do not matter, ownership does — what Glance's deprecated rules and its
+ * hard-coded owner checks together allowed.
+ */
+export const LEGACY_RULES: Readonly<Record<string, string>> = {
+  ...DEFAULT_RULES,
+  add_image: 'role:admin or project_id:%(owner)s',
+  delete_image: OWNER_OR_ADMIN,
+  get_image: '',
+  get_images: '',
+  modify_image: OWNER_OR_ADMIN,
+  communitize_image: OWNER_OR_ADMIN,
+  download_image: '',
+  upload_image: OWNER_OR_ADMIN,
+  get_image_location: '',
+  set_image_location: OWNER_OR_ADMIN,
+  add_image_location: OWNER_OR_ADMIN,
+  add_member: OWNER_OR_ADMIN,
+  delete_member: OWNER_OR_ADMIN,
+  get_member: '',
+  get_members: '',
+  modify_member: 'role:admin or project_id:%(member_id)s',
+  deactivate: OWNER_OR_ADMIN,
+  reactivate: OWNER_OR_ADMIN,
+};
+
 export type PolicyAction = keyof typeof DEFAULT_RULES | (string & {});
 
 export class Policy {
   private readonly rules = new Map<string, Check>();
 
-  constructor(overrides: Readonly<Record<string, string>> = {}) {
-    for (const [name, rule] of Object.entries({ ...DEFAULT_RULES, ...overrides })) {
+  /** Defaults (new or legacy), overridden rule by rule by the operator's policy file. */
+  constructor(overrides: Readonly<Record<string, string>> = {}, legacy = false) {
+    for (const [name, rule] of Object.entries({ ...(legacy ? LEGACY_RULES : DEFAULT_RULES), ...overrides })) {
       this.rules.set(name, parseRule(rule));
     }
+  }
+
+  /** `context_is_admin`, which operators may redefine. */
+  isAdmin(ctx: RequestContext): boolean {
+    return this.allowed(ctx, 'context_is_admin', {});
   }
 
   allowed(ctx: RequestContext, action: PolicyAction, target: Target): boolean {

@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { KeystoneOptions } from '../auth/keystone.js';
 import { IniReader, parseIni } from './ini.js';
+import { findPolicyFile, readPolicyFile } from './policy-file.js';
 
 export type AuthMode = 'noauth' | 'headers' | 'keystone';
 
@@ -54,6 +55,10 @@ export interface GlimpseConfig {
   /** The operator's schema-image.json, found beside the config file as Glance finds it. */
   customSchemaFile: string | null;
   cors: CorsConfig | null;
+  /** Rule overrides from the operator's policy file. */
+  policyRules: Record<string, string>;
+  /** `[oslo_policy] enforce_new_defaults` (true since Glance 2023.1); false gives the legacy rules. */
+  enforceNewDefaults: boolean;
   /** `[keystone_authtoken]`, when present. */
   keystone: KeystoneOptions | null;
   logLevel: string;
@@ -129,6 +134,7 @@ export function loadConfig(cli: CliOptions, cwd = process.cwd()): GlimpseConfig 
     enabledBackends,
     customSchemaFile: findBesideConfig(configDir, 'schema-image.json'),
     cors: corsConfig(ini),
+    ...policyConfig(ini, configDir, cwd),
     keystone: keystoneConfig(ini),
     logLevel: cli.logLevel ?? (ini.bool('DEFAULT', 'debug') ? 'debug' : 'info'),
     enableDashboard: cli.dashboard ?? true,
@@ -181,6 +187,16 @@ function findBesideConfig(configDir: string | null, name: string): string | null
   if (!configDir) return null;
   const candidate = path.join(configDir, name);
   return existsSync(candidate) ? candidate : null;
+}
+
+function policyConfig(ini: IniReader, configDir: string | null, cwd: string) {
+  const file = findPolicyFile(ini.str('oslo_policy', 'policy_file'), configDir, (p) => path.resolve(configDir ?? cwd, p));
+  const newDefaults = ini.bool('oslo_policy', 'enforce_new_defaults');
+  const secureRbac = ini.bool('DEFAULT', 'enforce_secure_rbac');
+  if (newDefaults !== undefined && secureRbac !== undefined && newDefaults !== secureRbac) {
+    throw new Error('[DEFAULT] enforce_secure_rbac must equal [oslo_policy] enforce_new_defaults');
+  }
+  return { policyRules: file ? readPolicyFile(file) : {}, enforceNewDefaults: newDefaults ?? secureRbac ?? true };
 }
 
 function keystoneConfig(ini: IniReader): KeystoneOptions | null {
