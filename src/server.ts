@@ -9,6 +9,7 @@ import { buildApp } from './api/app.js';
 import { identityResolver } from './auth/identity.js';
 import { KeystoneValidator } from './auth/keystone.js';
 import { Policy } from './auth/policy.js';
+import { PropertyProtections } from './auth/property-protections.js';
 import { type GlimpseConfig, isLoopback } from './config/config.js';
 import { type Db, openDatabase } from './db/connection.js';
 import { ImagesRepository } from './db/images-repo.js';
@@ -79,9 +80,13 @@ export async function startServer(config: GlimpseConfig, logger = createLogger(c
     custom: config.customSchemaFile ? JSON.parse(readFileSync(config.customSchemaFile, 'utf8')) : undefined,
   });
 
+  const policy = new Policy(config.policyRules, !config.enforceNewDefaults);
+  const protections = config.propertyProtection
+    ? PropertyProtections.load(config.propertyProtection.file, config.propertyProtection.format, policy)
+    : null;
+
   const db = await openAndCheckDatabase(config, logger);
   const repo = new ImagesRepository(db);
-  const policy = new Policy(config.policyRules, !config.enforceNewDefaults);
   const store = new FileStore('file', config.filesystemStoreDatadir);
   const staging = new FileStore('os_glance_staging_store', config.stagingDir);
   const stores: ImageStore[] = [store];
@@ -92,7 +97,7 @@ export async function startServer(config: GlimpseConfig, logger = createLogger(c
     }
     await imageData.unstage(image.id);
   };
-  const images = new ImagesService(repo, policy, config, schema, removeData);
+  const images = new ImagesService(repo, policy, config, schema, removeData, protections);
   const imageData = new ImageDataService(images, repo, store, stores, staging, config);
   const recovered = await imageData.recoverInterruptedWrites();
   if (recovered.reset.length || recovered.unstaged.length) {

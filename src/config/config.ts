@@ -55,6 +55,8 @@ export interface GlimpseConfig {
   /** The operator's schema-image.json, found beside the config file as Glance finds it. */
   customSchemaFile: string | null;
   cors: CorsConfig | null;
+  /** `property_protection_file` (resolved) and `property_protection_rule_format`. */
+  propertyProtection: { file: string; format: 'roles' | 'policies' } | null;
   /** Rule overrides from the operator's policy file. */
   policyRules: Record<string, string>;
   /** `[oslo_policy] enforce_new_defaults` (true since Glance 2023.1); false gives the legacy rules. */
@@ -135,6 +137,7 @@ export function loadConfig(cli: CliOptions, cwd = process.cwd()): GlimpseConfig 
     customSchemaFile: findBesideConfig(configDir, 'schema-image.json'),
     cors: corsConfig(ini),
     ...policyConfig(ini, configDir, cwd),
+    propertyProtection: propertyProtectionConfig(ini, configDir ?? cwd),
     keystone: keystoneConfig(ini),
     logLevel: cli.logLevel ?? (ini.bool('DEFAULT', 'debug') ? 'debug' : 'info'),
     enableDashboard: cli.dashboard ?? true,
@@ -187,6 +190,16 @@ function findBesideConfig(configDir: string | null, name: string): string | null
   if (!configDir) return null;
   const candidate = path.join(configDir, name);
   return existsSync(candidate) ? candidate : null;
+}
+
+function propertyProtectionConfig(ini: IniReader, base: string): GlimpseConfig['propertyProtection'] {
+  const file = ini.str('DEFAULT', 'property_protection_file');
+  if (!file) return null;
+  const format = ini.str('DEFAULT', 'property_protection_rule_format') ?? 'roles';
+  if (format !== 'roles' && format !== 'policies') throw new Error(`property_protection_rule_format must be roles or policies, got "${format}"`);
+  const resolved = path.resolve(base, file);
+  if (!existsSync(resolved)) throw new Error(`property_protection_file ${resolved} does not exist`);
+  return { file: resolved, format };
 }
 
 function policyConfig(ini: IniReader, configDir: string | null, cwd: string) {

@@ -16,7 +16,7 @@ export function parseIni(text: string, source = 'config'): IniFile {
       lastValues[lastValues.length - 1] += `\n${line.trim()}`;
       return;
     }
-    const header = /^\[([^\]]+)\]\s*$/.exec(line);
+    const header = /^\[(.+)\]\s*$/.exec(line);
     if (header) {
       const name = header[1].trim();
       section = sections.get(name) ?? new Map();

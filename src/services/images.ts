@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { RequestContext } from '../auth/context.js';
 import type { Policy, PolicyAction } from '../auth/policy.js';
+import type { PropertyProtections } from '../auth/property-protections.js';
 import type { ImageChange, ImagesRepository } from '../db/images-repo.js';
 import { badRequest, conflict, forbidden, notFound, tooLarge } from '../domain/errors.js';
 import {
@@ -46,6 +47,7 @@ export class ImagesService {
     private readonly limits: ImageLimits,
     schema: JsonSchema,
     private readonly removeData: DataRemover,
+    private readonly protections: PropertyProtections | null = null,
   ) {
     this.validator = new SchemaValidator('image', schema);
     this.required = (schema.required as string[] | undefined) ?? [];
@@ -60,6 +62,7 @@ export class ImagesService {
     const properties: Record<string, string> = {};
     for (const [key, value] of Object.entries(input)) {
       if (isBaseAttribute(key)) continue;
+      this.protections?.enforce(ctx, key, 'create');
       properties[key] = this.propertyValue(key, value);
     }
     const owner = 'owner' in input ? (input.owner as string | null) : ctx.projectId;
@@ -124,11 +127,14 @@ export class ImagesService {
   async update(ctx: RequestContext, id: string, dialect: PatchDialect, body: unknown): Promise<Image> {
     assertWritable(ctx);
     const ops = parsePatch(body, dialect);
-    const { image, target } = await this.load(ctx, id);
-    this.authorize(ctx, 'modify_image', target);
+    const loaded = await this.load(ctx, id);
+    this.authorize(ctx, 'modify_image', loaded.target);
+    // The caller patches what it can read; protected properties it cannot see stay as they are.
+    const image = this.view(ctx, loaded.image);
     const next = structuredClone(image);
     for (const op of ops) this.applyOp(next, op, dialect);
     if (ops.length === 0) return image;
+    this.checkProtections(ctx, image, next);
 
     if (next.owner !== image.owner && !ctx.isAdmin) throw forbidden("Attribute 'owner' may only be changed by an administrator.");
     if (next.visibility !== image.visibility) this.checkVisibilityChange(ctx, next);
@@ -194,6 +200,24 @@ export class ImagesService {
       if (isVisible(image, ctx, memberId !== null) && this.policy.allowed(ctx, 'get_image', target)) return { image, target };
     }
     throw notFound(`No image found with ID ${id}`);
+  }
+
+  /** The image as this caller may read it: properties it may not read are left out. */
+  view(ctx: RequestContext, image: Image): Image {
+    if (!this.protections) return image;
+    const properties = Object.fromEntries(Object.entries(image.properties).filter(([k]) => this.protections!.allowed(ctx, k, 'read')));
+    return { ...image, properties };
+  }
+
+  private checkProtections(ctx: RequestContext, before: Image, after: Image): void {
+    if (!this.protections) return;
+    for (const [key, value] of Object.entries(after.properties)) {
+      if (!(key in before.properties)) this.protections.enforce(ctx, key, 'create');
+      else if (before.properties[key] !== value) this.protections.enforce(ctx, key, 'update');
+    }
+    for (const key of Object.keys(before.properties)) {
+      if (!(key in after.properties)) this.protections.enforce(ctx, key, 'delete');
+    }
   }
 
   /** Locations shown to this caller: policy get_image_location, and none of a deactivated image to non-admins. */

@@ -21,7 +21,7 @@ type TagParams = { id: string; tag: string };
 
 export function imageRoutes(app: FastifyInstance, o: ImageRoutesOptions): void {
   const { images } = o;
-  const wire = (ctx: RequestContext, image: Image) => imageToWire(image, images.visibleLocations(ctx, image), o.wire);
+  const wire = (ctx: RequestContext, image: Image) => imageToWire(images.view(ctx, image), images.visibleLocations(ctx, image), o.wire);
 
   routes(app, '/v2/images', {
     GET: async (request) => {
