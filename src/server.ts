@@ -19,6 +19,8 @@ import type { Image } from './domain/image.js';
 import { imageSchema } from './domain/schemas.js';
 import { ImageDataService } from './services/image-data.js';
 import { ImagesService } from './services/images.js';
+import { type LimitSource, Quotas, StaticLimits } from './services/quotas.js';
+import { KeystoneLimits } from './auth/keystone-limits.js';
 import { MembersService } from './services/members.js';
 import { FileStore } from './store/file-store.js';
 import type { ImageStore } from './store/image-store.js';
@@ -43,6 +45,15 @@ export function createLogger(level: string): Logger {
 }
 
 export class StartupError extends Error {}
+
+function limitSource(config: GlimpseConfig, keystone: KeystoneValidator | null): LimitSource | null {
+  if (!config.limits) return null;
+  if ('keystoneEndpointId' in config.limits) {
+    const client = config.limits.credentials ? new KeystoneValidator(config.limits.credentials) : keystone!;
+    return new KeystoneLimits(client, config.limits.keystoneEndpointId);
+  }
+  return new StaticLimits(config.limits.static);
+}
 
 /** Opens the database; an empty embedded SQLite database gets Glance's schema on first start. */
 export async function openAndCheckDatabase(config: GlimpseConfig, logger: Logger): Promise<Db> {
@@ -70,6 +81,9 @@ export async function startServer(config: GlimpseConfig, logger = createLogger(c
   if (config.enabledBackends) {
     throw new StartupError('enabled_backends (multi-store) is not supported by this version of Glimpse; use [glance_store] filesystem_store_datadir');
   }
+  if (config.limits && 'keystoneEndpointId' in config.limits && !config.limits.credentials && !config.keystone) {
+    throw new StartupError('use_keystone_limits reads the limits with the [keystone_authtoken] credentials: configure that section');
+  }
   if (config.auth === 'keystone' && !config.keystone) {
     throw new StartupError('--auth keystone needs a [keystone_authtoken] section with auth_url, username, password and project_name');
   }
@@ -85,6 +99,10 @@ export async function startServer(config: GlimpseConfig, logger = createLogger(c
     ? PropertyProtections.load(config.propertyProtection.file, config.propertyProtection.format, policy)
     : null;
 
+  const keystone = config.keystone && (config.auth === 'keystone' || (config.limits && 'keystoneEndpointId' in config.limits))
+    ? new KeystoneValidator(config.keystone)
+    : null;
+
   const db = await openAndCheckDatabase(config, logger);
   const repo = new ImagesRepository(db);
   const store = new FileStore('file', config.filesystemStoreDatadir);
@@ -97,22 +115,22 @@ export async function startServer(config: GlimpseConfig, logger = createLogger(c
     }
     await imageData.unstage(image.id);
   };
-  const images = new ImagesService(repo, policy, config, schema, removeData, protections);
-  const imageData = new ImageDataService(images, repo, store, stores, staging, config);
+  const quotas = new Quotas(limitSource(config, keystone), repo);
+  const images = new ImagesService(repo, policy, config, schema, removeData, protections, quotas);
+  const imageData = new ImageDataService(images, repo, store, stores, staging, config, quotas);
   const recovered = await imageData.recoverInterruptedWrites();
   if (recovered.reset.length || recovered.unstaged.length) {
     logger.warn(recovered, 'recovered writes interrupted by a dead process: images back to queued, stray staged data removed');
   }
   const members = new MembersService(images, new MembersRepository(db), policy, config.imageMemberQuota);
 
-  const keystone = config.auth === 'keystone' && config.keystone ? new KeystoneValidator(config.keystone) : null;
   const app = buildApp({
     logger,
     identity: identityResolver({
       mode: config.auth,
       noauthProjectId: config.noauthProjectId,
       allowAnonymousAccess: config.allowAnonymousAccess,
-      keystone,
+      keystone: config.auth === 'keystone' ? keystone : null,
       policy,
     }),
     wwwAuthenticate: keystone?.wwwAuthenticate ?? null,
@@ -125,7 +143,7 @@ export async function startServer(config: GlimpseConfig, logger = createLogger(c
       showImageDirectUrl: config.showImageDirectUrl,
       multiStore: false,
     },
-    info: { enabledImportMethods: config.enabledImportMethods, stores: null },
+    info: { enabledImportMethods: config.enabledImportMethods, stores: null, usage: (ctx) => quotas.usage(ctx.projectId) },
     cors: config.cors,
     publicEndpoint: config.publicEndpoint,
     maxRequestIdLength: config.maxRequestIdLength,

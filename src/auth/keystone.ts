@@ -16,7 +16,8 @@ export interface KeystoneOptions {
   wwwAuthenticateUri: string;
   username: string;
   password: string;
-  projectName: string;
+  /** Project scope of the service's own token; null for a system-scoped token (`system_scope = all`). */
+  projectName: string | null;
   userDomainName: string;
   projectDomainName: string;
   /** `token_cache_time`, seconds. */
@@ -102,7 +103,7 @@ export class KeystoneValidator {
   }
 
   /** The service's own token, renewed a minute before it expires. */
-  private async service(): Promise<string> {
+  async service(): Promise<string> {
     if (this.serviceToken && this.serviceToken.expiresAt - 60_000 > Date.now()) return this.serviceToken.token;
     const body = {
       auth: {
@@ -110,7 +111,7 @@ export class KeystoneValidator {
           methods: ['password'],
           password: { user: { name: this.o.username, domain: { name: this.o.userDomainName }, password: this.o.password } },
         },
-        scope: { project: { name: this.o.projectName, domain: { name: this.o.projectDomainName } } },
+        scope: this.o.projectName === null ? { system: { all: true } } : { project: { name: this.o.projectName, domain: { name: this.o.projectDomainName } } },
       },
     };
     const res = await this.call(`${this.v3}/auth/tokens?nocatalog`, {
@@ -125,6 +126,13 @@ export class KeystoneValidator {
     const info = (await res.json()) as { token: { expires_at: string } };
     this.serviceToken = { token, expiresAt: Date.parse(info.token.expires_at) };
     return token;
+  }
+
+  /** A GET on Keystone's v3 API with the service's token (for limits, endpoints …). */
+  async get(path: string): Promise<unknown> {
+    const res = await this.call(`${this.v3}${path}`, { headers: { 'x-auth-token': await this.service(), accept: 'application/json' } });
+    if (res.status !== 200) throw new KeystoneUnavailable(`GET ${path} answered ${res.status}`);
+    return res.json();
   }
 
   private async call(url: string, init: RequestInit): Promise<Response> {

@@ -61,6 +61,8 @@ export interface GlimpseConfig {
   policyRules: Record<string, string>;
   /** `[oslo_policy] enforce_new_defaults` (true since Glance 2023.1); false gives the legacy rules. */
   enforceNewDefaults: boolean;
+  /** `use_keystone_limits` with `[oslo_limit] endpoint_id`, or static `[glimpse_limits]`, or none. */
+  limits: { keystoneEndpointId: string; credentials: KeystoneOptions | null } | { static: Partial<Record<string, number>> } | null;
   /** `[keystone_authtoken]`, when present. */
   keystone: KeystoneOptions | null;
   logLevel: string;
@@ -139,6 +141,7 @@ export function loadConfig(cli: CliOptions, cwd = process.cwd()): GlimpseConfig 
     ...policyConfig(ini, configDir, cwd),
     propertyProtection: propertyProtectionConfig(ini, configDir ?? cwd),
     keystone: keystoneConfig(ini),
+    limits: limitsConfig(ini),
     logLevel: cli.logLevel ?? (ini.bool('DEFAULT', 'debug') ? 'debug' : 'info'),
     enableDashboard: cli.dashboard ?? true,
   };
@@ -210,6 +213,42 @@ function policyConfig(ini: IniReader, configDir: string | null, cwd: string) {
     throw new Error('[DEFAULT] enforce_secure_rbac must equal [oslo_policy] enforce_new_defaults');
   }
   return { policyRules: file ? readPolicyFile(file) : {}, enforceNewDefaults: newDefaults ?? secureRbac ?? true };
+}
+
+function limitsConfig(ini: IniReader): GlimpseConfig['limits'] {
+  if (ini.bool('DEFAULT', 'use_keystone_limits')) {
+    const endpointId = ini.str('oslo_limit', 'endpoint_id');
+    if (!endpointId) throw new Error('use_keystone_limits needs [oslo_limit] endpoint_id (the image endpoint in Keystone)');
+    return { keystoneEndpointId: endpointId, credentials: osloLimitCredentials(ini) };
+  }
+  const limits: Record<string, number> = {};
+  for (const name of ['image_size_total', 'image_stage_total', 'image_count_total', 'image_count_uploading']) {
+    const v = ini.int('glimpse_limits', name);
+    if (v !== undefined) limits[name] = v;
+  }
+  return Object.keys(limits).length ? { static: limits } : null;
+}
+
+/** `[oslo_limit]`'s own credentials (usually system-scoped, to read every project's limits), if given. */
+function osloLimitCredentials(ini: IniReader): KeystoneOptions | null {
+  const s = 'oslo_limit';
+  const username = ini.str(s, 'username');
+  if (!username) return null;
+  const authUrl = ini.str(s, 'auth_url') ?? ini.str('keystone_authtoken', 'auth_url');
+  const password = ini.str(s, 'password');
+  if (!authUrl || !password) throw new Error('[oslo_limit] username needs auth_url and password');
+  const system = ini.str(s, 'system_scope');
+  return {
+    authUrl,
+    wwwAuthenticateUri: authUrl,
+    username,
+    password,
+    projectName: system ? null : (ini.str(s, 'project_name') ?? null),
+    userDomainName: ini.str(s, 'user_domain_name') ?? 'Default',
+    projectDomainName: ini.str(s, 'project_domain_name') ?? 'Default',
+    tokenCacheTime: 300,
+    timeout: ini.int(s, 'timeout') ?? 10,
+  };
 }
 
 function keystoneConfig(ini: IniReader): KeystoneOptions | null {

@@ -184,6 +184,45 @@ export class ImagesRepository {
     return Number(row?.used ?? 0);
   }
 
+  /** The four unified-limit usages of a project, counted as Glance counts them (database.md §8). */
+  async usageOf(owner: string): Promise<{ image_size_total: number; image_stage_total: number; image_count_total: number; image_count_uploading: number }> {
+    const no = this.db.toBool(false);
+    const rows = await this.db.kysely
+      .selectFrom('images as i')
+      .select(['i.id', 'i.status', 'i.size'])
+      .select((eb) =>
+        eb
+          .exists(
+            eb
+              .selectFrom('image_properties as p')
+              .select(sql.lit(1).as('one'))
+              .whereRef('p.image_id', '=', 'i.id')
+              .where('p.name', '=', 'os_glance_importing_to_stores')
+              .where('p.value', '<>', '')
+              .where(this.db.unindexed('p.deleted'), '=', no),
+          )
+          .as('copying'),
+      )
+      .where('i.owner', '=', owner)
+      .where('i.deleted', '=', no)
+      .where('i.status', 'not in', ['killed', 'deleted', 'pending_delete'])
+      .execute();
+    let staged = 0;
+    let uploading = 0;
+    for (const r of rows) {
+      const copying = fromBool(r.copying as never);
+      const inFlight = ['saving', 'uploading', 'importing'].includes(r.status);
+      if (inFlight || copying) uploading += 1;
+      if (['uploading', 'importing'].includes(r.status) || copying) staged += Number(r.size ?? 0);
+    }
+    return {
+      image_size_total: await this.storageUsedBy(owner),
+      image_stage_total: staged,
+      image_count_total: rows.length,
+      image_count_uploading: uploading,
+    };
+  }
+
   /** Ids of live images whose ids are among these (for sweeping stray files). */
   async liveIds(ids: string[]): Promise<Set<string>> {
     if (ids.length === 0) return new Set();

@@ -14,6 +14,7 @@ import type { FileStore } from '../store/file-store.js';
 import type { ByteRange, ImageStore } from '../store/image-store.js';
 import { type IngestResult, ingest } from '../store/ingest.js';
 import type { ImagesService } from './images.js';
+import type { Quotas } from './quotas.js';
 
 export interface DataLimits {
   imageSizeCap: number;
@@ -51,6 +52,7 @@ export class ImageDataService {
     private readonly stores: readonly ImageStore[],
     private readonly staging: FileStore,
     private readonly limits: DataLimits,
+    private readonly quotas: Quotas,
   ) {}
 
   async upload(ctx: RequestContext, id: string, data: IncomingData): Promise<void> {
@@ -58,7 +60,8 @@ export class ImageDataService {
     if (!image.disk_format || !image.container_format) {
       throw badRequest('Properties disk_format, container_format must be set prior to saving data.');
     }
-    const limit = await this.sizeLimit(image);
+    await this.quotas.enforce(image.owner, ['image_size_total', 'image_count_uploading']);
+    const limit = await this.sizeLimit(image, 'image_size_total');
     await this.write(image, 'saving', this.store, data, limit, async (stored) => {
       const { location, ...hashes } = stored;
       await this.repo.update(id, { fields: { ...hashes, virtual_size: null, status: 'active' }, addLocations: [{ url: location, metadata: {} }] }, 'saving');
@@ -71,7 +74,8 @@ export class ImageDataService {
       throw notFound("'glance-direct' method is not available at this site.");
     }
     const image = await this.writable(ctx, id, 'modify_image', 'uploading');
-    const limit = await this.sizeLimit(image);
+    await this.quotas.enforce(image.owner, ['image_stage_total', 'image_count_uploading']);
+    const limit = await this.sizeLimit(image, 'image_stage_total');
     await this.write(image, 'uploading', this.staging, data, limit, async (stored) => {
       await this.repo.update(id, { fields: { size: stored.size } }, 'uploading');
     });
@@ -166,8 +170,8 @@ export class ImageDataService {
     }
   }
 
-  /** The most this upload may bring: image_size_cap, and what is left of user_storage_quota. */
-  private async sizeLimit(image: Image): Promise<{ maxBytes: number; message: string }> {
+  /** The most this write may bring: image_size_cap, and what is left of user_storage_quota and of the unified limit. */
+  private async sizeLimit(image: Image, resource: 'image_size_total' | 'image_stage_total'): Promise<{ maxBytes: number; message: string }> {
     const cap = this.limits.imageSizeCap;
     let maxBytes = cap;
     let message = `Image exceeds the maximum image size of ${cap} bytes (image_size_cap).`;
@@ -177,6 +181,11 @@ export class ImageDataService {
         maxBytes = remaining;
         message = `Denying attempt to upload image because it exceeds the quota: the storage quota of project ${image.owner} is ${this.limits.userStorageQuota} bytes, of which ${remaining} remain.`;
       }
+    }
+    const unified = await this.quotas.remainingBytes(image.owner, resource);
+    if (unified < maxBytes) {
+      maxBytes = unified;
+      message = `Quota exceeded for ${resource}: project ${image.owner} has ${unified} bytes left under its limit.`;
     }
     return { maxBytes, message };
   }

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { RequestContext } from '../auth/context.js';
 import type { Policy, PolicyAction } from '../auth/policy.js';
 import type { PropertyProtections } from '../auth/property-protections.js';
+import type { Quotas } from './quotas.js';
 import type { ImageChange, ImagesRepository } from '../db/images-repo.js';
 import { badRequest, conflict, forbidden, notFound, tooLarge } from '../domain/errors.js';
 import {
@@ -47,7 +48,8 @@ export class ImagesService {
     private readonly limits: ImageLimits,
     schema: JsonSchema,
     private readonly removeData: DataRemover,
-    private readonly protections: PropertyProtections | null = null,
+    private readonly protections: PropertyProtections | null,
+    private readonly quotas: Quotas,
   ) {
     this.validator = new SchemaValidator('image', schema);
     this.required = (schema.required as string[] | undefined) ?? [];
@@ -97,6 +99,7 @@ export class ImagesService {
     this.policy.enforce(ctx, 'add_image', imageTarget(image, null));
     this.checkVisibilityChange(ctx, image);
     this.checkQuotas(image);
+    await this.quotas.enforce(image.owner, ['image_count_total']);
     await this.repo.create(image);
     return image;
   }

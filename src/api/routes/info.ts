@@ -1,5 +1,6 @@
 /** Discovery: /v2/info/import, /v2/info/stores, /v2/info/usage. */
 import type { FastifyInstance } from 'fastify';
+import type { RequestContext } from '../../auth/context.js';
 import { notFound } from '../../domain/errors.js';
 import { routes } from '../routing.js';
 
@@ -7,6 +8,8 @@ export interface InfoOptions {
   enabledImportMethods: string[];
   /** Configured stores in multi-store mode; null in single-store mode, where Glance answers 404. */
   stores: { id: string; description?: string; default: boolean; readOnly: boolean }[] | null;
+  /** Unified-limit usage of the caller's project ({} when quotas are off, as Glance). */
+  usage: (ctx: RequestContext) => Promise<Record<string, { limit: number; usage: number }>>;
 }
 
 export function infoRoutes(app: FastifyInstance, o: InfoOptions): void {
@@ -28,6 +31,5 @@ export function infoRoutes(app: FastifyInstance, o: InfoOptions): void {
       };
     },
   });
-  // Unified limits (use_keystone_limits) are off: Glance then reports no usage at all.
-  routes(app, '/v2/info/usage', { GET: async () => ({ usage: {} }) });
+  routes(app, '/v2/info/usage', { GET: async (request) => ({ usage: await o.usage(request.ctx) }) });
 }
