@@ -26,8 +26,8 @@ function withDatabase(admin: string, name: string): string {
   return u.toString();
 }
 
-/** A new, empty database with Glance's schema, on the server GLIMPSE_TEST_DB names. */
-export async function createTestDatabase(dialect: TestDialect = TEST_DIALECT): Promise<TestDatabase | null> {
+/** A new database on the server GLIMPSE_TEST_DB names, with Glance's schema unless `empty`. */
+export async function createTestDatabase(dialect: TestDialect = TEST_DIALECT, empty = false): Promise<TestDatabase | null> {
   if (dialect === 'sqlite') return null;
   const name = `glimpse_test_${randomBytes(6).toString('hex')}`;
   let drop: () => Promise<void>;
@@ -55,6 +55,7 @@ export async function createTestDatabase(dialect: TestDialect = TEST_DIALECT): P
       await c.end();
     };
   }
+  if (empty) return { url, drop };
   const db = openDatabase(url);
   try {
     await syncDatabase(db);

@@ -1,0 +1,138 @@
+/**
+ * Drop-in proof: the real glance-api (Debian's, Glance 25.1) and Glimpse on
+ * the same database (created by glance-manage) and the same file store. What
+ * either writes, the other reads back field for field, and image data uploaded
+ * through one downloads byte for byte through the other.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Client, type Identity } from '../helpers/client.js';
+import { type TestDatabase, createTestDatabase } from '../helpers/databases.js';
+import { KEYSTONE_INI, identityFor, keystoneSkip } from '../helpers/keystone.js';
+import { type TestServer, startTestServer } from '../helpers/server.js';
+import { requireTool } from '../helpers/tools.js';
+import { waitFor } from '../helpers/upload.js';
+
+const skip =
+  requireTool('glance-api', () => existsSync('/usr/bin/glance-api') && existsSync('/usr/bin/glance-manage'), 'apt-get install glance-api') ||
+  keystoneSkip();
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+/** Fields that name the serving endpoint rather than the image. */
+const comparable = (image: Record<string, unknown>) => {
+  const { self: _s, file: _f, schema: _c, tags, ...rest } = image;
+  return { ...rest, tags: [...(tags as string[])].sort() };
+};
+
+for (const dialect of ['sqlite', 'mysql'] as const) {
+  describe(`glance-api and Glimpse on one ${dialect} database`, { skip }, () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'glimpse-dropin-'));
+    const imagesDir = path.join(dir, 'images');
+    let database: TestDatabase | null = null;
+    let glanceProcess: ChildProcess;
+    let glance: Client;
+    let glimpse: Client;
+    let glimpseServer: TestServer;
+    let alpha: Identity;
+    let beta: Identity;
+
+    before(async () => {
+      alpha = await identityFor('alpha-member', 'pass', 'alpha');
+      beta = await identityFor('beta-member', 'pass', 'beta');
+      let url: string;
+      if (dialect === 'mysql') {
+        database = await createTestDatabase('mysql', true);
+        url = database!.url;
+      } else {
+        url = `sqlite:///${path.join(dir, 'glance.sqlite')}`;
+      }
+      const port = await freePort();
+      copyFileSync('/etc/glance/glance-api-paste.ini', path.join(dir, 'glance-api-paste.ini'));
+      const conf = path.join(dir, 'glance-api.conf');
+      writeFileSync(
+        conf,
+        `[DEFAULT]\nbind_host = 127.0.0.1\nbind_port = ${port}\nworkers = 1\nlog_file = ${path.join(dir, 'glance.log')}\n` +
+          `[database]\nconnection = ${url}\n` +
+          `[glance_store]\nstores = file,http\ndefault_store = file\nfilesystem_store_datadir = ${imagesDir}\n` +
+          `[paste_deploy]\nflavor = keystone\nconfig_file = ${path.join(dir, 'glance-api-paste.ini')}\n` +
+          `[oslo_policy]\npolicy_file = ${path.join(dir, 'no-policy.yaml')}\n` +
+          `${KEYSTONE_INI()}auth_type = password\n`,
+      );
+      // Glance creates the schema, as in a real deployment; Glimpse then runs on it unchanged.
+      execFileSync('/usr/bin/glance-manage', ['--config-file', conf, 'db_sync'], { stdio: 'ignore' });
+      glanceProcess = spawn('/usr/bin/glance-api', ['--config-file', conf], { stdio: 'ignore', detached: true });
+      glance = new Client(`http://127.0.0.1:${port}`, alpha);
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/versions`).catch(() => null))?.status === 200, 'glance-api', 60_000);
+      glimpseServer = await startTestServer({
+        auth: 'keystone',
+        database: url,
+        ini: `[glance_store]\nfilesystem_store_datadir = ${imagesDir}\n${KEYSTONE_INI()}`,
+      });
+      glimpse = new Client(glimpseServer.url, alpha);
+    });
+    after(async () => {
+      if (glanceProcess?.pid) process.kill(-glanceProcess.pid, 'SIGKILL');
+      await glimpseServer?.close();
+      await database?.drop();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('reads what glance-api wrote, field for field, and serves its data', async () => {
+      const data = randomBytes(123_457);
+      const created = await glance.createImage({ name: 'from-glance', disk_format: 'raw', container_format: 'bare', min_disk: 3, os_distro: 'debian', 'owner_specified.openstack.sha256': 'x', tags: ['a', 'b'] });
+      assert.equal((await glance.upload(created.id, data)).status, 204);
+      await glance.patch(`/v2/images/${created.id}`, [{ op: 'add', path: '/hw_disk_bus', value: 'virtio' }]);
+      const viaGlance = (await glance.get(`/v2/images/${created.id}`)).json;
+      const viaGlimpse = (await glimpse.get(`/v2/images/${created.id}`)).json;
+      assert.deepEqual(comparable(viaGlimpse), comparable(viaGlance));
+      const bytes = Buffer.from(await (await fetch(`${glimpseServer.url}/v2/images/${created.id}/file`, { headers: { 'x-auth-token': alpha.token! } })).arrayBuffer());
+      assert.ok(bytes.equals(data));
+      const listed = (await glimpse.get('/v2/images?os_distro=debian')).json.images.map((i: { id: string }) => i.id);
+      assert.deepEqual(listed, [created.id]);
+    });
+
+    it('writes what glance-api reads, field for field, and serves Glimpse\'s data to it', async () => {
+      const data = randomBytes(54_321);
+      const created = await glimpse.createImage({ name: 'from-glimpse', disk_format: 'qcow2', container_format: 'bare', min_ram: 512, os_type: 'linux', tags: ['c'] });
+      assert.equal((await glimpse.upload(created.id, data)).status, 204);
+      await glimpse.patch(`/v2/images/${created.id}`, [{ op: 'replace', path: '/name', value: 'renamed' }, { op: 'add', path: '/x', value: 'y' }]);
+      await glimpse.put(`/v2/images/${created.id}/tags/d`);
+      const viaGlimpse = (await glimpse.get(`/v2/images/${created.id}`)).json;
+      const viaGlance = (await glance.get(`/v2/images/${created.id}`)).json;
+      assert.deepEqual(comparable(viaGlance), comparable(viaGlimpse));
+      const res = await fetch(`${glance['baseUrl']}/v2/images/${created.id}/file`, { headers: { 'x-auth-token': alpha.token! } });
+      assert.equal(res.status, 200);
+      assert.ok(Buffer.from(await res.arrayBuffer()).equals(data));
+      assert.equal(res.headers.get('content-md5'), viaGlimpse.checksum);
+    });
+
+    it('shares members both ways and agrees on deletions', async () => {
+      const image = await glance.createImage({ name: 'shared' });
+      const added = await glance.post(`/v2/images/${image.id}/members`, { member: beta.project });
+      assert.equal(added.status, 200);
+      const glimpseMembers = (await glimpse.get(`/v2/images/${image.id}/members`)).json.members;
+      assert.deepEqual(glimpseMembers, (await glance.get(`/v2/images/${image.id}/members`)).json.members);
+      assert.equal((await glimpse.put(`/v2/images/${image.id}/members/${beta.project}`, { as: beta, body: { status: 'accepted' } })).status, 200);
+      assert.equal((await glance.get(`/v2/images/${image.id}/members/${beta.project}`)).json.status, 'accepted');
+      assert.deepEqual((await glance.get('/v2/images', { as: beta })).json.images.map((i: { id: string }) => i.id), [image.id]);
+      assert.equal((await glimpse.delete(`/v2/images/${image.id}/members/${beta.project}`)).status, 204);
+      assert.deepEqual((await glance.get(`/v2/images/${image.id}/members`)).json.members, []);
+      assert.equal((await glance.post(`/v2/images/${image.id}/members`, { member: beta.project })).json.status, 'pending', 'Glance revives the row Glimpse soft-deleted');
+      assert.equal((await glimpse.delete(`/v2/images/${image.id}`)).status, 204);
+      assert.equal((await glance.get(`/v2/images/${image.id}`)).status, 404);
+    });
+  });
+}
