@@ -3,6 +3,7 @@ import { cpus, totalmem } from 'node:os';
 import { apiBenchmarks } from './api.js';
 import { dataBenchmarks, printDataTable } from './data.js';
 import { printTable, startBenchServer } from './harness.js';
+import { scaleBenchmarks } from './scale.js';
 
 async function main(): Promise<void> {
   const only = process.argv[2];
@@ -15,6 +16,9 @@ async function main(): Promise<void> {
     } finally {
       await server.stop();
     }
+  }
+  if (!only || only === 'scale') {
+    printTable('Listing at scale (PostgreSQL, 1,000,000 images, noauth admin, sequential requests)', await scaleBenchmarks());
   }
   if (!only || only === 'data') {
     const server = await startBenchServer();
