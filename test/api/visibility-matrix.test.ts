@@ -54,6 +54,10 @@ const expected = {
   tag: (a: Actor, v: Vis) => (a === 'anonymous' ? 401 : !sees(a, v) ? 404 : isOwnerSide(a) ? 204 : 403),
   deactivate: (a: Actor, v: Vis) => (a === 'anonymous' ? 401 : !sees(a, v) ? 404 : isOwnerSide(a) ? 204 : 403),
   delete: (a: Actor, v: Vis) => (a === 'anonymous' ? 401 : !sees(a, v) ? 404 : isOwnerSide(a) ? 204 : 403),
+  /** PUT /file on an active image: the status refuses owners, the policy everyone else. */
+  upload: (a: Actor, v: Vis) => (a === 'anonymous' ? 401 : !sees(a, v) ? 404 : isOwnerSide(a) ? 409 : 403),
+  listMembers: (a: Actor, v: Vis) => (a === 'anonymous' ? 401 : !sees(a, v) ? 404 : v !== 'shared' ? 403 : 200),
+  addMember: (a: Actor, v: Vis) => (a === 'anonymous' ? 401 : !sees(a, v) ? 404 : !isOwnerSide(a) || v !== 'shared' ? 403 : 200),
   /** In the default list (no filters). */
   listed: (a: Actor, v: Vis) => {
     if (a === 'anonymous') return false;
@@ -116,6 +120,17 @@ for (const [mode, options, actorsOf, skip] of MODES) describe(`visibility matrix
         const deactivate = await api.post(`/v2/images/${id}/actions/deactivate`, undefined, { as });
         assert.equal(deactivate.status, expected.deactivate(actor, vis), `deactivate: ${where}`);
         if (deactivate.status === 204) assert.equal((await api.post(`/v2/images/${id}/actions/reactivate`, undefined, { as })).status, 204);
+        assert.equal((await api.upload(id, 'more', { as })).status, expected.upload(actor, vis), `upload: ${where}`);
+        const members = await api.get(`/v2/images/${id}/members`, { as });
+        assert.equal(members.status, expected.listMembers(actor, vis), `list members: ${where}`);
+        if (members.status === 200) {
+          const seen = members.json.members.map((m: { member_id: string }) => m.member_id).sort();
+          const all = [ACTORS.pending.project, ACTORS.accepted.project].sort();
+          assert.deepEqual(seen, actor === 'pending' || actor === 'accepted' ? [as.project] : all, `members seen: ${where}`);
+        }
+        const added = await api.post(`/v2/images/${id}/members`, { member: 'matrix-extra' }, { as });
+        assert.equal(added.status, expected.addMember(actor, vis), `add member: ${where}`);
+        if (added.status === 200) assert.equal((await api.delete(`/v2/images/${id}/members/matrix-extra`, { as })).status, 204);
         // A protected image answers delete without deleting: the code shows the decision.
         await api.patch(`/v2/images/${id}`, [{ op: 'replace', path: '/protected', value: true }], { as: ADMIN });
         const del = await api.delete(`/v2/images/${id}`, { as });
