@@ -14,6 +14,7 @@ import { type GlimpseConfig, isLoopback } from './config/config.js';
 import { type Db, openDatabase } from './db/connection.js';
 import { ImagesRepository } from './db/images-repo.js';
 import { MembersRepository } from './db/members-repo.js';
+import { MetadefsRepository } from './db/metadefs-repo.js';
 import { assertUsableSchema, schemaState, syncDatabase } from './db/migrate.js';
 import type { Image } from './domain/image.js';
 import { imageSchema } from './domain/schemas.js';
@@ -22,6 +23,7 @@ import { ImagesService } from './services/images.js';
 import { type LimitSource, Quotas, StaticLimits } from './services/quotas.js';
 import { KeystoneLimits } from './auth/keystone-limits.js';
 import { MembersService } from './services/members.js';
+import { MetadefsService } from './services/metadefs.js';
 import { FileStore } from './store/file-store.js';
 import type { ImageStore } from './store/image-store.js';
 import { assertHashAlgorithm } from './store/ingest.js';
@@ -137,6 +139,8 @@ export async function startServer(config: GlimpseConfig, logger = createLogger(c
     images,
     imageData,
     members,
+    metadefs: new MetadefsService(new MetadefsRepository(db), policy),
+    limits: config,
     imageSchema: schema,
     wire: {
       showMultipleLocations: config.showMultipleLocations,

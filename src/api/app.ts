@@ -12,12 +12,14 @@ import { GlimpseError, badRequest } from '../domain/errors.js';
 import type { ImageDataService } from '../services/image-data.js';
 import type { ImagesService } from '../services/images.js';
 import type { MembersService } from '../services/members.js';
+import type { MetadefsService } from '../services/metadefs.js';
 import type { JsonSchema } from '../domain/schemas.js';
 import { applyCors } from './cors.js';
 import { STATUS, renderError } from './errors.js';
 import { imageDataRoutes } from './routes/image-data.js';
 import { imageRoutes } from './routes/images.js';
 import { memberRoutes } from './routes/members.js';
+import { metadefRoutes } from './routes/metadefs.js';
 import { type InfoOptions, infoRoutes } from './routes/info.js';
 import { schemaRoutes } from './routes/schemas.js';
 import { rewriteUrl, versionRoutes } from './routes/versions.js';
@@ -29,6 +31,8 @@ export interface AppDeps {
   images: ImagesService;
   imageData: ImageDataService;
   members: MembersService;
+  metadefs: MetadefsService;
+  limits: { limitParamDefault: number; apiLimitMax: number };
   imageSchema: JsonSchema;
   wire: WireOptions;
   info: InfoOptions;
@@ -105,6 +109,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
         storeIds: deps.storeIds,
       });
       memberRoutes(json, deps.members);
+      metadefRoutes(json, deps.metadefs, deps.limits, deps.publicEndpoint);
       schemaRoutes(json, deps.imageSchema);
       infoRoutes(json, deps.info);
     });

@@ -49,6 +49,19 @@ export const DEFAULT_RULES: Readonly<Record<string, string>> = {
   modify_task: 'rule:default',
   stores_info_detail: 'role:admin or role:service',
   manage_image_cache: 'role:admin',
+  metadef_default: '',
+  metadef_admin: 'role:admin',
+  get_metadef_namespace: `${ADMIN} or (role:reader and (project_id:%(project_id)s or 'public':%(visibility)s))`,
+  get_metadef_namespaces: ADMIN_OR_PROJECT_READER,
+  list_metadef_resource_types: ADMIN_OR_PROJECT_READER,
+  ...Object.fromEntries(
+    [
+      'add_metadef_namespace', 'modify_metadef_namespace', 'delete_metadef_namespace', 'add_metadef_object', 'modify_metadef_object',
+      'delete_metadef_object', 'add_metadef_property', 'modify_metadef_property', 'remove_metadef_property', 'add_metadef_tag',
+      'modify_metadef_tag', 'delete_metadef_tag', 'add_metadef_tags', 'delete_metadef_tags', 'add_metadef_resource_type_association',
+      'remove_metadef_resource_type_association',
+    ].map((action) => [action, 'rule:metadef_admin']),
+  ),
 };
 
 const OWNER_OR_ADMIN = 'role:admin or project_id:%(project_id)s';

@@ -1,5 +1,6 @@
 /** GET /v2/schemas/*: the documents requests are validated against. */
 import type { FastifyInstance } from 'fastify';
+import { METADEF_SCHEMAS } from '../../domain/metadef-schemas.js';
 import { type JsonSchema, MEMBERS_SCHEMA, MEMBER_SCHEMA, TASKS_SCHEMA, TASK_SCHEMA, imagesSchema } from '../../domain/schemas.js';
 import { routes } from '../routing.js';
 
@@ -11,6 +12,7 @@ export function schemaRoutes(app: FastifyInstance, image: JsonSchema): void {
     members: MEMBERS_SCHEMA,
     task: TASK_SCHEMA,
     tasks: TASKS_SCHEMA,
+    ...METADEF_SCHEMAS,
   };
   for (const [name, document] of Object.entries(documents)) {
     const text = JSON.stringify(document);
