@@ -4,6 +4,7 @@ import type { CliOptions } from '../config/config.js';
 import { openDatabase } from '../db/connection.js';
 import { schemaState, syncDatabase } from '../db/migrate.js';
 import { configFrom, withCommonOptions } from './common.js';
+import { glanceManageSpellings, metadefsCommand } from './metadefs.js';
 
 async function withDb<T>(options: CliOptions, fn: (db: ReturnType<typeof openDatabase>) => Promise<T>): Promise<T> {
   const db = openDatabase(configFrom(options).database);
@@ -38,6 +39,8 @@ export function manageCommand(): Command {
   // glance-manage's spellings, for operators' scripts.
   db.addCommand(withCommonOptions(new Command('db_sync').description('same as "db sync"').action(dbSync)), { hidden: true });
   db.addCommand(withCommonOptions(new Command('db_version').description('same as "db version"').action(dbVersion)), { hidden: true });
+  glanceManageSpellings(db);
   manage.addCommand(db);
+  manage.addCommand(metadefsCommand());
   return manage;
 }

@@ -123,12 +123,19 @@ export class MetadefsRepository {
     return (await this.namespace(fields.namespace))!;
   }
 
+  async allNamespaces(): Promise<NamespaceRow[]> {
+    return (await this.db.kysely.selectFrom('metadef_namespaces').selectAll().orderBy('namespace').execute()).map(toNamespace);
+  }
+
   async deleteNamespace(id: number): Promise<void> {
-    await this.transaction(async (repo) => {
-      for (const table of ['metadef_properties', 'metadef_objects', 'metadef_tags'] as const) await repo.deleteChildren(table, id);
-      await repo.db.kysely.deleteFrom('metadef_namespace_resource_types').where('namespace_id', '=', id).execute();
-      await repo.db.kysely.deleteFrom('metadef_namespaces').where('id', '=', id).execute();
-    });
+    await this.transaction((repo) => repo.deleteNamespaceRows(id));
+  }
+
+  /** A namespace and everything in it, children first (no cascading foreign keys), in the caller's transaction. */
+  async deleteNamespaceRows(id: number): Promise<void> {
+    for (const table of ['metadef_properties', 'metadef_objects', 'metadef_tags'] as const) await this.deleteChildren(table, id);
+    await this.db.kysely.deleteFrom('metadef_namespace_resource_types').where('namespace_id', '=', id).execute();
+    await this.db.kysely.deleteFrom('metadef_namespaces').where('id', '=', id).execute();
   }
 
   // Properties, objects and tags: named children of a namespace.
