@@ -80,7 +80,9 @@ export class MetadefsService {
     const ns = await this.visibleNamespace(ctx, name);
     this.write(ctx, 'modify_metadef_namespace');
     const doc = namespaceBody(body);
-    return this.repo.updateNamespace(ns.id, namespaceFields({ ...doc, owner: doc.owner ?? ctx.projectId ?? ns.owner }), ns.namespace);
+    // A full replacement: omitted attributes take their defaults, as in Glance.
+    const fields = namespaceFields({ ...doc, visibility: doc.visibility ?? 'private', owner: doc.owner ?? ctx.projectId ?? ns.owner });
+    return this.repo.updateNamespace(ns.id, fields, ns.namespace);
   }
 
   async deleteNamespace(ctx: RequestContext, name: string): Promise<void> {
