@@ -1,0 +1,116 @@
+/**
+ * `glimpse manage metadefs`: Glance's own shipped JSON files (Debian's
+ * glance-common) load unchanged and read back through the API field for
+ * field; export → unload → load gives the same catalog; --merge,
+ * --prefer-new and --overwrite behave as glance-manage's.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { ADMIN, Client } from '../helpers/client.js';
+import { type TestServer, startTestServer } from '../helpers/server.js';
+import { REPO_ROOT, requireTool } from '../helpers/tools.js';
+
+const GLANCE_METADEFS = '/etc/glance/metadefs';
+const skip = requireTool("Glance's metadefs files", () => existsSync(GLANCE_METADEFS), 'apt-get install glance-common');
+
+describe('metadefs files', { skip }, () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'glimpse-metadefs-'));
+  const database = `sqlite:///${path.join(dir, 'catalog.sqlite')}`;
+  let server: TestServer;
+  let api: Client;
+  const manage = (...args: string[]) => {
+    const res = spawnSync(process.execPath, [path.join(REPO_ROOT, 'bin', 'glimpse'), 'manage', ...args, '--database', database], { encoding: 'utf8' });
+    assert.equal(res.status, 0, res.stderr);
+    return res.stdout;
+  };
+  const catalog = async () => {
+    const names = (await api.get('/v2/metadefs/namespaces?limit=1000')).json.namespaces.map((n: { namespace: string }) => n.namespace).sort();
+    const docs = await Promise.all(names.map(async (n: string) => (await api.get(`/v2/metadefs/namespaces/${n}`)).json));
+    return docs.map(({ created_at: _c, updated_at: _u, ...doc }) => ({
+      ...doc,
+      resource_type_associations: doc.resource_type_associations?.map(({ name, prefix, properties_target }: Record<string, string>) => ({ name, prefix, properties_target })),
+    }));
+  };
+
+  before(async () => {
+    manage('db', 'sync');
+    server = await startTestServer({ auth: 'headers', database });
+    api = new Client(server.url, ADMIN);
+  });
+  after(async () => {
+    await server?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("loads every one of Glance's files and reads each back with the same fields", async () => {
+    assert.match(manage('metadefs', 'load', '--path', GLANCE_METADEFS), /Loaded 33 namespaces/);
+    const files = readdirSync(GLANCE_METADEFS).filter((f) => f.endsWith('.json'));
+    assert.equal(files.length, 33);
+    for (const file of files) {
+      const doc = JSON.parse(readFileSync(path.join(GLANCE_METADEFS, file), 'utf8'));
+      const shown = (await api.get(`/v2/metadefs/namespaces/${doc.namespace}`)).json;
+      assert.equal(shown.namespace, doc.namespace, file);
+      for (const key of ['display_name', 'description', 'visibility'] as const) assert.equal(shown[key], doc[key] ?? undefined, `${file}: ${key}`);
+      assert.equal(shown.protected, doc.protected ?? false, `${file}: protected`);
+      assert.equal(shown.owner, 'admin');
+      assert.deepEqual(shown.properties ?? {}, doc.properties ?? {}, `${file}: properties`);
+      const objects = (doc.objects ?? []).map((o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => !(Array.isArray(v) && v.length === 0))));
+      assert.deepEqual(shown.objects ?? [], objects, `${file}: objects`);
+      assert.deepEqual((shown.tags ?? []).map((t: { name: string }) => t.name).sort(), (doc.tags ?? []).map((t: { name: string }) => t.name).sort(), `${file}: tags`);
+      const associations = (shown.resource_type_associations ?? []).map((a: Record<string, string>) => [a.name, a.prefix ?? null, a.properties_target ?? null]).sort();
+      const expected = (doc.resource_type_associations ?? []).map((a: Record<string, string>) => [a.name, a.prefix ?? null, a.properties_target ?? null]).sort();
+      assert.deepEqual(associations, expected, `${file}: associations`);
+    }
+    const types = (await api.get('/v2/metadefs/resource_types')).json.resource_types.map((r: { name: string }) => r.name).sort();
+    assert.deepEqual(types, ['OS::Cinder::Volume', 'OS::Glance::Image', 'OS::Nova::Aggregate', 'OS::Nova::Flavor', 'OS::Nova::Server', 'OS::Trove::Instance']);
+    assert.equal((await api.delete('/v2/metadefs/namespaces/OS::Compute::Libvirt')).status, 403, "Glance's files load protected namespaces");
+  });
+
+  it('round-trips export → unload → load to the same catalog', async () => {
+    const before = await catalog();
+    const exported = path.join(dir, 'export');
+    assert.match(manage('metadefs', 'export', '--path', exported), /Exported 33 namespaces/);
+    assert.match(manage('db', 'db_unload_metadefs'), /Removed every metadata definition/);
+    assert.deepEqual((await api.get('/v2/metadefs/namespaces')).json.namespaces, []);
+    assert.deepEqual((await api.get('/v2/metadefs/resource_types')).json.resource_types, []);
+    assert.match(manage('db', 'load_metadefs', '--path', exported), /Loaded 33 namespaces/);
+    assert.deepEqual(await catalog(), before);
+  });
+
+  it('skips, merges, prefers new or overwrites existing namespaces as asked', async () => {
+    const source = path.join(dir, 'changed');
+    cpSync(path.join(GLANCE_METADEFS, 'compute-watchdog.json'), path.join(source, 'watchdog.json'), { recursive: true });
+    const file = path.join(source, 'watchdog.json');
+    const doc = JSON.parse(readFileSync(file, 'utf8'));
+    const [first] = Object.keys(doc.properties);
+    doc.properties[first].title = 'Changed title';
+    doc.properties.hw_new_thing = { title: 'New', type: 'string' };
+    doc.description = 'Changed description';
+    writeFileSync(file, JSON.stringify(doc));
+    const ns = `/v2/metadefs/namespaces/${doc.namespace}`;
+    const show = async () => (await api.get(ns)).json;
+
+    assert.match(manage('metadefs', 'load', '--path', source), /skipped 1/);
+    assert.equal('hw_new_thing' in (await show()).properties, false);
+    manage('metadefs', 'load', '--path', source, '--merge');
+    let shown = await show();
+    assert.ok('hw_new_thing' in shown.properties, 'merge adds new children');
+    assert.notEqual(shown.properties[first].title, 'Changed title', 'merge keeps existing children');
+    assert.notEqual(shown.description, 'Changed description');
+    manage('metadefs', 'load', '--path', source, '--merge', '--prefer-new');
+    shown = await show();
+    assert.equal(shown.properties[first].title, 'Changed title');
+    assert.equal(shown.description, 'Changed description');
+    await api.put(`${ns}/tags/extra`);
+    await api.post(`${ns}/tags/extra`);
+    manage('metadefs', 'load', '--path', source, '--merge', '--overwrite');
+    assert.equal((await show()).tags, undefined, 'overwrite starts the namespace afresh');
+    const bad = spawnSync(process.execPath, [path.join(REPO_ROOT, 'bin', 'glimpse'), 'manage', 'metadefs', 'load', '--path', source, '--overwrite', '--database', database], { encoding: 'utf8' });
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, /need --merge/);
+  });
+});
