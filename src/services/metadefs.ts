@@ -62,11 +62,13 @@ export class MetadefsService {
     return Promise.all(rows.map(async (ns) => ({ ns, associations: await this.repo.associations(ns.id) })));
   }
 
+  /** The namespace with its children; with `resourceType`, names carry that association's prefix. */
   async showNamespace(ctx: RequestContext, name: string, resourceType: string | null) {
     const ns = await this.visibleNamespace(ctx, name);
     const doc = await this.document(ns);
-    const prefix = resourceType ? doc.resource_type_associations?.find((a) => a.name === resourceType)?.prefix : null;
-    return { ns, doc: prefix ? withPrefix(doc, prefix) : doc };
+    const prefix = (resourceType ? doc.resource_type_associations?.find((a) => a.name === resourceType)?.prefix : null) ?? '';
+    const objects = await this.repo.children<ObjectRow>('metadef_objects', ns.id);
+    return { ns, doc: prefix ? withPrefix(doc, prefix) : doc, objects, prefix };
   }
 
   async createNamespace(ctx: RequestContext, body: unknown): Promise<{ ns: NamespaceRow; doc: NamespaceDocument }> {
@@ -396,11 +398,14 @@ function checkDefinition(def: PropertyDefinition): void {
   }
 }
 
-function withPrefix(doc: NamespaceDocument, prefix: string): NamespaceDocument {
-  const rename = (props?: Record<string, PropertyDefinition>) => props && Object.fromEntries(Object.entries(props).map(([k, v]) => [prefix + k, v]));
-  return {
-    ...doc,
-    properties: rename(doc.properties),
-    objects: doc.objects?.map((o) => ({ ...o, properties: rename(o.properties), required: o.required?.map((r) => prefix + r) })),
-  };
+export function withPrefix(doc: NamespaceDocument, prefix: string): NamespaceDocument {
+  return { ...doc, properties: prefixed(doc.properties, prefix), objects: doc.objects?.map((o) => prefixedObject(o, prefix)) };
+}
+
+export function prefixedObject(o: ObjectDefinition, prefix: string): ObjectDefinition {
+  return prefix ? { ...o, properties: prefixed(o.properties, prefix), required: o.required?.map((r) => prefix + r) } : o;
+}
+
+function prefixed(props: Record<string, PropertyDefinition> | undefined, prefix: string) {
+  return props && Object.fromEntries(Object.entries(props).map(([k, v]) => [prefix + k, v]));
 }

@@ -119,6 +119,35 @@ for (const dialect of ['sqlite', 'mysql'] as const) {
       assert.equal(res.headers.get('content-md5'), viaGlimpse.checksum);
     });
 
+    it('reads each other\'s metadata definitions', async () => {
+      const admin = await identityFor('admin', 'admin-pass', 'admin');
+      const doc = {
+        namespace: `OS::DropIn::${dialect}`,
+        display_name: 'Drop-in',
+        visibility: 'public',
+        protected: false,
+        resource_type_associations: [{ name: 'OS::Glance::Image', prefix: 'hw_' }],
+        properties: { bus: { title: 'Bus', type: 'string', enum: ['virtio', 'scsi'] } },
+        objects: [{ name: 'Obj', description: 'an object', properties: { p: { title: 'P', type: 'integer' } } }],
+        tags: [{ name: 'one' }],
+      };
+      assert.equal((await glance.post('/v2/metadefs/namespaces', doc, { as: admin })).status, 201);
+      const strip = (ns: Record<string, any>) => {
+        const { self: _s, schema: _c, resource_type_associations: rta, ...rest } = ns;
+        return { ...rest, resource_type_associations: rta.map(({ name, prefix }: Record<string, string>) => ({ name, prefix })) };
+      };
+      const viaGlance = (await glance.get(`/v2/metadefs/namespaces/${doc.namespace}`, { as: admin })).json;
+      const viaGlimpse = (await glimpse.get(`/v2/metadefs/namespaces/${doc.namespace}`, { as: admin })).json;
+      assert.deepEqual(strip(viaGlimpse), strip(viaGlance));
+      assert.equal((await glimpse.post(`/v2/metadefs/namespaces/${doc.namespace}/tags/two`, undefined, { as: admin })).status, 201);
+      assert.equal((await glimpse.post(`/v2/metadefs/namespaces/${doc.namespace}/properties`, { name: 'cores', title: 'Cores', type: 'integer' }, { as: admin })).status, 201);
+      const after = (await glance.get(`/v2/metadefs/namespaces/${doc.namespace}`, { as: admin })).json;
+      assert.deepEqual(after.tags.map((t: { name: string }) => t.name).sort(), ['one', 'two']);
+      assert.deepEqual(after.properties.cores, { title: 'Cores', type: 'integer' });
+      assert.equal((await glimpse.delete(`/v2/metadefs/namespaces/${doc.namespace}`, { as: admin })).status, 204);
+      assert.equal((await glance.get(`/v2/metadefs/namespaces/${doc.namespace}`, { as: admin })).status, 404);
+    });
+
     it('shares members both ways and agrees on deletions', async () => {
       const image = await glance.createImage({ name: 'shared' });
       const added = await glance.post(`/v2/images/${image.id}/members`, { member: beta.project });

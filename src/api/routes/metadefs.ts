@@ -2,7 +2,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AssociationRow, NamedRow, NamespaceRow, ObjectRow } from '../../db/metadefs-repo.js';
 import { badRequest } from '../../domain/errors.js';
-import { type MetadefsService, type NamespaceDocument, objectDefinition } from '../../services/metadefs.js';
+import { type MetadefsService, type NamespaceDocument, objectDefinition, prefixedObject } from '../../services/metadefs.js';
 import { baseUrl, queryPairs, routes } from '../routing.js';
 import { isoSeconds } from '../wire.js';
 
@@ -13,7 +13,7 @@ const NS = '/v2/metadefs/namespaces/:ns';
 const compact = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null && v !== undefined));
 const stamps = (r: { created_at: Date; updated_at: Date | null }) => ({ created_at: isoSeconds(r.created_at), updated_at: r.updated_at ? isoSeconds(r.updated_at) : null });
 
-function namespaceWire(ns: NamespaceRow, extra: Partial<NamespaceDocument> = {}) {
+function namespaceWire(ns: NamespaceRow, extra: Omit<Partial<NamespaceDocument>, 'objects'> & { objects?: unknown[] } = {}) {
   const children = compact({
     resource_type_associations: extra.resource_type_associations?.length ? extra.resource_type_associations.map(compact) : null,
     properties: extra.properties && Object.keys(extra.properties).length ? extra.properties : null,
@@ -36,8 +36,11 @@ function namespaceWire(ns: NamespaceRow, extra: Partial<NamespaceDocument> = {})
 
 const associationWire = (a: AssociationRow) => compact({ name: a.name, prefix: a.prefix, properties_target: a.properties_target, ...stamps(a) });
 const tagWire = (t: NamedRow) => compact({ name: t.name, ...stamps(t) });
-const objectWire = (ns: NamespaceRow, r: ObjectRow) =>
-  compact({ ...objectDefinition(r), ...stamps(r), self: `/v2/metadefs/namespaces/${ns.namespace}/objects/${r.name}`, schema: '/v2/schemas/metadefs/object' });
+/** As Glance renders an object, alone or inside its namespace: `required` always present. */
+const objectWire = (ns: NamespaceRow, r: ObjectRow, prefix = '') => {
+  const def = prefixedObject(objectDefinition(r), prefix);
+  return compact({ ...def, required: def.required ?? [], ...stamps(r), self: `/v2/metadefs/namespaces/${ns.namespace}/objects/${r.name}`, schema: '/v2/schemas/metadefs/object' });
+};
 
 function query(request: FastifyRequest): Map<string, string> {
   return new Map(queryPairs(request));
@@ -98,8 +101,8 @@ export function metadefRoutes(app: FastifyInstance, metadefs: MetadefsService, l
 
   routes(app, NS, {
     GET: async (request) => {
-      const { ns, doc } = await metadefs.showNamespace(request.ctx, (request.params as Params).ns, query(request).get('resource_type') ?? null);
-      return namespaceWire(ns, doc);
+      const { ns, doc, objects, prefix } = await metadefs.showNamespace(request.ctx, (request.params as Params).ns, query(request).get('resource_type') ?? null);
+      return namespaceWire(ns, { ...doc, objects: objects.map((r) => objectWire(ns, r, prefix)) });
     },
     PUT: { body: true, handler: async (request) => namespaceWire(await metadefs.updateNamespace(request.ctx, (request.params as Params).ns, request.body)) },
     DELETE: async (request, reply) => {
