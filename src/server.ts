@@ -19,6 +19,7 @@ import { assertUsableSchema, schemaState, syncDatabase } from './db/migrate.js';
 import type { Image } from './domain/image.js';
 import { imageSchema } from './domain/schemas.js';
 import { ImageDataService } from './services/image-data.js';
+import { seedCatalog } from './services/metadef-files.js';
 import { ImagesService } from './services/images.js';
 import { type LimitSource, Quotas, StaticLimits } from './services/quotas.js';
 import { KeystoneLimits } from './auth/keystone-limits.js';
@@ -63,7 +64,8 @@ export async function openAndCheckDatabase(config: GlimpseConfig, logger: Logger
   try {
     if (db.dialect === 'sqlite' && (await schemaState(db)).kind === 'empty') {
       const { revision } = await syncDatabase(db);
-      logger.info({ database: db.description, revision }, 'created the embedded database');
+      const catalog = await seedCatalog(db);
+      logger.info({ database: db.description, revision, metadef_namespaces: catalog.loaded.length }, 'created the embedded database');
     }
     await assertUsableSchema(db);
     return db;

@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import type { CliOptions } from '../config/config.js';
 import { openDatabase } from '../db/connection.js';
 import { schemaState, syncDatabase } from '../db/migrate.js';
+import { seedCatalog } from '../services/metadef-files.js';
 import { configFrom, withCommonOptions } from './common.js';
 import { glanceManageSpellings, metadefsCommand } from './metadefs.js';
 
@@ -18,7 +19,12 @@ async function withDb<T>(options: CliOptions, fn: (db: ReturnType<typeof openDat
 async function dbSync(options: CliOptions): Promise<void> {
   await withDb(options, async (db) => {
     const { revision, created } = await syncDatabase(db);
-    process.stdout.write(created ? `Created Glance's schema at revision ${revision} in ${db.description}\n` : `Database is already at revision ${revision}; nothing to do\n`);
+    if (!created) {
+      process.stdout.write(`Database is already at revision ${revision}; nothing to do\n`);
+      return;
+    }
+    const catalog = await seedCatalog(db);
+    process.stdout.write(`Created Glance's schema at revision ${revision} in ${db.description}, with the built-in metadefs catalog (${catalog.loaded.length} namespaces)\n`);
   });
 }
 

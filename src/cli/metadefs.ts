@@ -4,7 +4,7 @@ import { Policy } from '../auth/policy.js';
 import type { CliOptions } from '../config/config.js';
 import { openDatabase } from '../db/connection.js';
 import { MetadefsRepository } from '../db/metadefs-repo.js';
-import { exportMetadefs, loadMetadefs } from '../services/metadef-files.js';
+import { BUILTIN_CATALOG, exportMetadefs, loadMetadefs } from '../services/metadef-files.js';
 import { MetadefsService } from '../services/metadefs.js';
 import { configFrom, withCommonOptions } from './common.js';
 
@@ -27,7 +27,7 @@ async function withRepo<T>(options: CliOptions, fn: (repo: MetadefsRepository, c
 
 export async function load(options: MetadefOptions): Promise<void> {
   await withRepo(options, async (repo, config) => {
-    const source = options.path ?? config.metadataSourcePath;
+    const source = options.path ?? config.metadataSourcePath ?? BUILTIN_CATALOG;
     const report = await loadMetadefs(repo, source, options);
     for (const e of report.errors) process.stderr.write(`skipped unreadable file ${e}\n`);
     process.stdout.write(
@@ -46,6 +46,7 @@ export async function unload(options: CliOptions): Promise<void> {
 export async function exportTo(options: MetadefOptions): Promise<void> {
   await withRepo(options, async (repo, config) => {
     const target = options.path ?? config.metadataSourcePath;
+    if (!target) throw new Error('give --path (or set [DEFAULT] metadata_source_path) to say where to export');
     const files = await exportMetadefs(repo, new MetadefsService(repo, new Policy()), target);
     process.stdout.write(`Exported ${files.length} namespaces to ${target}\n`);
   });
@@ -53,7 +54,7 @@ export async function exportTo(options: MetadefOptions): Promise<void> {
 
 const loadOptions = (cmd: Command) =>
   cmd
-    .option('--path <dir-or-file>', 'a JSON file or a directory of them (default [DEFAULT] metadata_source_path)')
+    .option('--path <dir-or-file>', "a JSON file or a directory of them (default [DEFAULT] metadata_source_path, else Glimpse's built-in catalog)")
     .option('--merge', 'merge into namespaces that already exist (new children only)')
     .option('--prefer-new', 'with --merge: the files win over what is in the database')
     .option('--overwrite', 'with --merge: replace existing namespaces entirely');

@@ -55,8 +55,8 @@ export interface GlimpseConfig {
   /** The operator's schema-image.json, found beside the config file as Glance finds it. */
   customSchemaFile: string | null;
   cors: CorsConfig | null;
-  /** `[DEFAULT] metadata_source_path`: where `manage metadefs load/export` look by default. */
-  metadataSourcePath: string;
+  /** `[DEFAULT] metadata_source_path`: where `manage metadefs load/export` look when no --path is given. */
+  metadataSourcePath: string | null;
   /** `property_protection_file` (resolved) and `property_protection_rule_format`. */
   propertyProtection: { file: string; format: 'roles' | 'policies' } | null;
   /** Rule overrides from the operator's policy file. */
@@ -142,7 +142,7 @@ export function loadConfig(cli: CliOptions, cwd = process.cwd()): GlimpseConfig 
     cors: corsConfig(ini),
     ...policyConfig(ini, configDir, cwd),
     propertyProtection: propertyProtectionConfig(ini, configDir ?? cwd),
-    metadataSourcePath: ini.str('DEFAULT', 'metadata_source_path') ?? '/etc/glance/metadefs/',
+    metadataSourcePath: ini.str('DEFAULT', 'metadata_source_path') ?? null,
     keystone: keystoneConfig(ini),
     limits: limitsConfig(ini),
     logLevel: cli.logLevel ?? (ini.bool('DEFAULT', 'debug') ? 'debug' : 'info'),

@@ -6,8 +6,18 @@
  */
 import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { MetadefsRepository } from '../db/metadefs-repo.js';
+import { fileURLToPath } from 'node:url';
+import type { Db } from '../db/connection.js';
+import { MetadefsRepository } from '../db/metadefs-repo.js';
 import { type MetadefsService, type NamespaceDocument, importChildren, importNamespace, namespaceFields } from './metadefs.js';
+
+/** Glimpse's own catalog (catalog/metadefs in the package), written for Glimpse in Glance's file format. */
+export const BUILTIN_CATALOG = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'catalog', 'metadefs');
+
+/** A database Glimpse has just created starts with the built-in catalog (Glance's starts empty). */
+export async function seedCatalog(db: Db): Promise<LoadReport> {
+  return loadMetadefs(new MetadefsRepository(db), BUILTIN_CATALOG);
+}
 
 export interface LoadOptions {
   merge?: boolean;

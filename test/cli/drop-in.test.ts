@@ -131,6 +131,7 @@ for (const dialect of ['sqlite', 'mysql'] as const) {
         objects: [{ name: 'Obj', description: 'an object', properties: { p: { title: 'P', type: 'integer' } } }],
         tags: [{ name: 'one' }],
       };
+      assert.deepEqual((await glimpse.get('/v2/metadefs/namespaces', { as: admin })).json.namespaces, [], "Glimpse never seeds a Glance database");
       assert.equal((await glance.post('/v2/metadefs/namespaces', doc, { as: admin })).status, 201);
       const strip = (ns: Record<string, any>) => {
         const { self: _s, schema: _c, resource_type_associations: rta, ...rest } = ns;

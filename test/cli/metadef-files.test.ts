@@ -47,6 +47,34 @@ describe('metadefs files', { skip }, () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('starts a new database with the built-in catalog, which the API itself accepts', async () => {
+    const builtIn = path.join(REPO_ROOT, 'catalog', 'metadefs');
+    const files = readdirSync(builtIn).filter((f) => f.endsWith('.json'));
+    assert.ok(files.length >= 10);
+    const names = (await api.get('/v2/metadefs/namespaces?limit=1000')).json.namespaces.map((n: { namespace: string }) => n.namespace).sort();
+    const expected = files.map((f) => JSON.parse(readFileSync(path.join(builtIn, f), 'utf8')).namespace).sort();
+    assert.deepEqual(names, expected);
+    const image = (await api.get('/v2/metadefs/namespaces?resource_types=OS::Glance::Image&limit=1000')).json.namespaces.map((n: { namespace: string }) => n.namespace);
+    for (const ns of ['OS::Compute::Hypervisor', 'OS::Compute::LibvirtImage', 'OS::Glance::CommonImageProperties', 'OS::Glance::Signatures']) assert.ok(image.includes(ns), ns);
+    const libvirt = (await api.get('/v2/metadefs/namespaces/OS::Compute::LibvirtImage?resource_type=OS::Glance::Image')).json;
+    assert.ok('hw_disk_bus' in libvirt.properties && 'hw_vif_model' in libvirt.properties && 'hw_machine_type' in libvirt.properties);
+    // Every built-in file passes the API's own validation (schemas and property definitions).
+    manage('metadefs', 'unload');
+    for (const f of files) {
+      const doc = JSON.parse(readFileSync(path.join(builtIn, f), 'utf8'));
+      for (const def of Object.values(doc.properties ?? {}) as Record<string, unknown>[]) {
+        assert.ok(typeof def.title === 'string' && typeof def.type === 'string', `${f}: every property has a title and a type`);
+        assert.ok(typeof def.description === 'string' && def.description.length > 10, `${f}: every property is described`);
+        if (def.type === 'string') assert.ok('enum' in def || 'pattern' in def || 'maxLength' in def || f === 'common-image-properties.json', `${f}: string properties are constrained`);
+      }
+      const res = await api.post('/v2/metadefs/namespaces', doc);
+      assert.equal(res.status, 201, `${f}: ${res.text}`);
+    }
+    manage('metadefs', 'unload');
+    assert.match(manage('metadefs', 'load'), new RegExp(`Loaded ${files.length} namespaces`), 'load without a path loads the built-in catalog');
+    manage('metadefs', 'unload');
+  });
+
   it("loads every one of Glance's files and reads each back with the same fields", async () => {
     assert.match(manage('metadefs', 'load', '--path', GLANCE_METADEFS), /Loaded 33 namespaces/);
     const files = readdirSync(GLANCE_METADEFS).filter((f) => f.endsWith('.json'));

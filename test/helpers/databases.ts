@@ -8,6 +8,7 @@ import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { openDatabase } from '../../src/db/connection.js';
 import { syncDatabase } from '../../src/db/migrate.js';
+import { seedCatalog } from '../../src/services/metadef-files.js';
 
 export type TestDialect = 'sqlite' | 'postgres' | 'mysql';
 export const TEST_DIALECT = (process.env.GLIMPSE_TEST_DB ?? 'sqlite') as TestDialect;
@@ -59,6 +60,7 @@ export async function createTestDatabase(dialect: TestDialect = TEST_DIALECT, em
   const db = openDatabase(url);
   try {
     await syncDatabase(db);
+    await seedCatalog(db);
   } finally {
     await db.close();
   }
