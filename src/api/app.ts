@@ -59,6 +59,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     // Multi-GiB uploads take as long as they take.
     requestTimeout: 0,
     connectionTimeout: 0,
+    // Longer than clients' and load balancers' idle timeouts, so the server is
+    // never the side that closes an idle keep-alive connection a client is reusing.
+    keepAliveTimeout: 75_000,
     // 1 MiB socket and request buffers: with Node's 16 KiB default an upload
     // stalls the socket after every 64 KiB read.
     serverFactory: (handler) => http.createServer({ highWaterMark: 1024 * 1024 }, handler),

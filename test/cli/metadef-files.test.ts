@@ -113,6 +113,30 @@ describe('metadefs files', { skip }, () => {
     assert.deepEqual(await catalog(), before);
   });
 
+  it("exports files that Glance's own glance-manage db_load_metadefs loads", { skip: requireTool('glance-manage', () => existsSync('/usr/bin/glance-manage'), 'apt-get install glance-common') }, async () => {
+    const exported = path.join(dir, 'for-glance');
+    manage('metadefs', 'export', '--path', exported);
+    const glanceDb = path.join(dir, 'glance.sqlite');
+    const conf = path.join(dir, 'glance-manage.conf');
+    writeFileSync(conf, `[database]\nconnection = sqlite:///${glanceDb}\n`);
+    const run = (...args: string[]) => spawnSync('/usr/bin/glance-manage', ['--config-file', conf, ...args], { encoding: 'utf8' });
+    assert.equal(run('db_sync').status, 0);
+    const loaded = run('db_load_metadefs', `${exported}/`);
+    assert.equal(loaded.status, 0, loaded.stderr);
+    // Glance's tables now hold the same catalog: read them back through Glimpse.
+    const server2 = await startTestServer({ auth: 'headers', database: `sqlite:///${glanceDb}` });
+    try {
+      const glanceLoaded = new Client(server2.url, ADMIN);
+      const names = (await glanceLoaded.get('/v2/metadefs/namespaces?limit=1000')).json.namespaces.map((n: { namespace: string }) => n.namespace).sort();
+      const ours = (await api.get('/v2/metadefs/namespaces?limit=1000')).json.namespaces.map((n: { namespace: string }) => n.namespace).sort();
+      assert.deepEqual(names, ours);
+      const libvirt = (await glanceLoaded.get('/v2/metadefs/namespaces/OS::Compute::Libvirt')).json;
+      assert.deepEqual(libvirt.properties, (await api.get('/v2/metadefs/namespaces/OS::Compute::Libvirt')).json.properties);
+    } finally {
+      await server2.close();
+    }
+  });
+
   it('skips, merges, prefers new or overwrites existing namespaces as asked', async () => {
     const source = path.join(dir, 'changed');
     cpSync(path.join(GLANCE_METADEFS, 'compute-watchdog.json'), path.join(source, 'watchdog.json'), { recursive: true });
