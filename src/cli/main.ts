@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** The `glimpse` command: `serve`, and `manage` for glance-manage's jobs. */
 import { Command } from 'commander';
+import { imageCommand } from './image.js';
 import { manageCommand } from './manage.js';
 import { serveCommand } from './serve.js';
 
@@ -14,10 +15,12 @@ const program = new Command()
 Examples:
   glimpse serve                                   serve on 127.0.0.1:9292, data in ./data
   glimpse serve --config /etc/glance/glance-api.conf
-  glimpse manage db sync --database sqlite:////var/lib/glimpse/glimpse.sqlite`,
+  glimpse manage db sync --database sqlite:////var/lib/glimpse/glimpse.sqlite
+  glimpse image list --os-auth-type none --os-endpoint http://127.0.0.1:9292`,
   );
 
 program.addCommand(serveCommand());
+program.addCommand(imageCommand());
 program.addCommand(manageCommand());
 
 program.parseAsync(process.argv).catch((err: unknown) => {

@@ -1,0 +1,339 @@
+/**
+ * `glimpse image …`: the `openstack image` commands people know, against any
+ * Glance-compatible service, with progress bars and resumable downloads.
+ */
+import { createReadStream, createWriteStream, existsSync, statSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Command } from 'commander';
+import { type OsOptions, ImageApi, withOsOptions } from './os-client.js';
+import { type OutputOptions, printList, printRecord, withOutputOptions } from './output.js';
+import { ProgressBar } from './progress.js';
+
+type Opts = OsOptions & OutputOptions & Record<string, any>;
+type Image = Record<string, any>;
+
+/** Fields openstackclient shows at the top level; everything else goes under `properties`. */
+const TOP_LEVEL = ['status', 'name', 'container_format', 'created_at', 'size', 'disk_format', 'updated_at', 'visibility', 'min_disk', 'protected', 'id', 'file', 'checksum', 'owner', 'virtual_size', 'min_ram', 'schema'];
+const NOT_PROPERTIES = new Set(['self', 'tags', 'location', 'locations', 'direct_url', 'stores']);
+
+/** The record `openstack image show` prints for an image (null fields left out). */
+export function imageRecord(image: Image): Record<string, unknown> {
+  const record: Record<string, unknown> = {};
+  const properties: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(image)) {
+    if (value === null || value === undefined) continue;
+    if (TOP_LEVEL.includes(key)) record[key] = value;
+    else if (!NOT_PROPERTIES.has(key)) properties[key] = value;
+  }
+  record.tags = image.tags ?? [];
+  if (Object.keys(properties).length) record.properties = properties;
+  return record;
+}
+
+const repeatable = (v: string, all: string[] = []) => [...all, v];
+
+function keyValues(pairs: string[] = []): Record<string, string> {
+  return Object.fromEntries(
+    pairs.map((p) => {
+      const eq = p.indexOf('=');
+      if (eq <= 0) throw new Error(`--property takes KEY=VALUE, got "${p}"`);
+      return [p.slice(0, eq), p.slice(eq + 1)];
+    }),
+  );
+}
+
+function visibilityOf(o: Opts): string | undefined {
+  const chosen = ['public', 'private', 'shared', 'community'].filter((v) => o[v]);
+  if (chosen.length > 1) throw new Error('choose one of --public, --private, --shared, --community');
+  return chosen[0];
+}
+
+/** An image by id, else by unique name, as openstackclient resolves it. */
+async function find(api: ImageApi, nameOrId: string): Promise<Image> {
+  try {
+    return await api.json('GET', `/v2/images/${encodeURIComponent(nameOrId)}`);
+  } catch (err) {
+    if ((err as { status?: number }).status !== 404) throw err;
+  }
+  const { images } = await api.json<{ images: Image[] }>('GET', `/v2/images?name=${encodeURIComponent(`eq:${nameOrId}`)}&visibility=all&member_status=all&limit=2`);
+  if (images.length === 0) throw new Error(`No Image found for ${nameOrId}`);
+  if (images.length > 1) throw new Error(`More than one Image exists with the name '${nameOrId}'.`);
+  return images[0];
+}
+
+const patch = (api: ImageApi, id: string, ops: unknown[]) => api.json('PATCH', `/v2/images/${id}`, ops, 'application/openstack-images-v2.1-json-patch');
+
+async function sendFile(api: ImageApi, id: string, file: string, where: 'file' | 'stage', progress: boolean): Promise<void> {
+  const size = statSync(file).size;
+  const bar = new ProgressBar(size, `uploading ${file}`, process.stderr, progress && Boolean(process.stderr.isTTY));
+  const body = Readable.toWeb(createReadStream(file, { highWaterMark: 1024 * 1024 }).pipe(bar)) as unknown as BodyInit;
+  await api.raw('PUT', `/v2/images/${id}/${where}`, body, { 'content-type': 'application/octet-stream', 'x-openstack-image-size': String(size) }, { duplex: 'half' } as RequestInit);
+}
+
+async function list(o: Opts): Promise<void> {
+  const api = await ImageApi.connect(o);
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(keyValues(o.property))) q.append(k, v);
+  for (const t of o.tag ?? []) q.append('tag', t);
+  if (o.name) q.set('name', o.name);
+  if (o.status) q.set('status', o.status);
+  const visibility = visibilityOf(o) ?? (o.all ? 'all' : undefined);
+  if (visibility) q.set('visibility', visibility);
+  if (o.memberStatus) q.set('member_status', o.memberStatus);
+  if (o.sort) q.set('sort', o.sort.split(',').map((s: string) => (s.includes(':') ? s : `${s}:asc`)).join(','));
+  if (o.marker) q.set('marker', o.marker);
+  const limit = o.limit === undefined ? null : Number(o.limit);
+  if (limit !== null) q.set('limit', String(limit));
+  const images: Image[] = [];
+  let path: string | null = `/v2/images?${q}`;
+  while (path) {
+    const page: { images: Image[]; next?: string } = await api.json('GET', path);
+    images.push(...page.images);
+    path = limit === null && page.next ? page.next : null;
+  }
+  const columns = o.long
+    ? ['ID', 'Name', 'Disk Format', 'Container Format', 'Size', 'Checksum', 'Status', 'Visibility', 'Protected', 'Project', 'Tags']
+    : ['ID', 'Name', 'Status'];
+  const rows = images.map((i) =>
+    o.long
+      ? [i.id, i.name, i.disk_format, i.container_format, i.size, i.checksum, i.status, i.visibility, i.protected, i.owner, i.tags]
+      : [i.id, i.name, i.status],
+  );
+  printList(columns, rows, o);
+}
+
+async function show(nameOrId: string, o: Opts): Promise<void> {
+  const api = await ImageApi.connect(o);
+  printRecord(imageRecord(await find(api, nameOrId)), o);
+}
+
+async function create(name: string, o: Opts): Promise<void> {
+  const api = await ImageApi.connect(o);
+  const body: Record<string, unknown> = { name, ...keyValues(o.property) };
+  if (o.diskFormat) body.disk_format = o.diskFormat;
+  if (o.containerFormat) body.container_format = o.containerFormat;
+  if (o.file || o.import) {
+    body.disk_format ??= 'raw';
+    body.container_format ??= 'bare';
+  }
+  const visibility = visibilityOf(o);
+  if (visibility) body.visibility = visibility;
+  if (o.protected) body.protected = true;
+  if (o.minDisk !== undefined) body.min_disk = Number(o.minDisk);
+  if (o.minRam !== undefined) body.min_ram = Number(o.minRam);
+  if (o.tag) body.tags = o.tag;
+  if (o.id) body.id = o.id;
+  const image: Image = await api.json('POST', '/v2/images', body);
+  if (o.file && o.import) {
+    await sendFile(api, image.id, o.file, 'stage', o.progress);
+    await api.json('POST', `/v2/images/${image.id}/import`, { method: { name: 'glance-direct' } });
+  } else if (o.file) {
+    await sendFile(api, image.id, o.file, 'file', o.progress);
+  }
+  printRecord(imageRecord(await api.json('GET', `/v2/images/${image.id}`)), o);
+}
+
+async function set(nameOrId: string, o: Opts): Promise<void> {
+  const api = await ImageApi.connect(o);
+  const image = await find(api, nameOrId);
+  const ops: unknown[] = [];
+  const put = (path: string, value: unknown) => ops.push({ op: 'add', path: `/${path}`, value });
+  if (o.name) put('name', o.name);
+  for (const [k, v] of Object.entries(keyValues(o.property))) put(k.replace(/~/g, '~0').replace(/\//g, '~1'), v);
+  if (o.diskFormat) put('disk_format', o.diskFormat);
+  if (o.containerFormat) put('container_format', o.containerFormat);
+  const visibility = visibilityOf(o);
+  if (visibility) put('visibility', visibility);
+  if (o.protected) put('protected', true);
+  if (o.unprotected) put('protected', false);
+  if (o.minDisk !== undefined) put('min_disk', Number(o.minDisk));
+  if (o.minRam !== undefined) put('min_ram', Number(o.minRam));
+  if (o.tag) put('tags', [...new Set([...(image.tags ?? []), ...o.tag])]);
+  if (ops.length) await patch(api, image.id, ops);
+  if (o.deactivate) await api.raw('POST', `/v2/images/${image.id}/actions/deactivate`);
+  if (o.activate) await api.raw('POST', `/v2/images/${image.id}/actions/reactivate`);
+  const status = o.accept ? 'accepted' : o.reject ? 'rejected' : o.pending ? 'pending' : null;
+  if (status) {
+    const project = o.project ?? (await api.json('GET', `/v2/images/${image.id}/members`)).members[0]?.member_id;
+    if (!project) throw new Error('--project is needed to say which membership to change');
+    await api.json('PUT', `/v2/images/${image.id}/members/${project}`, { status });
+  }
+}
+
+async function unset(nameOrId: string, o: Opts): Promise<void> {
+  const api = await ImageApi.connect(o);
+  const image = await find(api, nameOrId);
+  const ops = (o.property ?? []).map((k: string) => ({ op: 'remove', path: `/${k.replace(/~/g, '~0').replace(/\//g, '~1')}` }));
+  if (ops.length) await patch(api, image.id, ops);
+  for (const tag of o.tag ?? []) await api.raw('DELETE', `/v2/images/${image.id}/tags/${encodeURIComponent(tag)}`);
+}
+
+async function remove(images: string[], o: Opts): Promise<void> {
+  const api = await ImageApi.connect(o);
+  const failures: string[] = [];
+  for (const nameOrId of images) {
+    try {
+      await api.raw('DELETE', `/v2/images/${(await find(api, nameOrId)).id}`);
+    } catch (err) {
+      failures.push(`${nameOrId}: ${(err as Error).message}`);
+    }
+  }
+  if (failures.length) throw new Error(`${failures.length} of ${images.length} images failed to delete:\n  ${failures.join('\n  ')}`);
+}
+
+/** Downloads to a file; with --resume, continues a partial file with a Range request. */
+async function save(nameOrId: string, o: Opts): Promise<void> {
+  const api = await ImageApi.connect(o);
+  const image = await find(api, nameOrId);
+  const already = o.resume && existsSync(o.file) ? statSync(o.file).size : 0;
+  if (image.size !== null && already >= image.size && already > 0) return;
+  const res = await api.raw('GET', `/v2/images/${image.id}/file`, undefined, already ? { range: `bytes=${already}-` } : {});
+  if (res.status === 204 || !res.body) throw new Error(`image ${image.id} has no data`);
+  const append = already > 0 && res.status === 206;
+  const bar = new ProgressBar(image.size, `downloading ${image.name ?? image.id}`, process.stderr, o.progress !== false && Boolean(process.stderr.isTTY));
+  await pipeline(Readable.fromWeb(res.body as never), bar, createWriteStream(o.file, { flags: append ? 'a' : 'w' }));
+}
+
+async function stage(nameOrId: string, o: Opts): Promise<void> {
+  const api = await ImageApi.connect(o);
+  await sendFile(api, (await find(api, nameOrId)).id, o.file, 'stage', o.progress);
+}
+
+async function importImage(nameOrId: string, o: Opts): Promise<void> {
+  const api = await ImageApi.connect(o);
+  const method: Record<string, string> = { name: o.method };
+  if (o.uri) method.uri = o.uri;
+  await api.raw('POST', `/v2/images/${(await find(api, nameOrId)).id}/import`, JSON.stringify({ method }), { 'content-type': 'application/json' });
+}
+
+async function addProject(nameOrId: string, project: string, o: Opts): Promise<void> {
+  const api = await ImageApi.connect(o);
+  const member = await api.json('POST', `/v2/images/${(await find(api, nameOrId)).id}/members`, { member: project });
+  printRecord({ created_at: member.created_at, image_id: member.image_id, member_id: member.member_id, schema: member.schema, status: member.status, updated_at: member.updated_at }, o);
+}
+
+async function removeProject(nameOrId: string, project: string, o: Opts): Promise<void> {
+  const api = await ImageApi.connect(o);
+  await api.raw('DELETE', `/v2/images/${(await find(api, nameOrId)).id}/members/${encodeURIComponent(project)}`);
+}
+
+async function memberList(nameOrId: string, o: Opts): Promise<void> {
+  const api = await ImageApi.connect(o);
+  const { members } = await api.json('GET', `/v2/images/${(await find(api, nameOrId)).id}/members`);
+  printList(['Image ID', 'Member ID', 'Status'], members.map((m: Image) => [m.image_id, m.member_id, m.status]), o);
+}
+
+async function action(nameOrId: string, which: 'deactivate' | 'reactivate', o: Opts): Promise<void> {
+  const api = await ImageApi.connect(o);
+  await api.raw('POST', `/v2/images/${(await find(api, nameOrId)).id}/actions/${which}`);
+}
+
+async function tag(nameOrId: string, value: string, add: boolean, o: Opts): Promise<void> {
+  const api = await ImageApi.connect(o);
+  await api.raw(add ? 'PUT' : 'DELETE', `/v2/images/${(await find(api, nameOrId)).id}/tags/${encodeURIComponent(value)}`);
+}
+
+const cmd = (name: string, description: string) => withOsOptions(new Command(name).description(description));
+const visibilityFlags = (c: Command) =>
+  c.option('--public', 'visible to everyone').option('--private', 'only the owner').option('--shared', 'owner and members').option('--community', 'anyone who asks for it');
+const recordFlags = (c: Command) =>
+  visibilityFlags(
+    c
+      .option('--disk-format <format>', 'raw, qcow2, vmdk, vhd, vhdx, vdi, iso, ploop, ami, ari, aki')
+      .option('--container-format <format>', 'bare, ovf, ova, docker, compressed, ami, ari, aki')
+      .option('--property <key=value>', 'a custom property (repeatable)', repeatable)
+      .option('--tag <tag>', 'a tag (repeatable)', repeatable)
+      .option('--protected', 'cannot be deleted')
+      .option('--unprotected', 'can be deleted')
+      .option('--min-disk <gib>', 'smallest disk to boot it, in GiB')
+      .option('--min-ram <mib>', 'least RAM to boot it, in MiB'),
+  );
+
+export function imageCommand(): Command {
+  const image = new Command('image').description('images, as `openstack image` manages them').addHelpText(
+    'after',
+    `
+Examples:
+  glimpse image list --os-auth-type none --os-endpoint http://127.0.0.1:9292
+  glimpse image create --file cirros.img --disk-format qcow2 --property os_distro=cirros --progress cirros
+  glimpse image show -f json cirros
+  glimpse image save --file cirros.img --resume cirros`,
+  );
+  image.addCommand(
+    withOutputOptions(
+      visibilityFlags(cmd('list', 'list images'))
+        .option('--all', 'every visibility')
+        .option('--property <key=value>', 'only images with this property (repeatable)', repeatable)
+        .option('--tag <tag>', 'only images with this tag (repeatable)', repeatable)
+        .option('--name <name>', 'only images with this name')
+        .option('--status <status>', 'only images in this status')
+        .option('--member-status <status>', 'pending, accepted, rejected or all')
+        .option('--sort <key[:dir],...>', 'sort on the server, e.g. name:asc,size:desc')
+        .option('--limit <n>', 'at most this many images (one page)')
+        .option('--marker <id>', 'start after this image')
+        .option('--long', 'more columns'),
+      ['table', 'json', 'yaml', 'value', 'csv'],
+    ).action(list),
+  );
+  image.addCommand(withOutputOptions(cmd('show', 'show one image').argument('<image>', 'name or id')).action(show));
+  image.addCommand(
+    withOutputOptions(recordFlags(cmd('create', 'create an image, and upload its data').argument('<name>')))
+      .option('--file <file>', 'upload this file as the image data')
+      .option('--import', 'upload with interoperable import (stage + glance-direct)')
+      .option('--id <uuid>', 'the new image id')
+      .option('--progress', 'show a progress bar while uploading')
+      .action(create),
+  );
+  image.addCommand(
+    recordFlags(cmd('set', 'change an image').argument('<image>'))
+      .option('--name <name>', 'new name')
+      .option('--deactivate', 'deactivate the image')
+      .option('--activate', 'reactivate the image')
+      .option('--accept', "accept the image shared with your project")
+      .option('--reject', "reject the image shared with your project")
+      .option('--pending', 'reset your membership to pending')
+      .option('--project <project>', 'the member project whose status to change')
+      .action(set),
+  );
+  image.addCommand(
+    cmd('unset', 'remove properties or tags')
+      .argument('<image>')
+      .option('--property <key>', 'property to remove (repeatable)', repeatable)
+      .option('--tag <tag>', 'tag to remove (repeatable)', repeatable)
+      .action(unset),
+  );
+  image.addCommand(cmd('delete', 'delete images').argument('<images...>').action(remove));
+  image.addCommand(
+    cmd('save', 'download image data to a file')
+      .argument('<image>')
+      .requiredOption('--file <file>', 'where to write the data')
+      .option('--resume', 'continue a partial file with a range request')
+      .option('--no-progress', 'no progress bar')
+      .action(save),
+  );
+  image.addCommand(cmd('stage', 'upload data to the staging area').argument('<image>').requiredOption('--file <file>').option('--progress').action(stage));
+  image.addCommand(
+    cmd('import', 'start an interoperable import')
+      .argument('<image>')
+      .option('--method <method>', 'glance-direct, web-download or copy-image', 'glance-direct')
+      .option('--uri <uri>', 'web-download source')
+      .action(importImage),
+  );
+  image.addCommand(cmd('deactivate', 'deactivate an image').argument('<image>').action((i: string, o: Opts) => action(i, 'deactivate', o)));
+  image.addCommand(cmd('reactivate', 'reactivate an image').argument('<image>').action((i: string, o: Opts) => action(i, 'reactivate', o)));
+  const add = new Command('add').description('share');
+  add.addCommand(withOutputOptions(cmd('project', 'share an image with a project').argument('<image>').argument('<project>')).action(addProject));
+  image.addCommand(add);
+  const rm = new Command('remove').description('unshare');
+  rm.addCommand(cmd('project', 'stop sharing an image with a project').argument('<image>').argument('<project>').action(removeProject));
+  image.addCommand(rm);
+  const member = new Command('member').description('members');
+  member.addCommand(withOutputOptions(cmd('list', "list an image's members").argument('<image>')).action(memberList));
+  image.addCommand(member);
+  const tags = new Command('tag').description('tags');
+  tags.addCommand(cmd('add', 'add a tag').argument('<image>').argument('<tag>').action((i: string, t: string, o: Opts) => tag(i, t, true, o)));
+  tags.addCommand(cmd('remove', 'remove a tag').argument('<image>').argument('<tag>').action((i: string, t: string, o: Opts) => tag(i, t, false, o)));
+  image.addCommand(tags);
+  return image;
+}

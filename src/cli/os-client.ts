@@ -1,0 +1,140 @@
+/**
+ * How the `glimpse image` commands reach an image service, the way
+ * openstackclient does: `--os-*` flags with `OS_*` environment twins; Keystone
+ * password or token auth (the image endpoint then comes from the catalog), or
+ * no auth with an explicit endpoint.
+ */
+import type { Command } from 'commander';
+
+export interface OsOptions {
+  osAuthType?: string;
+  osAuthUrl?: string;
+  osUsername?: string;
+  osPassword?: string;
+  osProjectName?: string;
+  osProjectId?: string;
+  osUserDomainName?: string;
+  osProjectDomainName?: string;
+  osToken?: string;
+  osEndpoint?: string;
+  osInterface?: string;
+  osRegionName?: string;
+}
+
+const FLAGS: [keyof OsOptions, string, string][] = [
+  ['osAuthType', '--os-auth-type <type>', 'password (default when a username is given), token, or none'],
+  ['osAuthUrl', '--os-auth-url <url>', 'Keystone URL'],
+  ['osUsername', '--os-username <name>', 'user name'],
+  ['osPassword', '--os-password <password>', 'password'],
+  ['osProjectName', '--os-project-name <name>', 'project to scope the token to'],
+  ['osProjectId', '--os-project-id <id>', 'project id to scope the token to'],
+  ['osUserDomainName', '--os-user-domain-name <name>', 'domain of the user (default Default)'],
+  ['osProjectDomainName', '--os-project-domain-name <name>', 'domain of the project (default Default)'],
+  ['osToken', '--os-token <token>', 'an existing token (auth type token)'],
+  ['osEndpoint', '--os-endpoint <url>', 'the image service URL, instead of the catalog'],
+  ['osInterface', '--os-interface <interface>', 'catalog interface: public, internal or admin (default public)'],
+  ['osRegionName', '--os-region-name <region>', 'catalog region'],
+];
+
+/** Adds every --os-* flag; each defaults to its OS_* environment variable. */
+export function withOsOptions(cmd: Command): Command {
+  for (const [key, flag, help] of FLAGS) {
+    const env = `OS_${key.slice(2).replace(/(?<=.)[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+    cmd.option(flag, `${help} (env ${env})`, process.env[env]);
+  }
+  return cmd;
+}
+
+export class ImageApi {
+  private constructor(
+    readonly endpoint: string,
+    private readonly token: string | null,
+  ) {}
+
+  static async connect(o: OsOptions): Promise<ImageApi> {
+    const type = o.osAuthType ?? (o.osToken ? 'token' : o.osUsername ? 'password' : 'none');
+    if (type === 'none' || type === 'noauth') {
+      if (!o.osEndpoint) throw new Error('--os-auth-type none needs --os-endpoint (or OS_ENDPOINT)');
+      return new ImageApi(o.osEndpoint.replace(/\/+$/, ''), null);
+    }
+    if (!o.osAuthUrl) throw new Error('--os-auth-url (or OS_AUTH_URL) is needed to authenticate');
+    const v3 = o.osAuthUrl.replace(/\/+$/, '').replace(/(\/v3)?$/, '/v3');
+    const identity =
+      type === 'token' || type === 'v3token'
+        ? { methods: ['token'], token: { id: need(o.osToken, '--os-token') } }
+        : {
+            methods: ['password'],
+            password: { user: { name: need(o.osUsername, '--os-username'), domain: { name: o.osUserDomainName ?? 'Default' }, password: need(o.osPassword, '--os-password') } },
+          };
+    const scope = o.osProjectId
+      ? { project: { id: o.osProjectId } }
+      : o.osProjectName
+        ? { project: { name: o.osProjectName, domain: { name: o.osProjectDomainName ?? 'Default' } } }
+        : undefined;
+    const res = await fetch(`${v3}/auth/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify({ auth: { identity, ...(scope ? { scope } : {}) } }),
+    });
+    if (res.status !== 201) throw new Error(`Keystone refused the credentials (${res.status})`);
+    const token = res.headers.get('x-subject-token')!;
+    const body = (await res.json()) as { token: { catalog?: CatalogEntry[] } };
+    const endpoint = o.osEndpoint ?? imageEndpoint(body.token.catalog ?? [], o.osInterface ?? 'public', o.osRegionName);
+    return new ImageApi(endpoint.replace(/\/+$/, ''), token);
+  }
+
+  headers(extra: Record<string, string> = {}): Record<string, string> {
+    return { accept: 'application/json', ...(this.token ? { 'x-auth-token': this.token } : {}), ...extra };
+  }
+
+  /** A JSON call; errors become exceptions carrying Glance's message. */
+  async json<T = any>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
+    const res = await this.raw(method, path, body === undefined ? undefined : JSON.stringify(body), body === undefined ? {} : { 'content-type': contentType });
+    const text = await res.text();
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  async raw(method: string, path: string, body?: BodyInit, headers: Record<string, string> = {}, init: RequestInit = {}): Promise<Response> {
+    const res = await fetch(`${this.endpoint}${path}`, { method, headers: this.headers(headers), body, ...init });
+    if (res.status >= 400) throw new ApiError(res.status, await errorMessage(res));
+    return res;
+  }
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface CatalogEntry {
+  type: string;
+  endpoints: { interface: string; region?: string; region_id?: string; url: string }[];
+}
+
+function imageEndpoint(catalog: CatalogEntry[], iface: string, region?: string): string {
+  const service = catalog.find((c) => c.type === 'image');
+  const wanted = iface.replace(/URL$/, '');
+  const endpoint = service?.endpoints.find((e) => e.interface === wanted && (!region || e.region === region || e.region_id === region));
+  if (!endpoint) throw new Error(`no ${wanted} image endpoint in the catalog${region ? ` for region ${region}` : ''}`);
+  return endpoint.url;
+}
+
+async function errorMessage(res: Response): Promise<string> {
+  const text = await res.text();
+  try {
+    const body = JSON.parse(text) as { message?: string };
+    if (body.message) return `${res.status}: ${body.message.replace(/<br \/>/g, '').trim()}`;
+  } catch {
+    /* not JSON */
+  }
+  return `${res.status}: ${text.replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim()}`;
+}
+
+function need(value: string | undefined, flag: string): string {
+  if (!value) throw new Error(`${flag} is needed`);
+  return value;
+}

@@ -1,0 +1,94 @@
+/**
+ * openstackclient's (cliff's) output formats: -f table|json|yaml|value|shell|csv
+ * and -c COLUMN, for one record (show) or a list.
+ */
+import type { Command } from 'commander';
+import { stringify as toYaml } from 'yaml';
+
+export interface OutputOptions {
+  format?: string;
+  column?: string[];
+}
+
+export function withOutputOptions(cmd: Command, formats = ['table', 'json', 'yaml', 'value', 'shell', 'csv']): Command {
+  return cmd
+    .option('-f, --format <format>', `output format: ${formats.join(', ')}`, 'table')
+    .option('-c, --column <column>', 'show only this column (repeatable)', (v: string, all: string[] = []) => [...all, v]);
+}
+
+type Value = unknown;
+
+/** How cliff prints a cell for humans: lists comma-joined, dicts as k='v'. */
+function cell(v: Value): string {
+  if (v === null || v === undefined) return '';
+  if (Array.isArray(v)) return v.map(String).join(', ');
+  if (typeof v === 'object') return Object.entries(v as Record<string, Value>).sort(([a], [b]) => a.localeCompare(b)).map(([k, x]) => `${k}='${cell(x)}'`).join(', ');
+  if (typeof v === 'boolean') return v ? 'True' : 'False';
+  return String(v);
+}
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => Math.max(...r[i].split('\n').map((l) => l.length)))));
+  const line = `+${widths.map((w) => '-'.repeat(w + 2)).join('+')}+`;
+  const fmt = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+  return [line, fmt(header), line, ...rows.map(fmt), line].join('\n');
+}
+
+const csvQuote = (s: string) => `"${s.replace(/"/g, '""')}"`;
+const shellName = (s: string) => s.replace(/[^A-Za-z0-9_]/g, '_');
+
+/** One record: Field/Value rows. */
+export function printRecord(record: Record<string, Value>, o: OutputOptions, out = process.stdout): void {
+  let keys = Object.keys(record).sort();
+  if (o.column?.length) keys = o.column.filter((c) => c in record);
+  const picked = Object.fromEntries(keys.map((k) => [k, record[k]]));
+  switch (o.format ?? 'table') {
+    case 'json':
+      out.write(`${JSON.stringify(picked, null, 2)}\n`);
+      return;
+    case 'yaml':
+      out.write(toYaml(picked));
+      return;
+    case 'value':
+      out.write(keys.map((k) => `${cell(record[k])}\n`).join(''));
+      return;
+    case 'shell':
+      out.write(keys.map((k) => `${shellName(k)}="${cell(record[k]).replace(/(["\\$`])/g, '\\$1')}"\n`).join(''));
+      return;
+    case 'csv':
+      out.write(`${keys.map(csvQuote).join(',')}\n${keys.map((k) => csvQuote(cell(record[k]))).join(',')}\n`);
+      return;
+    case 'table':
+      out.write(`${table(['Field', 'Value'], keys.map((k) => [k, cell(record[k])]))}\n`);
+      return;
+    default:
+      throw new Error(`unknown output format "${o.format}"`);
+  }
+}
+
+/** A list: one row per item, in the given column order. */
+export function printList(columns: string[], rows: Value[][], o: OutputOptions, out = process.stdout): void {
+  let idx = columns.map((_, i) => i);
+  if (o.column?.length) idx = o.column.map((c) => columns.indexOf(c)).filter((i) => i >= 0);
+  const cols = idx.map((i) => columns[i]);
+  const picked = rows.map((r) => idx.map((i) => r[i]));
+  switch (o.format ?? 'table') {
+    case 'json':
+      out.write(`${JSON.stringify(picked.map((r) => Object.fromEntries(cols.map((c, i) => [c, r[i]]))), null, 2)}\n`);
+      return;
+    case 'yaml':
+      out.write(picked.length ? toYaml(picked.map((r) => Object.fromEntries(cols.map((c, i) => [c, r[i]])))) : '[]\n');
+      return;
+    case 'value':
+      out.write(picked.map((r) => `${r.map(cell).join(' ')}\n`).join(''));
+      return;
+    case 'csv':
+      out.write([cols, ...picked.map((r) => r.map(cell))].map((r) => r.map((c) => csvQuote(String(c))).join(',')).join('\n') + '\n');
+      return;
+    case 'table':
+      out.write(`${table(cols, picked.map((r) => r.map(cell)))}\n`);
+      return;
+    default:
+      throw new Error(`unknown output format "${o.format}" for a list`);
+  }
+}

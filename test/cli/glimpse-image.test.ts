@@ -1,0 +1,184 @@
+/** `glimpse image …` against a real server: output, exit codes, openstack parity, progress. */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { KEYSTONE_INI, KEYSTONE_URL, keystoneSkip, projectId } from '../helpers/keystone.js';
+import { type TestServer, startTestServer } from '../helpers/server.js';
+import { OPENSTACK, REPO_ROOT, openstackSkip } from '../helpers/tools.js';
+
+const BIN = path.join(REPO_ROOT, 'bin', 'glimpse');
+
+/** Runs a command without blocking this process (the server lives here). */
+function run(command: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('OS_')));
+    const child = spawn(command, args, { env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('glimpse image (no auth)', () => {
+  let server: TestServer;
+  let env: Record<string, string>;
+  const glimpse = async (...args: string[]) => {
+    const res = await run(process.execPath, [BIN, 'image', ...args], env);
+    assert.equal(res.code, 0, `glimpse image ${args.join(' ')}: ${res.stderr}`);
+    return res.stdout;
+  };
+  const json = async (...args: string[]) => JSON.parse(await glimpse(...args, '-f', 'json'));
+
+  before(async () => {
+    server = await startTestServer();
+    env = { OS_AUTH_TYPE: 'none', OS_ENDPOINT: server.url };
+  });
+  after(() => server.close());
+
+  it('creates with data, shows, lists in every format, updates and deletes', async () => {
+    const file = path.join(server.dataDir, 'disk.img');
+    const data = randomBytes(2 * 1024 * 1024 + 3);
+    writeFileSync(file, data);
+    const created = await json('create', '--file', file, '--disk-format', 'raw', '--property', 'os_distro=ubuntu', '--property', 'hw_disk_bus=virtio', '--tag', 'base', '--min-disk', '2', '--private', 'ubuntu-base');
+    assert.equal(created.status, 'active');
+    assert.equal(created.size, data.length);
+    assert.equal(created.visibility, 'private');
+    assert.deepEqual(created.properties.os_distro, 'ubuntu');
+    assert.deepEqual(created.tags, ['base']);
+    await json('create', '--disk-format', 'qcow2', '--container-format', 'bare', 'empty-record');
+
+    const table = await glimpse('list');
+    assert.match(table, /\| ID +\| Name +\| Status +\|/);
+    assert.match(table, /ubuntu-base/);
+    assert.deepEqual((await json('list', '--property', 'os_distro=ubuntu')).map((i: { Name: string }) => i.Name), ['ubuntu-base']);
+    assert.deepEqual((await json('list', '--tag', 'base')).map((i: { Name: string }) => i.Name), ['ubuntu-base']);
+    assert.deepEqual((await json('list', '--sort', 'name:desc')).map((i: { Name: string }) => i.Name), ['ubuntu-base', 'empty-record']);
+    assert.equal((await json('list', '--limit', '1')).length, 1);
+    assert.equal((await glimpse('list', '-f', 'value', '-c', 'Name', '--sort', 'name:asc')).trim(), 'empty-record\nubuntu-base');
+    const csv = await glimpse('list', '--long', '-f', 'csv', '--name', 'ubuntu-base');
+    assert.match(csv, /^"ID","Name","Disk Format","Container Format","Size","Checksum","Status","Visibility","Protected","Project","Tags"\n/);
+    assert.match(csv, /"raw","bare","2097155"/);
+    assert.match(await glimpse('show', 'ubuntu-base', '-f', 'shell', '-c', 'name', '-c', 'status'), /^name="ubuntu-base"\nstatus="active"\n$/);
+    assert.match(await glimpse('show', 'ubuntu-base', '-f', 'yaml', '-c', 'name'), /^name: ubuntu-base\n$/);
+
+    await glimpse('set', '--name', 'renamed', '--property', 'owner_specified.x=y', '--tag', 'two', '--min-ram', '512', '--protected', 'ubuntu-base');
+    let shown = await json('show', 'renamed');
+    assert.equal(shown.min_ram, 512);
+    assert.equal(shown.protected, true);
+    assert.equal(shown.properties['owner_specified.x'], 'y');
+    assert.deepEqual([...shown.tags].sort(), ['base', 'two']);
+    await glimpse('unset', '--property', 'owner_specified.x', '--tag', 'two', 'renamed');
+    await glimpse('tag', 'add', 'renamed', 'three');
+    await glimpse('tag', 'remove', 'renamed', 'base');
+    shown = await json('show', 'renamed');
+    assert.equal('owner_specified.x' in shown.properties, false);
+    assert.deepEqual(shown.tags, ['three']);
+
+    await glimpse('deactivate', 'renamed');
+    assert.equal((await json('show', 'renamed')).status, 'deactivated');
+    await glimpse('reactivate', 'renamed');
+    await glimpse('set', '--deactivate', 'renamed');
+    await glimpse('set', '--activate', 'renamed');
+    assert.equal((await json('show', 'renamed')).status, 'active');
+
+    const saved = path.join(server.dataDir, 'saved.img');
+    await glimpse('save', '--file', saved, 'renamed');
+    assert.ok(readFileSync(saved).equals(data));
+    writeFileSync(saved, data.subarray(0, 1000));
+    await glimpse('save', '--resume', '--file', saved, 'renamed');
+    assert.ok(readFileSync(saved).equals(data), 'a resumed download completes the partial file');
+
+    const refused = await run(process.execPath, [BIN, 'image', 'delete', 'renamed'], env);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /protected/);
+    await glimpse('set', '--unprotected', 'renamed');
+    await glimpse('delete', 'renamed', 'empty-record');
+    assert.deepEqual(await json('list'), []);
+  });
+
+  it('stages and shares, and fails clearly with a non-zero exit code', async () => {
+    const file = path.join(server.dataDir, 'stage.img');
+    writeFileSync(file, 'staged');
+    await json('create', 'to-stage');
+    await glimpse('stage', '--file', file, 'to-stage');
+    assert.equal((await json('show', 'to-stage')).status, 'uploading');
+    const shared = await json('create', '--shared', 'to-share');
+    const member = await json('add', 'project', 'to-share', 'partner');
+    assert.equal(member.member_id, 'partner');
+    assert.deepEqual(await json('member', 'list', 'to-share'), [{ 'Image ID': shared.id, 'Member ID': 'partner', Status: 'pending' }]);
+    await glimpse('remove', 'project', 'to-share', 'partner');
+    assert.deepEqual(await json('member', 'list', 'to-share'), []);
+
+    const missing = await run(process.execPath, [BIN, 'image', 'show', 'no-such-image'], env);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /No Image found for no-such-image/);
+    const bad = await run(process.execPath, [BIN, 'image', 'create', '--disk-format', 'floppy', 'x'], env);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /400: .*disk_format/);
+    const noEndpoint = await run(process.execPath, [BIN, 'image', 'list'], { OS_AUTH_TYPE: 'none' });
+    assert.equal(noEndpoint.code, 1);
+    assert.match(noEndpoint.stderr, /needs --os-endpoint/);
+  });
+
+  it('shows an image exactly as openstack image show does', { skip: openstackSkip() }, async () => {
+    const file = path.join(server.dataDir, 'parity.img');
+    writeFileSync(file, randomBytes(100_000));
+    const created = await json('create', '--file', file, '--disk-format', 'qcow2', '--property', 'os_distro=debian', '--property', 'a=b', '--tag', 'x', 'parity');
+    const osc = await run(OPENSTACK, ['--os-auth-type', 'none', '--os-endpoint', server.url, 'image', 'show', '-f', 'json', created.id]);
+    assert.equal(osc.code, 0, osc.stderr);
+    assert.deepEqual(await json('show', created.id), JSON.parse(osc.stdout));
+    const oscList = await run(OPENSTACK, ['--os-auth-type', 'none', '--os-endpoint', server.url, 'image', 'list', '-f', 'json']);
+    assert.deepEqual(await json('list'), JSON.parse(oscList.stdout));
+  });
+
+  it('draws a progress bar on a terminal while uploading', async () => {
+    const file = path.join(server.dataDir, 'big.img');
+    writeFileSync(file, Buffer.alloc(300 * 1024 * 1024, 1));
+    // `script` gives the command a pseudo-terminal, as a person's shell would.
+    const cmd = `${process.execPath} ${BIN} image create --file ${file} --disk-format raw --progress -f value -c status big`;
+    const res = await run('script', ['-q', '-e', '-c', cmd, '/dev/null'], env);
+    assert.equal(res.code, 0, res.stdout + res.stderr);
+    const frames = res.stdout.split('\r').filter((f) => /uploading .*%/.test(f));
+    assert.ok(frames.length >= 2, `the bar was redrawn while uploading: ${JSON.stringify(res.stdout.slice(0, 300))}`);
+    assert.match(frames.at(-1)!, /100% 300\.0 MiB \/ 300\.0 MiB .*\/s/);
+    const percents = frames.map((f) => Number(/(\d+)%/.exec(f)![1]));
+    assert.ok(percents.some((p) => p < 100), 'it advanced from below 100%');
+    assert.match(res.stdout, /active/);
+    const quiet = await run(process.execPath, [BIN, 'image', 'save', '--file', path.join(server.dataDir, 'copy.img'), 'big'], env);
+    assert.equal(quiet.stderr, '', 'no bar when stderr is not a terminal');
+  });
+});
+
+describe('glimpse image with Keystone', { skip: keystoneSkip() }, () => {
+  it('authenticates like openstackclient and finds the image service in the catalog', async () => {
+    const server = await startTestServer({ auth: 'keystone', ini: KEYSTONE_INI() });
+    try {
+      const as = (user: string, project: string) => ({
+        OS_AUTH_URL: `${KEYSTONE_URL}/v3`, OS_USERNAME: user, OS_PASSWORD: 'pass', OS_PROJECT_NAME: project,
+        OS_USER_DOMAIN_NAME: 'Default', OS_PROJECT_DOMAIN_NAME: 'Default', OS_ENDPOINT: server.url,
+      });
+      const glimpse = async (env: Record<string, string>, ...args: string[]) => {
+        const res = await run(process.execPath, [BIN, 'image', ...args], env);
+        assert.equal(res.code, 0, res.stderr);
+        return res.stdout;
+      };
+      const alpha = as('alpha-member', 'alpha');
+      const beta = as('beta-member', 'beta');
+      const image = JSON.parse(await glimpse(alpha, 'create', '--shared', 'kshared', '-f', 'json'));
+      assert.equal(image.owner, projectId('alpha'));
+      await glimpse(alpha, 'add', 'project', image.id, projectId('beta'));
+      await glimpse(beta, 'set', '--accept', image.id);
+      assert.match(await glimpse(beta, 'list', '-f', 'value', '-c', 'Name'), /kshared/);
+      const wrong = await run(process.execPath, [BIN, 'image', 'list'], { ...alpha, OS_PASSWORD: 'wrong' });
+      assert.equal(wrong.code, 1);
+      assert.match(wrong.stderr, /refused the credentials \(401\)/);
+    } finally {
+      await server.close();
+    }
+  });
+});
