@@ -4,9 +4,14 @@
  * password or token auth (the image endpoint then comes from the catalog), or
  * no auth with an explicit endpoint.
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import path from 'node:path';
 import type { Command } from 'commander';
+import { parse as parseYaml } from 'yaml';
 
 export interface OsOptions {
+  osCloud?: string;
   osAuthType?: string;
   osAuthUrl?: string;
   osUsername?: string;
@@ -22,6 +27,7 @@ export interface OsOptions {
 }
 
 const FLAGS: [keyof OsOptions, string, string][] = [
+  ['osCloud', '--os-cloud <name>', 'a cloud from clouds.yaml'],
   ['osAuthType', '--os-auth-type <type>', 'password (default when a username is given), token, or none'],
   ['osAuthUrl', '--os-auth-url <url>', 'Keystone URL'],
   ['osUsername', '--os-username <name>', 'user name'],
@@ -51,7 +57,8 @@ export class ImageApi {
     private readonly token: string | null,
   ) {}
 
-  static async connect(o: OsOptions): Promise<ImageApi> {
+  static async connect(given: OsOptions): Promise<ImageApi> {
+    const o = given.osCloud ? { ...fromCloudsYaml(given.osCloud), ...definedOnly(given) } : given;
     const type = o.osAuthType ?? (o.osToken ? 'token' : o.osUsername ? 'password' : 'none');
     if (type === 'none' || type === 'noauth') {
       if (!o.osEndpoint) throw new Error('--os-auth-type none needs --os-endpoint (or OS_ENDPOINT)');
@@ -132,6 +139,37 @@ async function errorMessage(res: Response): Promise<string> {
     /* not JSON */
   }
   return `${res.status}: ${text.replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim()}`;
+}
+
+/** clouds.yaml, searched where openstacksdk searches: the current directory, ~/.config/openstack, /etc/openstack. */
+export function fromCloudsYaml(name: string, dirs = ['.', path.join(homedir(), '.config', 'openstack'), '/etc/openstack']): OsOptions {
+  for (const dir of dirs) {
+    const file = path.join(dir, 'clouds.yaml');
+    if (!existsSync(file)) continue;
+    const cloud = (parseYaml(readFileSync(file, 'utf8')) as { clouds?: Record<string, any> })?.clouds?.[name];
+    if (!cloud) continue;
+    const auth = cloud.auth ?? {};
+    return {
+      osAuthType: cloud.auth_type,
+      osAuthUrl: auth.auth_url,
+      osUsername: auth.username,
+      osPassword: auth.password,
+      osProjectName: auth.project_name,
+      osProjectId: auth.project_id,
+      osUserDomainName: auth.user_domain_name,
+      osProjectDomainName: auth.project_domain_name,
+      osToken: auth.token,
+      osEndpoint: cloud.image_endpoint_override ?? auth.endpoint,
+      osInterface: cloud.interface,
+      osRegionName: cloud.region_name,
+    };
+  }
+  throw new Error(`cloud "${name}" is not in any clouds.yaml (./, ~/.config/openstack/, /etc/openstack/)`);
+}
+
+/** Flags given (or set through OS_* variables) win over clouds.yaml. */
+function definedOnly(o: OsOptions): OsOptions {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as OsOptions;
 }
 
 function need(value: string | undefined, flag: string): string {

@@ -174,6 +174,19 @@ describe('glimpse image with Keystone', { skip: keystoneSkip() }, () => {
       await glimpse(alpha, 'add', 'project', image.id, projectId('beta'));
       await glimpse(beta, 'set', '--accept', image.id);
       assert.match(await glimpse(beta, 'list', '-f', 'value', '-c', 'Name'), /kshared/);
+      // The same through clouds.yaml, as openstacksdk reads it.
+      const dir = server.dataDir;
+      writeFileSync(
+        path.join(dir, 'clouds.yaml'),
+        `clouds:\n  test:\n    auth:\n      auth_url: ${KEYSTONE_URL}/v3\n      username: beta-member\n      password: pass\n      project_name: beta\n      user_domain_name: Default\n      project_domain_name: Default\n    image_endpoint_override: ${server.url}\n`,
+      );
+      const viaCloud = await new Promise<string>((resolve, reject) => {
+        const child = spawn(process.execPath, [BIN, 'image', 'list', '--os-cloud', 'test', '-f', 'value', '-c', 'Name'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        child.stdout.on('data', (d) => (out += d));
+        child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`exit ${code}`))));
+      });
+      assert.match(viaCloud, /kshared/);
       const wrong = await run(process.execPath, [BIN, 'image', 'list'], { ...alpha, OS_PASSWORD: 'wrong' });
       assert.equal(wrong.code, 1);
       assert.match(wrong.stderr, /refused the credentials \(401\)/);
