@@ -333,7 +333,11 @@ export class ImagesRepository {
         eb(col(s.key), s.dir === 'asc' ? '>' : '<', val(s.key) as never),
       ]),
     );
-    return eb.or(branches) as unknown as ReturnType<Eb['or']> & SqlBool;
+    // The same condition as a range on the first key as well, so the database
+    // can start an index scan at the marker instead of filtering every row before it.
+    const [first] = sort;
+    const bound = eb(col(first.key), first.dir === 'asc' ? '>=' : '<=', val(first.key) as never);
+    return eb.and([bound, eb.or(branches)]) as unknown as ReturnType<Eb['or']> & SqlBool;
   }
 
   private columns(image: ImageChange['fields'] & object): Record<string, unknown> {
