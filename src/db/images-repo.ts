@@ -223,6 +223,18 @@ export class ImagesRepository {
     };
   }
 
+  /** Live images in a status that has not changed since `before`. */
+  async idsInStatusSince(status: ImageStatus, before: Date): Promise<string[]> {
+    const rows = await this.db.kysely
+      .selectFrom('images')
+      .select('id')
+      .where('status', '=', status)
+      .where('deleted', '=', this.db.toBool(false))
+      .where('updated_at', '<', this.db.toTime(before))
+      .execute();
+    return rows.map((r) => r.id);
+  }
+
   /** Ids of live images whose ids are among these (for sweeping stray files). */
   async liveIds(ids: string[]): Promise<Set<string>> {
     if (ids.length === 0) return new Set();

@@ -103,19 +103,30 @@ export class ImageDataService {
 
   /**
    * At start-up: writes this host's dead processes left half-done go back to
-   * `queued` with their partial files removed, and staged files of images
-   * that no longer exist are removed (as Glance's API workers do).
+   * `queued` with their partial files removed; so do images left `saving`
+   * (or `uploading` with nothing staged) for over a minute with no writer
+   * anywhere — a process that died between its status change and its first
+   * byte; and staged files of images that no longer exist are removed (as
+   * Glance's API workers do).
    */
-  async recoverInterruptedWrites(): Promise<{ reset: string[]; unstaged: string[] }> {
+  async recoverInterruptedWrites(now = new Date()): Promise<{ reset: string[]; unstaged: string[] }> {
     const reset: string[] = [];
+    const requeue = async (id: string, from: ImageStatus) => {
+      const ok = await this.repo.update(id, { fields: { status: 'queued', ...NO_DATA } }, from).then(
+        () => true,
+        () => false,
+      );
+      if (ok) reset.push(id);
+    };
     for (const [store, status] of [[this.store, 'saving'], [this.staging, 'uploading']] as const) {
-      for (const id of (await store.removeDeadPartials?.()) ?? []) {
-        const ok = await this.repo.update(id, { fields: { status: 'queued', ...NO_DATA } }, status).then(
-          () => true,
-          () => false,
-        );
-        if (ok) reset.push(id);
-      }
+      for (const id of (await store.removeDeadPartials?.()) ?? []) await requeue(id, status);
+    }
+    const stale = new Date(now.getTime() - 60_000);
+    for (const id of await this.repo.idsInStatusSince('saving', stale)) {
+      if (await this.store.releaseAbandoned?.(id)) await requeue(id, 'saving');
+    }
+    for (const id of await this.repo.idsInStatusSince('uploading', stale)) {
+      if (!(await this.staging.writing(id)) && !(await this.staging.has(id))) await requeue(id, 'uploading');
     }
     const staged = await this.staging.imageIds();
     const live = await this.repo.liveIds(staged.map((n) => n.split('.')[0]));

@@ -81,6 +81,22 @@ export class FileStore implements ImageStore {
     return dead;
   }
 
+  /** Whether any writer, on any host, is writing data for this image (a partial file exists). */
+  async writing(imageId: string): Promise<boolean> {
+    const names = await readdir(this.dir).catch(() => [] as string[]);
+    return names.some((n) => PARTIAL.exec(n)?.[1] === imageId);
+  }
+
+  async has(imageId: string): Promise<boolean> {
+    return exists(path.join(this.dir, imageId));
+  }
+
+  async releaseAbandoned(imageId: string): Promise<boolean> {
+    if (await this.writing(imageId)) return false;
+    await this.delete(this.locationOf(imageId));
+    return true;
+  }
+
   /** Image ids of the complete files in this store (names that are UUIDs). */
   async imageIds(): Promise<string[]> {
     const names = await readdir(this.dir).catch(() => [] as string[]);

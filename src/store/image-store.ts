@@ -30,4 +30,10 @@ export interface ImageStore {
    * writers left and returns their image ids.
    */
   removeDeadPartials?(): Promise<string[]>;
+  /**
+   * For an image stuck mid-write: false if some writer (on any host) is still
+   * writing its data; else removes any data written but never activated and
+   * returns true.
+   */
+  releaseAbandoned?(imageId: string): Promise<boolean>;
 }

@@ -9,6 +9,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
+import SQLite from 'better-sqlite3';
 import { Client } from '../helpers/client.js';
 import { REPO_ROOT } from '../helpers/tools.js';
 import { slowUpload, waitFor } from '../helpers/upload.js';
@@ -71,6 +72,36 @@ describe('crash safety', () => {
       assert.equal((await again.get(`/v2/images/${image.id}/file`)).text, 'second try');
     } finally {
       second.child.kill('SIGTERM');
+      await new Promise((r) => second.child.on('exit', r));
+    }
+  });
+
+  it('requeues images a process abandoned before writing a byte, but not staged ones', async () => {
+    const first = await serve(dataDir);
+    const api = new Client(first.url);
+    const saving = await api.createImage({ disk_format: 'raw', container_format: 'bare' });
+    const uploading = await api.createImage({});
+    const staged = await api.createImage({});
+    assert.equal((await api.request('PUT', `/v2/images/${staged.id}/stage`, { raw: 'kept', headers: { 'content-type': 'application/octet-stream' } })).status, 204);
+    const exited = new Promise((r) => first.child.on('exit', r));
+    first.child.kill('SIGKILL');
+    await exited;
+    // What a process killed right after its status change leaves: the status, and no file at all.
+    const db = new SQLite(path.join(dataDir, 'glimpse.sqlite'));
+    const old = "strftime('%Y-%m-%d %H:%M:%f000', 'now', '-5 minutes')";
+    db.prepare(`UPDATE images SET status = 'saving', updated_at = ${old} WHERE id = ?`).run(saving.id);
+    db.prepare(`UPDATE images SET status = 'uploading', updated_at = ${old} WHERE id = ?`).run(uploading.id);
+    db.prepare(`UPDATE images SET updated_at = ${old} WHERE id = ?`).run(staged.id);
+    db.close();
+    const second = await serve(dataDir);
+    try {
+      const again = new Client(second.url);
+      assert.equal((await again.get(`/v2/images/${saving.id}`)).json.status, 'queued');
+      assert.equal((await again.get(`/v2/images/${uploading.id}`)).json.status, 'queued');
+      assert.equal((await again.get(`/v2/images/${staged.id}`)).json.status, 'uploading', 'staged data waiting for its import is left alone');
+    } finally {
+      second.child.kill('SIGTERM');
+      await new Promise((r) => second.child.on('exit', r));
     }
   });
 });
