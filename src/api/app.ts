@@ -56,15 +56,14 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     bodyLimit: JSON_BODY_LIMIT,
     genReqId: (req) => requestId(req.headers['x-openstack-request-id']),
     rewriteUrl: (req) => rewriteUrl(req.url ?? '/', multiStore),
-    // Multi-GiB uploads take as long as they take.
-    requestTimeout: 0,
-    connectionTimeout: 0,
-    // Longer than clients' and load balancers' idle timeouts, so the server is
-    // never the side that closes an idle keep-alive connection a client is reusing.
-    keepAliveTimeout: 75_000,
+    // Fastify leaves timeouts to a server it did not create: all are set here.
+    // No request timeout: multi-GiB uploads take as long as they take. A
+    // keep-alive longer than clients' and load balancers', so the server is
+    // never the side that closes an idle connection a client is reusing.
     // 1 MiB socket and request buffers: with Node's 16 KiB default an upload
     // stalls the socket after every 64 KiB read.
-    serverFactory: (handler) => http.createServer({ highWaterMark: 1024 * 1024 }, handler),
+    serverFactory: (handler) =>
+      http.createServer({ highWaterMark: 1024 * 1024, requestTimeout: 0, keepAliveTimeout: 75_000, headersTimeout: 60_000 }, handler),
   });
 
   app.addHook('onRequest', async (request, reply) => {

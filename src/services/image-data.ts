@@ -161,6 +161,7 @@ export class ImageDataService {
     try {
       const stored = await ingest(store, image.id, data.body, {
         hashingAlgorithm: this.limits.hashingAlgorithm,
+        expectedSize: data.declaredSize ?? data.contentLength,
         maxBytes: limit.maxBytes,
         limitMessage: limit.message,
         signal: data.signal,

@@ -5,6 +5,7 @@
  */
 import { createHash, getHashes } from 'node:crypto';
 import { type Readable, Transform, type TransformCallback, pipeline } from 'node:stream';
+import { Worker } from 'node:worker_threads';
 import { tooLarge } from '../domain/errors.js';
 import type { ImageStore } from './image-store.js';
 
@@ -18,24 +19,106 @@ export interface IngestResult {
 
 export interface IngestOptions {
   hashingAlgorithm: string;
+  /** The size the client announced, if any. */
+  expectedSize?: number | null;
   /** Bytes beyond this many fail the write with 413 as soon as they arrive. */
   maxBytes: number;
   limitMessage: string;
   signal?: AbortSignal;
 }
 
-export class HashingCounter extends Transform {
+export interface Digests {
+  checksum: string;
+  os_hash_algo: string;
+  os_hash_value: string;
+}
+
+/** md5 and the configured digest over every byte passed to `update`. */
+interface Hasher {
+  update(chunk: Buffer): Promise<void> | void;
+  result(): Promise<Digests>;
+  dispose(): void;
+}
+
+class InlineHasher implements Hasher {
   private readonly md5 = createHash('md5');
   private readonly digest;
+  constructor(private readonly algorithm: string) {
+    this.digest = createHash(algorithm);
+  }
+  update(chunk: Buffer): void {
+    this.md5.update(chunk);
+    this.digest.update(chunk);
+  }
+  async result(): Promise<Digests> {
+    return { checksum: this.md5.digest('hex'), os_hash_algo: this.algorithm, os_hash_value: this.digest.digest('hex') };
+  }
+  dispose(): void {}
+}
+
+/**
+ * Hashes on a worker thread, so the event loop keeps moving bytes between
+ * the socket and the store while another core hashes. At most `window`
+ * bytes wait in the worker, so memory stays flat.
+ */
+class WorkerHasher implements Hasher {
+  private readonly worker: Worker;
+  private pending = 0;
+  private wake: (() => void) | null = null;
+  private final: ((d: { checksum: string; value: string }) => void) | null = null;
+
+  constructor(
+    private readonly algorithm: string,
+    private readonly window = 16 * 1024 * 1024,
+  ) {
+    this.worker = new Worker(new URL('./hash-worker.js', import.meta.url), { workerData: { algorithm } });
+    this.worker.on('message', (m: number | { checksum: string; value: string }) => {
+      if (typeof m === 'number') {
+        this.pending -= m;
+        if (this.pending <= this.window && this.wake) {
+          const wake = this.wake;
+          this.wake = null;
+          wake();
+        }
+      } else this.final?.(m);
+    });
+  }
+
+  update(chunk: Buffer): Promise<void> | void {
+    this.pending += chunk.length;
+    this.worker.postMessage(chunk);
+    if (this.pending > this.window) return new Promise((resolve) => (this.wake = resolve));
+  }
+
+  async result(): Promise<Digests> {
+    const done = await new Promise<{ checksum: string; value: string }>((resolve) => {
+      this.final = resolve;
+      this.worker.postMessage('end');
+    });
+    this.dispose();
+    return { checksum: done.checksum, os_hash_algo: this.algorithm, os_hash_value: done.value };
+  }
+
+  dispose(): void {
+    void this.worker.terminate();
+  }
+}
+
+/** Uploads at least this large (when the size is known) hash on a worker thread. */
+const OFF_THREAD_FROM = 64 * 1024 * 1024;
+
+export class HashingCounter extends Transform {
+  private readonly hasher: Hasher;
   bytes = 0;
 
   constructor(
     readonly algorithm: string,
     private readonly maxBytes: number,
     private readonly limitMessage: string,
+    expectedSize: number | null = null,
   ) {
     super({ highWaterMark: 1024 * 1024 });
-    this.digest = createHash(algorithm);
+    this.hasher = expectedSize !== null && expectedSize >= OFF_THREAD_FROM ? new WorkerHasher(algorithm) : new InlineHasher(algorithm);
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
@@ -44,13 +127,23 @@ export class HashingCounter extends Transform {
       done(tooLarge(this.limitMessage));
       return;
     }
-    this.md5.update(chunk);
-    this.digest.update(chunk);
-    done(null, chunk);
+    const waiting = this.hasher.update(chunk);
+    if (waiting) waiting.then(() => done(null, chunk));
+    else done(null, chunk);
   }
 
-  result() {
-    return { checksum: this.md5.digest('hex'), os_hash_algo: this.algorithm, os_hash_value: this.digest.digest('hex') };
+  override _destroy(err: Error | null, cb: (err: Error | null) => void): void {
+    if (err) this.hasher.dispose();
+    cb(err);
+  }
+
+  result(): Promise<Digests> {
+    return this.hasher.result();
+  }
+
+  /** Stops hashing without a result (the write failed after all the bytes went through). */
+  dispose(): void {
+    this.hasher.dispose();
   }
 }
 
@@ -59,7 +152,7 @@ export function assertHashAlgorithm(name: string): void {
 }
 
 export async function ingest(store: ImageStore, imageId: string, data: Readable, options: IngestOptions): Promise<IngestResult> {
-  const counter = new HashingCounter(options.hashingAlgorithm, options.maxBytes, options.limitMessage);
+  const counter = new HashingCounter(options.hashingAlgorithm, options.maxBytes, options.limitMessage, options.expectedSize ?? null);
   // Errors are handled from the first byte on, even before the store starts
   // reading; the first one (e.g. the size limit) is the one reported.
   let sourceError: Error | null = null;
@@ -68,8 +161,9 @@ export async function ingest(store: ImageStore, imageId: string, data: Readable,
   });
   try {
     const stored = await store.add(imageId, counter, { signal: options.signal });
-    return { location: stored.location, size: counter.bytes, ...counter.result() };
+    return { location: stored.location, size: counter.bytes, ...(await counter.result()) };
   } catch (err) {
+    counter.dispose();
     throw sourceError ?? err;
   }
 }
