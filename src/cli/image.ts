@@ -64,11 +64,13 @@ async function find(api: ImageApi, nameOrId: string): Promise<Image> {
 
 const patch = (api: ImageApi, id: string, ops: unknown[]) => api.json('PATCH', `/v2/images/${id}`, ops, 'application/openstack-images-v2.1-json-patch');
 
-async function sendFile(api: ImageApi, id: string, file: string, where: 'file' | 'stage', progress: boolean): Promise<void> {
+async function sendFile(api: ImageApi, id: string, file: string, where: 'file' | 'stage', progress: boolean, store?: string): Promise<void> {
   const size = statSync(file).size;
   const bar = new ProgressBar(size, `uploading ${file}`, process.stderr, progress && Boolean(process.stderr.isTTY));
   const body = Readable.toWeb(createReadStream(file, { highWaterMark: 1024 * 1024 }).pipe(bar)) as unknown as BodyInit;
-  await api.raw('PUT', `/v2/images/${id}/${where}`, body, { 'content-type': 'application/octet-stream', 'x-openstack-image-size': String(size) }, { duplex: 'half' } as RequestInit);
+  const headers: Record<string, string> = { 'content-type': 'application/octet-stream', 'x-openstack-image-size': String(size) };
+  if (store) headers['x-image-meta-store'] = store;
+  await api.raw('PUT', `/v2/images/${id}/${where}`, body, headers, { duplex: 'half' } as RequestInit);
 }
 
 async function list(o: Opts): Promise<void> {
@@ -127,9 +129,9 @@ async function create(name: string, o: Opts): Promise<void> {
   const image: Image = await api.json('POST', '/v2/images', body);
   if (o.file && o.import) {
     await sendFile(api, image.id, o.file, 'stage', o.progress);
-    await api.json('POST', `/v2/images/${image.id}/import`, { method: { name: 'glance-direct' } });
+    await api.json('POST', `/v2/images/${image.id}/import`, { method: { name: 'glance-direct' }, ...(o.store ? { stores: [o.store] } : {}) });
   } else if (o.file) {
-    await sendFile(api, image.id, o.file, 'file', o.progress);
+    await sendFile(api, image.id, o.file, 'file', o.progress, o.store);
   }
   printRecord(imageRecord(await api.json('GET', `/v2/images/${image.id}`)), o);
 }
@@ -234,7 +236,9 @@ async function tag(nameOrId: string, value: string, add: boolean, o: Opts): Prom
   await api.raw(add ? 'PUT' : 'DELETE', `/v2/images/${(await find(api, nameOrId)).id}/tags/${encodeURIComponent(value)}`);
 }
 
-const cmd = (name: string, description: string) => withOsOptions(new Command(name).description(description));
+/** Every command's --help ends with examples. */
+const cmd = (name: string, description: string, ...examples: string[]) =>
+  withOsOptions(new Command(name).description(description)).addHelpText('after', `\nExamples:\n${examples.map((e) => `  ${e}`).join('\n')}`);
 const visibilityFlags = (c: Command) =>
   c.option('--public', 'visible to everyone').option('--private', 'only the owner').option('--shared', 'owner and members').option('--community', 'anyone who asks for it');
 const recordFlags = (c: Command) =>
@@ -262,7 +266,7 @@ Examples:
   );
   image.addCommand(
     withOutputOptions(
-      visibilityFlags(cmd('list', 'list images'))
+      visibilityFlags(cmd('list', 'list images', 'glimpse image list --property os_distro=ubuntu --long', 'glimpse image list --sort name:asc -f value -c Name'))
         .option('--all', 'every visibility')
         .option('--property <key=value>', 'only images with this property (repeatable)', repeatable)
         .option('--tag <tag>', 'only images with this tag (repeatable)', repeatable)
@@ -276,17 +280,18 @@ Examples:
       ['table', 'json', 'yaml', 'value', 'csv'],
     ).action(list),
   );
-  image.addCommand(withOutputOptions(cmd('show', 'show one image').argument('<image>', 'name or id')).action(show));
+  image.addCommand(withOutputOptions(cmd('show', 'show one image', 'glimpse image show cirros', 'glimpse image show -f json -c checksum cirros').argument('<image>', 'name or id')).action(show));
   image.addCommand(
-    withOutputOptions(recordFlags(cmd('create', 'create an image, and upload its data').argument('<name>')))
+    withOutputOptions(recordFlags(cmd('create', 'create an image, and upload its data', 'glimpse image create --file cirros.img --disk-format qcow2 --property os_distro=cirros --progress cirros', 'glimpse image create --file big.raw --import --private big').argument('<name>')))
       .option('--file <file>', 'upload this file as the image data')
       .option('--import', 'upload with interoperable import (stage + glance-direct)')
       .option('--id <uuid>', 'the new image id')
       .option('--progress', 'show a progress bar while uploading')
+      .option('--store <store>', 'the store to put the data in (multi-store deployments; X-Image-Meta-Store)')
       .action(create),
   );
   image.addCommand(
-    recordFlags(cmd('set', 'change an image').argument('<image>'))
+    recordFlags(cmd('set', 'change an image', 'glimpse image set --property hw_disk_bus=scsi --tag stable cirros', 'glimpse image set --accept <image shared with you>').argument('<image>'))
       .option('--name <name>', 'new name')
       .option('--deactivate', 'deactivate the image')
       .option('--activate', 'reactivate the image')
@@ -297,43 +302,43 @@ Examples:
       .action(set),
   );
   image.addCommand(
-    cmd('unset', 'remove properties or tags')
+    cmd('unset', 'remove properties or tags', 'glimpse image unset --property hw_disk_bus --tag stable cirros')
       .argument('<image>')
       .option('--property <key>', 'property to remove (repeatable)', repeatable)
       .option('--tag <tag>', 'tag to remove (repeatable)', repeatable)
       .action(unset),
   );
-  image.addCommand(cmd('delete', 'delete images').argument('<images...>').action(remove));
+  image.addCommand(cmd('delete', 'delete images', 'glimpse image delete old-1 old-2').argument('<images...>').action(remove));
   image.addCommand(
-    cmd('save', 'download image data to a file')
+    cmd('save', 'download image data to a file', 'glimpse image save --file cirros.img cirros', 'glimpse image save --resume --file big.raw big')
       .argument('<image>')
       .requiredOption('--file <file>', 'where to write the data')
       .option('--resume', 'continue a partial file with a range request')
       .option('--no-progress', 'no progress bar')
       .action(save),
   );
-  image.addCommand(cmd('stage', 'upload data to the staging area').argument('<image>').requiredOption('--file <file>').option('--progress').action(stage));
+  image.addCommand(cmd('stage', 'upload data to the staging area', 'glimpse image stage --file big.raw big').argument('<image>').requiredOption('--file <file>').option('--progress').action(stage));
   image.addCommand(
-    cmd('import', 'start an interoperable import')
+    cmd('import', 'start an interoperable import', 'glimpse image import big', 'glimpse image import --method web-download --uri https://example.org/x.qcow2 x')
       .argument('<image>')
       .option('--method <method>', 'glance-direct, web-download or copy-image', 'glance-direct')
       .option('--uri <uri>', 'web-download source')
       .action(importImage),
   );
-  image.addCommand(cmd('deactivate', 'deactivate an image').argument('<image>').action((i: string, o: Opts) => action(i, 'deactivate', o)));
-  image.addCommand(cmd('reactivate', 'reactivate an image').argument('<image>').action((i: string, o: Opts) => action(i, 'reactivate', o)));
+  image.addCommand(cmd('deactivate', 'deactivate an image', 'glimpse image deactivate cirros').argument('<image>').action((i: string, o: Opts) => action(i, 'deactivate', o)));
+  image.addCommand(cmd('reactivate', 'reactivate an image', 'glimpse image reactivate cirros').argument('<image>').action((i: string, o: Opts) => action(i, 'reactivate', o)));
   const add = new Command('add').description('share');
-  add.addCommand(withOutputOptions(cmd('project', 'share an image with a project').argument('<image>').argument('<project>')).action(addProject));
+  add.addCommand(withOutputOptions(cmd('project', 'share an image with a project', 'glimpse image add project cirros <project id>').argument('<image>').argument('<project>')).action(addProject));
   image.addCommand(add);
   const rm = new Command('remove').description('unshare');
-  rm.addCommand(cmd('project', 'stop sharing an image with a project').argument('<image>').argument('<project>').action(removeProject));
+  rm.addCommand(cmd('project', 'stop sharing an image with a project', 'glimpse image remove project cirros <project id>').argument('<image>').argument('<project>').action(removeProject));
   image.addCommand(rm);
   const member = new Command('member').description('members');
-  member.addCommand(withOutputOptions(cmd('list', "list an image's members").argument('<image>')).action(memberList));
+  member.addCommand(withOutputOptions(cmd('list', "list an image's members", 'glimpse image member list cirros').argument('<image>')).action(memberList));
   image.addCommand(member);
   const tags = new Command('tag').description('tags');
-  tags.addCommand(cmd('add', 'add a tag').argument('<image>').argument('<tag>').action((i: string, t: string, o: Opts) => tag(i, t, true, o)));
-  tags.addCommand(cmd('remove', 'remove a tag').argument('<image>').argument('<tag>').action((i: string, t: string, o: Opts) => tag(i, t, false, o)));
+  tags.addCommand(cmd('add', 'add a tag', 'glimpse image tag add cirros stable').argument('<image>').argument('<tag>').action((i: string, t: string, o: Opts) => tag(i, t, true, o)));
+  tags.addCommand(cmd('remove', 'remove a tag', 'glimpse image tag remove cirros stable').argument('<image>').argument('<tag>').action((i: string, t: string, o: Opts) => tag(i, t, false, o)));
   image.addCommand(tags);
   return image;
 }

@@ -40,8 +40,16 @@ async function dbVersion(options: CliOptions): Promise<void> {
 export function manageCommand(): Command {
   const manage = new Command('manage').description("database and catalog administration (glance-manage's jobs)");
   const db = new Command('db').description('the database schema');
-  db.addCommand(withCommonOptions(new Command('sync').description("create Glance's schema in an empty database, or check it").action(dbSync)));
-  db.addCommand(withCommonOptions(new Command('version').description('print the schema revision (alembic head)').action(dbVersion)));
+  db.addCommand(
+    withCommonOptions(new Command('sync').description("create Glance's schema in an empty database, or check it"))
+      .addHelpText('after', '\nExamples:\n  glimpse manage db sync --database postgresql://glance:secret@db/glance\n  glimpse manage db sync --config /etc/glance/glance-api.conf')
+      .action(dbSync),
+  );
+  db.addCommand(
+    withCommonOptions(new Command('version').description('print the schema revision (alembic head)'))
+      .addHelpText('after', '\nExamples:\n  glimpse manage db version --config /etc/glance/glance-api.conf')
+      .action(dbVersion),
+  );
   // glance-manage's spellings, for operators' scripts.
   db.addCommand(withCommonOptions(new Command('db_sync').description('same as "db sync"').action(dbSync)), { hidden: true });
   db.addCommand(withCommonOptions(new Command('db_version').description('same as "db version"').action(dbVersion)), { hidden: true });

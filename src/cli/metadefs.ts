@@ -61,10 +61,19 @@ const loadOptions = (cmd: Command) =>
 
 export function metadefsCommand(): Command {
   const metadefs = new Command('metadefs').description('the metadata definitions catalog (glance-manage db load_metadefs …)');
-  metadefs.addCommand(withCommonOptions(loadOptions(new Command('load').description('load namespaces from Glance-format JSON files'))).action(load));
-  metadefs.addCommand(withCommonOptions(new Command('unload').description('delete every metadata definition')).action(unload));
+  const examples = (...lines: string[]) => `\nExamples:\n${lines.map((l) => `  ${l}`).join('\n')}`;
   metadefs.addCommand(
-    withCommonOptions(new Command('export').description('write one JSON file per namespace').option('--path <dir>', 'target directory')).action(exportTo),
+    withCommonOptions(loadOptions(new Command('load').description('load namespaces from Glance-format JSON files')))
+      .addHelpText('after', examples('glimpse manage metadefs load', 'glimpse manage metadefs load --path /etc/glance/metadefs --merge --prefer-new'))
+      .action(load),
+  );
+  metadefs.addCommand(
+    withCommonOptions(new Command('unload').description('delete every metadata definition')).addHelpText('after', examples('glimpse manage metadefs unload')).action(unload),
+  );
+  metadefs.addCommand(
+    withCommonOptions(new Command('export').description('write one JSON file per namespace').option('--path <dir>', 'target directory'))
+      .addHelpText('after', examples('glimpse manage metadefs export --path /tmp/metadefs/'))
+      .action(exportTo),
   );
   return metadefs;
 }

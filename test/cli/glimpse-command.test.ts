@@ -110,5 +110,16 @@ describe('glimpse command', () => {
     assert.match(help.stdout, /Examples:/);
     assert.match((await run(['serve', '--help'])).stdout, /--bind <host:port>/);
     assert.notEqual((await run(['nonsense'])).code, 0);
+    const commands = [
+      ['serve'], ['image'], ['image', 'list'], ['image', 'show'], ['image', 'create'], ['image', 'set'], ['image', 'unset'], ['image', 'delete'],
+      ['image', 'save'], ['image', 'stage'], ['image', 'import'], ['image', 'deactivate'], ['image', 'reactivate'], ['image', 'add', 'project'],
+      ['image', 'remove', 'project'], ['image', 'member', 'list'], ['image', 'tag', 'add'], ['image', 'tag', 'remove'],
+      ['manage', 'db', 'sync'], ['manage', 'db', 'version'], ['manage', 'metadefs', 'load'], ['manage', 'metadefs', 'unload'], ['manage', 'metadefs', 'export'],
+    ];
+    for (const command of commands) {
+      const res = await run([...command, '--help']);
+      assert.equal(res.code, 0, command.join(' '));
+      assert.match(res.stdout, /Examples:\n  glimpse /, `${command.join(' ')} --help shows examples`);
+    }
   });
 });
