@@ -4,30 +4,16 @@
  * removes the partial file, and removes staged data of deleted images.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import SQLite from 'better-sqlite3';
 import { Client } from '../helpers/client.js';
-import { REPO_ROOT } from '../helpers/tools.js';
+import { serveProcess, stopProcess } from '../helpers/process.js';
 import { slowUpload, waitFor } from '../helpers/upload.js';
 
-function serve(dataDir: string): Promise<{ child: ChildProcess; url: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'glimpse'), 'serve', '--data-dir', dataDir, '--bind', '127.0.0.1:0'], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const m = /"url":"(http:[^"]+)"/.exec(out);
-      if (m) resolve({ child, url: m[1] });
-    });
-    child.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${out}`)));
-  });
-}
+const serve = (dataDir: string) => serveProcess(['--data-dir', dataDir, '--bind', '127.0.0.1:0']);
 
 describe('crash safety', () => {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'glimpse-crash-'));
@@ -47,9 +33,7 @@ describe('crash safety', () => {
     await waitFor(async () => readdirSync(path.join(dataDir, 'images')).some((n) => n.includes(image.id)), 'partial file');
     await waitFor(async () => readdirSync(path.join(dataDir, 'staging')).some((n) => n.includes(staged.id)), 'partial staged file');
 
-    const exited = new Promise((r) => first.child.on('exit', r));
-    first.child.kill('SIGKILL');
-    await exited;
+    await stopProcess(first, 'SIGKILL');
     upload.cut();
     stage.cut();
     assert.ok(readdirSync(path.join(dataDir, 'images')).some((n) => n.includes('.partial-')), 'the dead writer left its partial file');
@@ -71,8 +55,7 @@ describe('crash safety', () => {
       assert.equal((await again.upload(image.id, 'second try')).status, 204);
       assert.equal((await again.get(`/v2/images/${image.id}/file`)).text, 'second try');
     } finally {
-      second.child.kill('SIGTERM');
-      await new Promise((r) => second.child.on('exit', r));
+      await stopProcess(second);
     }
   });
 
@@ -83,9 +66,7 @@ describe('crash safety', () => {
     const uploading = await api.createImage({});
     const staged = await api.createImage({});
     assert.equal((await api.request('PUT', `/v2/images/${staged.id}/stage`, { raw: 'kept', headers: { 'content-type': 'application/octet-stream' } })).status, 204);
-    const exited = new Promise((r) => first.child.on('exit', r));
-    first.child.kill('SIGKILL');
-    await exited;
+    await stopProcess(first, 'SIGKILL');
     // What a process killed right after its status change leaves: the status, and no file at all.
     const db = new SQLite(path.join(dataDir, 'glimpse.sqlite'));
     const old = "strftime('%Y-%m-%d %H:%M:%f000', 'now', '-5 minutes')";
@@ -100,8 +81,7 @@ describe('crash safety', () => {
       assert.equal((await again.get(`/v2/images/${uploading.id}`)).json.status, 'queued');
       assert.equal((await again.get(`/v2/images/${staged.id}`)).json.status, 'uploading', 'staged data waiting for its import is left alone');
     } finally {
-      second.child.kill('SIGTERM');
-      await new Promise((r) => second.child.on('exit', r));
+      await stopProcess(second);
     }
   });
 });

@@ -1,11 +1,12 @@
 /** The `glimpse` command as a person runs it: real processes, real exit codes. */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import SQLite from 'better-sqlite3';
+import { serveProcess, stopProcess } from '../helpers/process.js';
 import { REPO_ROOT } from '../helpers/tools.js';
 
 const BIN = path.join(REPO_ROOT, 'bin', 'glimpse');
@@ -21,19 +22,7 @@ function run(args: string[]): Promise<{ code: number | null; stdout: string; std
   });
 }
 
-/** Starts `glimpse serve` and resolves with its URL once it logs that it serves. */
-function serve(args: string[]): Promise<{ child: ChildProcess; url: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = /"url":"(http:[^"]+)"/.exec(out);
-      if (m) resolve({ child, url: m[1] });
-    });
-    child.on('close', (code) => reject(new Error(`serve exited with ${code}: ${out}`)));
-  });
-}
+const serve = serveProcess;
 
 describe('glimpse command', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'glimpse-cmd-'));
@@ -87,7 +76,7 @@ describe('glimpse command', () => {
       const port = new URL(url).port;
       assert.equal((await fetch(`http://127.0.0.1:${port}/versions`)).status, 200);
     } finally {
-      child.kill('SIGTERM');
+      await stopProcess({ child, url });
     }
   });
 
@@ -97,10 +86,8 @@ describe('glimpse command', () => {
     assert.equal(res.status, 200);
     let logs = '';
     child.stdout!.on('data', (d) => (logs += d));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
     await new Promise((r) => setTimeout(r, 100));
-    child.kill('SIGTERM');
-    assert.equal(await exited, 0);
+    assert.equal(await stopProcess({ child, url }), 0);
     for (const line of logs.trim().split('\n')) JSON.parse(line);
     assert.doesNotMatch(logs, /secret-token-value/);
   });

@@ -5,44 +5,20 @@
  * double-upload nor lose each other's updates.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Client } from '../helpers/client.js';
 import { type TestDatabase, createTestDatabase } from '../helpers/databases.js';
+import { type ServerProcess, serveProcess, stopProcess } from '../helpers/process.js';
 import { REPO_ROOT, requireTool } from '../helpers/tools.js';
 import { slowUpload, waitFor } from '../helpers/upload.js';
 
-interface Node {
-  child: ChildProcess;
-  url: string;
-}
-
-function startNode(dataDir: string, database: string): Promise<Node> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [path.join(REPO_ROOT, 'bin', 'glimpse'), 'serve', '--data-dir', dataDir, '--database', database, '--bind', '127.0.0.1:0'],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    let out = '';
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const m = /"url":"(http:[^"]+)"/.exec(out);
-      if (m) resolve({ child, url: m[1] });
-    });
-    child.on('exit', (code) => reject(new Error(`node exited with ${code}: ${out}`)));
-  });
-}
-
-async function stop(node: Node, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  if (node.child.exitCode !== null) return;
-  const exited = new Promise((r) => node.child.on('exit', r));
-  node.child.kill(signal);
-  await exited;
-}
+type Node = ServerProcess;
+const startNode = (dataDir: string, database: string) => serveProcess(['--data-dir', dataDir, '--database', database, '--bind', '127.0.0.1:0']);
+const stop = stopProcess;
 
 const probe = (dialect: string) => spawnSync(process.execPath, [path.join(REPO_ROOT, 'dist', 'test', 'helpers', 'probe-db.js'), dialect]).status === 0;
 const SKIPS = {
