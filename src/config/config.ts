@@ -20,6 +20,15 @@ export interface CorsConfig {
   allowHeaders: string[];
 }
 
+export interface ImageFormatConfig {
+  /** `require_image_format_match`: refuse uploads whose bytes are not the declared disk_format. */
+  requireFormatMatch: boolean;
+  /** `vmdk_allowed_types`: VMDK create types accepted (only self-contained ones can be). */
+  vmdkAllowedTypes: string[];
+  /** `gpt_safety_checks_nonfatal`: check names tolerated on partitioned raw disks. */
+  gptNonFatal: string[];
+}
+
 export interface GlimpseConfig {
   bindHost: string;
   bindPort: number;
@@ -48,6 +57,8 @@ export interface GlimpseConfig {
   enabledImportMethods: string[];
   diskFormats: string[];
   containerFormats: string[];
+  /** `[image_format]` rules for what uploaded bytes must be (see src/formats/). */
+  imageFormat: ImageFormatConfig;
   filesystemStoreDatadir: string;
   stagingDir: string;
   /** `enabled_backends` (id → type); null in single-store deployments. */
@@ -132,6 +143,11 @@ export function loadConfig(cli: CliOptions, cwd = process.cwd()): GlimpseConfig 
     containerFormats: ini.list('image_format', 'container_formats') ?? ini.list('DEFAULT', 'container_formats') ?? [
       'ami', 'ari', 'aki', 'bare', 'ovf', 'ova', 'docker', 'compressed',
     ],
+    imageFormat: {
+      requireFormatMatch: ini.bool('image_format', 'require_image_format_match') ?? true,
+      vmdkAllowedTypes: ini.list('image_format', 'vmdk_allowed_types') ?? ['streamOptimized', 'monolithicSparse'],
+      gptNonFatal: ini.list('image_format', 'gpt_safety_checks_nonfatal') ?? [],
+    },
     filesystemStoreDatadir: path.resolve(
       configDir ?? cwd,
       ini.str(storeSection, 'filesystem_store_datadir') ?? path.join(dataDir, 'images'),

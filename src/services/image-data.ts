@@ -8,11 +8,14 @@
 import type { Readable } from 'node:stream';
 import type { RequestContext } from '../auth/context.js';
 import type { ImagesRepository } from '../db/images-repo.js';
-import { GlimpseError, badRequest, conflict, forbidden, gone, notFound, tooLarge } from '../domain/errors.js';
+import type { ImageFormatConfig } from '../config/config.js';
+import { GlimpseError, badRequest, conflict, forbidden, gone, notFound, tooLarge, unsupportedMediaType } from '../domain/errors.js';
 import type { Image, ImageStatus } from '../domain/image.js';
+import type { InspectionReport } from '../formats/inspector.js';
+import { judgeUpload } from '../formats/policy.js';
 import type { FileStore } from '../store/file-store.js';
 import type { ByteRange, ImageStore } from '../store/image-store.js';
-import { type IngestResult, ingest } from '../store/ingest.js';
+import { type IngestOptions, type IngestResult, ingest } from '../store/ingest.js';
 import type { ImagesService } from './images.js';
 import type { Quotas } from './quotas.js';
 
@@ -21,6 +24,7 @@ export interface DataLimits {
   userStorageQuota: number;
   hashingAlgorithm: string;
   enabledImportMethods: string[];
+  imageFormat: ImageFormatConfig;
 }
 
 export interface IncomingData {
@@ -62,9 +66,20 @@ export class ImageDataService {
     }
     await this.quotas.enforce(image.owner, ['image_size_total', 'image_count_uploading']);
     const limit = await this.sizeLimit(image, 'image_size_total');
-    await this.write(image, 'saving', this.store, data, limit, async (stored) => {
+    let virtualSize: number | null = null;
+    // Like Glance, only bare images are inspected: other containers (ova, docker …) wrap the disk.
+    const inspect = image.container_format !== 'bare' ? undefined : {
+      options: this.limits.imageFormat,
+      check: (report: InspectionReport) => {
+        assertDeclaredSize(data.declaredSize, report.size);
+        const verdict = judgeUpload(report, image.disk_format as string, this.limits.imageFormat);
+        if (!verdict.accepted) throw unsupportedMediaType(verdict.reason);
+        virtualSize = verdict.virtualSize;
+      },
+    };
+    await this.write(image, 'saving', this.store, data, limit, inspect, async (stored) => {
       const { location, ...hashes } = stored;
-      await this.repo.update(id, { fields: { ...hashes, virtual_size: null, status: 'active' }, addLocations: [{ url: location, metadata: {} }] }, 'saving');
+      await this.repo.update(id, { fields: { ...hashes, virtual_size: virtualSize, status: 'active' }, addLocations: [{ url: location, metadata: {} }] }, 'saving');
     });
   }
 
@@ -76,7 +91,7 @@ export class ImageDataService {
     const image = await this.writable(ctx, id, 'modify_image', 'uploading');
     await this.quotas.enforce(image.owner, ['image_stage_total', 'image_count_uploading']);
     const limit = await this.sizeLimit(image, 'image_stage_total');
-    await this.write(image, 'uploading', this.staging, data, limit, async (stored) => {
+    await this.write(image, 'uploading', this.staging, data, limit, undefined, async (stored) => {
       await this.repo.update(id, { fields: { size: stored.size } }, 'uploading');
     });
   }
@@ -152,6 +167,7 @@ export class ImageDataService {
     store: ImageStore,
     data: IncomingData,
     limit: { maxBytes: number; message: string },
+    inspect: IngestOptions['inspect'],
     commit: (stored: IngestResult) => Promise<void>,
   ): Promise<void> {
     const known = Math.max(data.declaredSize ?? 0, data.contentLength ?? 0);
@@ -165,11 +181,10 @@ export class ImageDataService {
         maxBytes: limit.maxBytes,
         limitMessage: limit.message,
         signal: data.signal,
+        inspect,
       });
       location = stored.location;
-      if (data.declaredSize !== null && stored.size !== data.declaredSize) {
-        throw badRequest(`Image size mismatch: ${data.declaredSize} bytes were declared but ${stored.size} were received.`);
-      }
+      assertDeclaredSize(data.declaredSize, stored.size);
       await commit(stored).catch((err: unknown) => {
         // The guard failed: the image was deleted (or changed) while its data arrived.
         if (err instanceof GlimpseError && err.kind === 'conflict') throw gone(`Image ${image.id} was deleted during the upload; its data was removed.`);
@@ -200,6 +215,12 @@ export class ImageDataService {
       message = `Quota exceeded for ${resource}: project ${image.owner} has ${unified} bytes left under its limit.`;
     }
     return { maxBytes, message };
+  }
+}
+
+function assertDeclaredSize(declared: number | null, received: number): void {
+  if (declared !== null && received !== declared) {
+    throw badRequest(`Image size mismatch: ${declared} bytes were declared but ${received} were received.`);
   }
 }
 

@@ -1,12 +1,16 @@
 /**
  * The single pass every incoming image takes on its way to a store: byte
- * counting against a limit, md5 `checksum` and the `os_hash_algo` digest, all
- * computed while the bytes stream through, without buffering the image.
+ * counting against a limit, md5 `checksum` and the `os_hash_algo` digest, and
+ * (for uploads) the disk-format inspection, all while the bytes stream
+ * through, without buffering the image. An inspection verdict against the
+ * image fails the stream before the store makes the data visible.
  */
 import { createHash, getHashes } from 'node:crypto';
 import { type Readable, Transform, type TransformCallback, pipeline } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { tooLarge } from '../domain/errors.js';
+import { FormatInspector, type InspectionReport } from '../formats/inspector.js';
+import type { ProbeOptions } from '../formats/probe.js';
 import type { ImageStore } from './image-store.js';
 
 export interface IngestResult {
@@ -25,6 +29,8 @@ export interface IngestOptions {
   maxBytes: number;
   limitMessage: string;
   signal?: AbortSignal;
+  /** Inspect the bytes; `check` sees the report at the end of the stream and throws to refuse the image. */
+  inspect?: { options: ProbeOptions; check(report: InspectionReport): void };
 }
 
 export interface Digests {
@@ -109,6 +115,7 @@ const OFF_THREAD_FROM = 64 * 1024 * 1024;
 
 export class HashingCounter extends Transform {
   private readonly hasher: Hasher;
+  private readonly inspector: FormatInspector | null;
   bytes = 0;
 
   constructor(
@@ -116,9 +123,11 @@ export class HashingCounter extends Transform {
     private readonly maxBytes: number,
     private readonly limitMessage: string,
     expectedSize: number | null = null,
+    private readonly inspect: IngestOptions['inspect'] = undefined,
   ) {
     super({ highWaterMark: 1024 * 1024 });
     this.hasher = expectedSize !== null && expectedSize >= OFF_THREAD_FROM ? new WorkerHasher(algorithm) : new InlineHasher(algorithm);
+    this.inspector = inspect ? new FormatInspector(inspect.options) : null;
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
@@ -127,9 +136,20 @@ export class HashingCounter extends Transform {
       done(tooLarge(this.limitMessage));
       return;
     }
+    this.inspector?.feed(chunk);
     const waiting = this.hasher.update(chunk);
     if (waiting) waiting.then(() => done(null, chunk));
     else done(null, chunk);
+  }
+
+  /** The last byte has passed: the inspection's verdict decides whether the stream ends well. */
+  override _flush(done: TransformCallback): void {
+    try {
+      if (this.inspector) this.inspect?.check(this.inspector.finish());
+      done();
+    } catch (err) {
+      done(err as Error);
+    }
   }
 
   override _destroy(err: Error | null, cb: (err: Error | null) => void): void {
@@ -152,7 +172,7 @@ export function assertHashAlgorithm(name: string): void {
 }
 
 export async function ingest(store: ImageStore, imageId: string, data: Readable, options: IngestOptions): Promise<IngestResult> {
-  const counter = new HashingCounter(options.hashingAlgorithm, options.maxBytes, options.limitMessage, options.expectedSize ?? null);
+  const counter = new HashingCounter(options.hashingAlgorithm, options.maxBytes, options.limitMessage, options.expectedSize ?? null, options.inspect);
   // Errors are handled from the first byte on, even before the store starts
   // reading; the first one (e.g. the size limit) is the one reported.
   let sourceError: Error | null = null;

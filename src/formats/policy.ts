@@ -1,0 +1,70 @@
+/**
+ * What an upload's inspection means for the image: Glance's rules for a
+ * declared `disk_format` against the detected one (§5.2 of the disk-format
+ * spec), plus Glimpse's stricter ones: a truncated or malformed structure,
+ * or a virtual size qemu would not open, is refused like a failed safety check.
+ */
+import type { Finding, InspectionReport } from './inspector.js';
+
+export interface FormatPolicy {
+  /** `[image_format] require_image_format_match`. */
+  requireFormatMatch: boolean;
+  /** `[image_format] gpt_safety_checks_nonfatal`: check names tolerated on partitioned raw disks. */
+  gptNonFatal: readonly string[];
+}
+
+export type Verdict =
+  | { accepted: true; format: string; virtualSize: number | null }
+  | { accepted: false; format: string | null; reason: string };
+
+/** Formats with nothing to inspect: Glance accepts them when the bytes are raw, without a virtual size. */
+const NOT_INSPECTABLE = new Set(['ami', 'ari', 'aki']);
+/**
+ * Glance has no ploop inspector and accepts any raw bytes as ploop; Glimpse
+ * recognises real Parallels images (and sizes them) but keeps accepting raw.
+ */
+const ACCEPTED_WHEN_RAW = new Set([...NOT_INSPECTABLE, 'ploop']);
+
+/** The format the bytes are, in Glance's terms: one finding, iso for a hybrid iso+gpt, or an ambiguity. */
+export function detectedFormat(report: InspectionReport): { finding: Finding | null; format: string; ambiguous: boolean } {
+  const { findings } = report;
+  if (findings.length === 0) return { finding: null, format: 'raw', ambiguous: false };
+  if (findings.length === 1) return { finding: findings[0], format: findings[0].format, ambiguous: false };
+  const names = findings.map((f) => f.format).sort();
+  if (names.length === 2 && names[0] === 'gpt' && names[1] === 'iso') {
+    const isoFinding = findings.find((f) => f.format === 'iso') ?? null;
+    return { finding: isoFinding, format: 'iso', ambiguous: false };
+  }
+  return { finding: null, format: names.join(','), ambiguous: true };
+}
+
+export function judgeUpload(report: InspectionReport, declared: string, policy: FormatPolicy): Verdict {
+  const detected = detectedFormat(report);
+  const formatError = mismatch(detected, declared);
+  if (formatError && policy.requireFormatMatch) return { accepted: false, format: detected.ambiguous ? null : detected.format, reason: formatError };
+
+  // Without a single detected format (tolerated when matching is not required), every candidate's checks apply.
+  const judged = detected.ambiguous ? report.findings : detected.finding ? [detected.finding] : [];
+  const failures = judged.flatMap((f) => f.failures.filter((x) => !(f.format === 'gpt' && policy.gptNonFatal.includes(x.check))));
+  if (failures.length > 0) {
+    const detail = failures.map((f) => `${f.check} (${f.message})`).join('; ');
+    return { accepted: false, format: detected.format, reason: `Image failed safety checks: ${detail}` };
+  }
+  if (formatError) return { accepted: true, format: declared, virtualSize: null };
+  // Like Glance, a zero virtual size (an empty image) is left unset.
+  return { accepted: true, format: declared, virtualSize: virtualSizeFor(declared, detected.finding, report.size) || null };
+}
+
+function mismatch(detected: ReturnType<typeof detectedFormat>, declared: string): string | null {
+  if (detected.ambiguous) return `Multiple formats detected: ${detected.format}`;
+  if (detected.format === declared) return null;
+  if (declared === 'raw') return null; // raw holds anything; the detected format's safety checks still apply
+  if (detected.format === 'raw' && ACCEPTED_WHEN_RAW.has(declared)) return null;
+  return `Image disk_format ${declared} does not match stream data ${detected.format}`;
+}
+
+function virtualSizeFor(declared: string, finding: Finding | null, size: number): number | null {
+  if (ACCEPTED_WHEN_RAW.has(declared) && !finding) return null;
+  if (declared === 'raw' || !finding) return size;
+  return finding.virtualSize;
+}
