@@ -2,7 +2,9 @@
  * Data path benchmark: upload and download of large images through the HTTP
  * API on loopback, with the server's RSS growth, beside the machine's own
  * limits measured in the same run: single-pass md5+sha512 in memory, raw disk
- * write (with fsync) and page-cache read.
+ * write (with fsync) and page-cache read. The format inspector's cost is
+ * measured alone in memory and as an upload of a container Glance does not
+ * inspect (ovf) beside the inspected (bare) one.
  */
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -11,6 +13,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { FormatInspector } from '../src/formats/inspector.js';
 import type { BenchServer } from './harness.js';
 
 const MiB = 1024 * 1024;
@@ -50,6 +53,19 @@ function hashLimit(size: number): DataRow {
   return { what: 'limit: md5+sha512 in memory', size, seconds: (performance.now() - t0) / 1000 };
 }
 
+/** The inspector over `size` bytes of a qcow2 image (header, then data), in memory: its whole cost. */
+function inspectorAlone(size: number): DataRow {
+  const header = Buffer.from(block);
+  header.write('QFI\xfb', 0, 'latin1');
+  header.writeUInt32BE(3, 4);
+  const t0 = performance.now();
+  const inspector = new FormatInspector();
+  inspector.feed(header);
+  for (let done = MiB; done < size; done += MiB) inspector.feed(block);
+  inspector.finish();
+  return { what: 'format inspector alone, in memory', size, seconds: (performance.now() - t0) / 1000 };
+}
+
 async function diskWrite(file: string, size: number): Promise<DataRow> {
   const t0 = performance.now();
   const out = createWriteStream(file);
@@ -82,11 +98,11 @@ async function withRss<T>(server: BenchServer, work: () => Promise<T>): Promise<
   }
 }
 
-async function createImage(server: BenchServer): Promise<string> {
+async function createImage(server: BenchServer, container_format = 'bare'): Promise<string> {
   const res = await fetch(`${server.url}/v2/images`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ disk_format: 'raw', container_format: 'bare' }),
+    body: JSON.stringify({ disk_format: 'raw', container_format }),
   });
   return ((await res.json()) as { id: string }).id;
 }
@@ -136,20 +152,29 @@ export async function dataBenchmarks(server: BenchServer, sizes: number[]): Prom
   const useCurl = await hasCurl();
   for (const size of sizes) {
     rows.push(hashLimit(size));
+    rows.push(inspectorAlone(size));
     const scratch = path.join(server.dataDir, 'scratch.bin');
     rows.push(await diskWrite(scratch, size));
     rows.push(await cacheRead(scratch, size));
-    const id = await createImage(server);
     const client = useCurl ? 'curl' : 'node';
-    let t0 = performance.now();
-    const [, upRss] = await withRss(server, async () => {
-      if (!useCurl) return upload(server, id, size);
-      const code = await curl(['-T', scratch, '-H', 'content-type: application/octet-stream', `${server.url}/v2/images/${id}/file`]);
-      if (code !== '204') throw new Error(`upload answered ${code}`);
-    });
-    rows.push({ what: `Glimpse upload (PUT /file, ${client} client)`, size, seconds: (performance.now() - t0) / 1000, rssGrowth: upRss });
+    const timedUpload = async (container: string) => {
+      const image = await createImage(server, container);
+      const t0 = performance.now();
+      const [, rss] = await withRss(server, async () => {
+        if (!useCurl) return upload(server, image, size);
+        const code = await curl(['-T', scratch, '-H', 'content-type: application/octet-stream', `${server.url}/v2/images/${image}/file`]);
+        if (code !== '204') throw new Error(`upload answered ${code}`);
+      });
+      return { image, seconds: (performance.now() - t0) / 1000, rss };
+    };
+    const uninspected = await timedUpload('ovf');
+    rows.push({ what: `Glimpse upload, ovf: not inspected (${client} client)`, size, seconds: uninspected.seconds, rssGrowth: uninspected.rss });
+    await fetch(`${server.url}/v2/images/${uninspected.image}`, { method: 'DELETE' });
+    const up = await timedUpload('bare');
+    const id = up.image;
+    rows.push({ what: `Glimpse upload (PUT /file, bare: inspected, ${client} client)`, size, seconds: up.seconds, rssGrowth: up.rss });
     rmSync(scratch);
-    t0 = performance.now();
+    const t0 = performance.now();
     const [, downRss] = await withRss(server, async () => {
       if (!useCurl) return download(server, id, size);
       const code = await curl([`${server.url}/v2/images/${id}/file`]);
@@ -168,5 +193,12 @@ export function printDataTable(rows: DataRow[]): void {
   for (const r of rows) {
     const rss = r.rssGrowth === undefined ? '' : `${(r.rssGrowth / MiB).toFixed(1)} MiB`;
     console.log(`| ${(r.size / 2 ** 30).toFixed(0)} GiB | ${r.what} | ${(r.size / 1e6 / r.seconds).toFixed(0)} | ${rss} |`);
+  }
+  for (const size of new Set(rows.map((r) => r.size))) {
+    const inspector = rows.find((r) => r.size === size && r.what.startsWith('format inspector'));
+    const upload = rows.find((r) => r.size === size && r.what.includes('bare: inspected'));
+    if (inspector && upload) {
+      console.log(`\n${(size / 2 ** 30).toFixed(0)} GiB: the inspector's own time is ${((100 * inspector.seconds) / upload.seconds).toFixed(2)}% of the inspected upload's`);
+    }
   }
 }

@@ -6,6 +6,7 @@ import { createReadStream, createWriteStream, existsSync, statSync } from 'node:
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Command } from 'commander';
+import { inspectCommand } from './inspect.js';
 import { type OsOptions, ImageApi, withOsOptions } from './os-client.js';
 import { type OutputOptions, printList, printRecord, withOutputOptions } from './output.js';
 import { ProgressBar } from './progress.js';
@@ -325,6 +326,7 @@ Examples:
       .option('--uri <uri>', 'web-download source')
       .action(importImage),
   );
+  image.addCommand(inspectCommand());
   image.addCommand(cmd('deactivate', 'deactivate an image', 'glimpse image deactivate cirros').argument('<image>').action((i: string, o: Opts) => action(i, 'deactivate', o)));
   image.addCommand(cmd('reactivate', 'reactivate an image', 'glimpse image reactivate cirros').argument('<image>').action((i: string, o: Opts) => action(i, 'reactivate', o)));
   const add = new Command('add').description('share');

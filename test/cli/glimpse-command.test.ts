@@ -99,7 +99,7 @@ describe('glimpse command', () => {
     assert.notEqual((await run(['nonsense'])).code, 0);
     const commands = [
       ['serve'], ['image'], ['image', 'list'], ['image', 'show'], ['image', 'create'], ['image', 'set'], ['image', 'unset'], ['image', 'delete'],
-      ['image', 'save'], ['image', 'stage'], ['image', 'import'], ['image', 'deactivate'], ['image', 'reactivate'], ['image', 'add', 'project'],
+      ['image', 'save'], ['image', 'stage'], ['image', 'import'], ['image', 'inspect'], ['image', 'deactivate'], ['image', 'reactivate'], ['image', 'add', 'project'],
       ['image', 'remove', 'project'], ['image', 'member', 'list'], ['image', 'tag', 'add'], ['image', 'tag', 'remove'],
       ['manage', 'db', 'sync'], ['manage', 'db', 'version'], ['manage', 'metadefs', 'load'], ['manage', 'metadefs', 'unload'], ['manage', 'metadefs', 'export'],
     ];
