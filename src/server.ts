@@ -15,16 +15,19 @@ import { type Db, openDatabase } from './db/connection.js';
 import { ImagesRepository } from './db/images-repo.js';
 import { MembersRepository } from './db/members-repo.js';
 import { MetadefsRepository } from './db/metadefs-repo.js';
+import { TasksRepository } from './db/tasks-repo.js';
 import { assertUsableSchema, schemaState, syncDatabase } from './db/migrate.js';
 import type { Image } from './domain/image.js';
 import { imageSchema } from './domain/schemas.js';
 import { ImageDataService } from './services/image-data.js';
+import { ImportService } from './services/image-import.js';
 import { seedCatalog } from './services/metadef-files.js';
 import { ImagesService } from './services/images.js';
 import { type LimitSource, Quotas, StaticLimits } from './services/quotas.js';
 import { KeystoneLimits } from './auth/keystone-limits.js';
 import { MembersService } from './services/members.js';
 import { MetadefsService } from './services/metadefs.js';
+import { TasksService } from './services/tasks.js';
 import { FileStore } from './store/file-store.js';
 import type { ImageStore } from './store/image-store.js';
 import { assertHashAlgorithm } from './store/ingest.js';
@@ -127,6 +130,10 @@ export async function startServer(config: GlimpseConfig, logger = createLogger(c
     logger.warn(recovered, 'recovered writes interrupted by a dead process: images back to queued, stray staged data removed');
   }
   const members = new MembersService(images, new MembersRepository(db), policy, config.imageMemberQuota);
+  const tasksRepo = new TasksRepository(db);
+  const imports = new ImportService(images, repo, tasksRepo, imageData, staging, config, logger);
+  const resumed = await imports.recover();
+  if (resumed.length) logger.warn({ tasks: resumed }, 'resumed imports whose worker had stopped');
 
   const app = buildApp({
     logger,
@@ -141,6 +148,8 @@ export async function startServer(config: GlimpseConfig, logger = createLogger(c
     images,
     imageData,
     members,
+    imports,
+    tasks: new TasksService(tasksRepo, images, policy, config),
     metadefs: new MetadefsService(new MetadefsRepository(db), policy),
     limits: config,
     imageSchema: schema,
@@ -158,6 +167,7 @@ export async function startServer(config: GlimpseConfig, logger = createLogger(c
   try {
     await app.listen({ host: config.bindHost, port: config.bindPort });
   } catch (err) {
+    await imports.close();
     await db.close();
     throw err;
   }
@@ -170,6 +180,7 @@ export async function startServer(config: GlimpseConfig, logger = createLogger(c
     url: `http://${host}:${port}`,
     close: async () => {
       await app.close();
+      await imports.close();
       await db.close();
     },
   };

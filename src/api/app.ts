@@ -10,9 +10,11 @@ import type { IdentityResolver } from '../auth/identity.js';
 import type { CorsConfig } from '../config/config.js';
 import { GlimpseError, badRequest } from '../domain/errors.js';
 import type { ImageDataService } from '../services/image-data.js';
+import type { ImportService } from '../services/image-import.js';
 import type { ImagesService } from '../services/images.js';
 import type { MembersService } from '../services/members.js';
 import type { MetadefsService } from '../services/metadefs.js';
+import type { TasksService } from '../services/tasks.js';
 import type { JsonSchema } from '../domain/schemas.js';
 import { applyCors } from './cors.js';
 import { STATUS, renderError } from './errors.js';
@@ -22,6 +24,7 @@ import { memberRoutes } from './routes/members.js';
 import { metadefRoutes } from './routes/metadefs.js';
 import { type InfoOptions, infoRoutes } from './routes/info.js';
 import { schemaRoutes } from './routes/schemas.js';
+import { taskRoutes } from './routes/tasks.js';
 import { rewriteUrl, versionRoutes } from './routes/versions.js';
 import type { WireOptions } from './wire.js';
 
@@ -31,6 +34,8 @@ export interface AppDeps {
   images: ImagesService;
   imageData: ImageDataService;
   members: MembersService;
+  imports: ImportService;
+  tasks: TasksService;
   metadefs: MetadefsService;
   limits: { limitParamDefault: number; apiLimitMax: number };
   imageSchema: JsonSchema;
@@ -111,6 +116,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
         storeIds: deps.storeIds,
       });
       memberRoutes(json, deps.members);
+      taskRoutes(json, deps.imports, deps.tasks);
       metadefRoutes(json, deps.metadefs, deps.limits, deps.publicEndpoint);
       schemaRoutes(json, deps.imageSchema);
       infoRoutes(json, deps.info);

@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { KeystoneOptions } from '../auth/keystone.js';
+import { DEFAULT_IMPORT_FILTER, type ImportFilter } from '../net/url-filter.js';
 import { IniReader, parseIni } from './ini.js';
 import { findPolicyFile, readPolicyFile } from './policy-file.js';
 
@@ -55,6 +56,10 @@ export interface GlimpseConfig {
   showMultipleLocations: boolean;
   hashingAlgorithm: string;
   enabledImportMethods: string[];
+  /** `[import_filtering_opts]`: which URLs web-download may fetch. */
+  importFilter: ImportFilter;
+  /** `[glimpse] task_heartbeat_seconds`, in ms: how often a running import proves it is alive. */
+  taskHeartbeatMs: number;
   diskFormats: string[];
   containerFormats: string[];
   /** `[image_format]` rules for what uploaded bytes must be (see src/formats/). */
@@ -137,6 +142,8 @@ export function loadConfig(cli: CliOptions, cwd = process.cwd()): GlimpseConfig 
     showMultipleLocations: ini.bool('DEFAULT', 'show_multiple_locations') ?? false,
     hashingAlgorithm: ini.str('DEFAULT', 'hashing_algorithm') ?? 'sha512',
     enabledImportMethods: ini.list('DEFAULT', 'enabled_import_methods') ?? ['glance-direct', 'web-download', 'copy-image'],
+    importFilter: importFilterConfig(ini),
+    taskHeartbeatMs: positive(ini.int('glimpse', 'task_heartbeat_seconds') ?? 10, 'task_heartbeat_seconds') * 1000,
     diskFormats: ini.list('image_format', 'disk_formats') ?? ini.list('DEFAULT', 'disk_formats') ?? [
       'ami', 'ari', 'aki', 'vhd', 'vhdx', 'vmdk', 'raw', 'qcow2', 'vdi', 'iso', 'ploop',
     ],
@@ -163,6 +170,23 @@ export function loadConfig(cli: CliOptions, cwd = process.cwd()): GlimpseConfig 
     limits: limitsConfig(ini),
     logLevel: cli.logLevel ?? (ini.bool('DEFAULT', 'debug') ? 'debug' : 'info'),
     enableDashboard: cli.dashboard ?? true,
+  };
+}
+
+function importFilterConfig(ini: IniReader): ImportFilter {
+  const section = 'import_filtering_opts';
+  const ports = (key: string, fallback: number[]) =>
+    (ini.list(section, key) ?? fallback.map(String)).map((p) => {
+      if (!/^\d+$/.test(p)) throw new Error(`[${section}] ${key}: "${p}" is not a port`);
+      return Number(p);
+    });
+  return {
+    allowedSchemes: ini.list(section, 'allowed_schemes') ?? DEFAULT_IMPORT_FILTER.allowedSchemes,
+    disallowedSchemes: ini.list(section, 'disallowed_schemes') ?? [],
+    allowedHosts: ini.list(section, 'allowed_hosts') ?? [],
+    disallowedHosts: ini.list(section, 'disallowed_hosts') ?? [],
+    allowedPorts: ports('allowed_ports', DEFAULT_IMPORT_FILTER.allowedPorts),
+    disallowedPorts: ports('disallowed_ports', []),
   };
 }
 

@@ -104,6 +104,8 @@ function openPostgres(url: string, options: PoolOptions): Db {
     database: u.database,
     max: options.maxPoolSize ?? 10,
   });
+  // An idle connection the server drops (restart, failover) is an event, not a crash: the pool replaces it.
+  pool.on('error', () => undefined);
   const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return {
     kysely,

@@ -67,20 +67,66 @@ export class ImageDataService {
     await this.quotas.enforce(image.owner, ['image_size_total', 'image_count_uploading']);
     const limit = await this.sizeLimit(image, 'image_size_total');
     let virtualSize: number | null = null;
-    // Like Glance, only bare images are inspected: other containers (ova, docker …) wrap the disk.
-    const inspect = image.container_format !== 'bare' ? undefined : {
-      options: this.limits.imageFormat,
-      check: (report: InspectionReport) => {
-        assertDeclaredSize(data.declaredSize, report.size);
-        const verdict = judgeUpload(report, image.disk_format as string, this.limits.imageFormat);
-        if (!verdict.accepted) throw unsupportedMediaType(verdict.reason);
-        virtualSize = verdict.virtualSize;
-      },
-    };
+    const inspect = this.inspection(image, data.declaredSize, (v) => (virtualSize = v));
     await this.write(image, 'saving', this.store, data, limit, inspect, async (stored) => {
       const { location, ...hashes } = stored;
       await this.repo.update(id, { fields: { ...hashes, virtual_size: virtualSize, status: 'active' }, addLocations: [{ url: location, metadata: {} }] }, 'saving');
     });
+  }
+
+  /**
+   * An import's store write (glance-direct, web-download): the same single
+   * pass as an upload — limits, hashes, inspection — then the image, which
+   * the import holds in `importing`, becomes active with its location.
+   */
+  async importData(image: Image, body: Readable, signal?: AbortSignal): Promise<void> {
+    const limit = await this.sizeLimit(image, 'image_size_total');
+    let virtualSize: number | null = null;
+    const inspect = this.inspection(image, null, (v) => (virtualSize = v));
+    let location: string | null = null;
+    try {
+      const stored = await ingest(this.store, image.id, body, {
+        hashingAlgorithm: this.limits.hashingAlgorithm,
+        maxBytes: limit.maxBytes,
+        limitMessage: limit.message,
+        signal,
+        inspect,
+      });
+      location = stored.location;
+      const { location: url, ...hashes } = stored;
+      await this.repo.update(
+        image.id,
+        {
+          fields: { ...hashes, virtual_size: virtualSize, status: 'active' },
+          addLocations: [{ url, metadata: {} }],
+          setProperties: { os_glance_importing_to_stores: '', os_glance_failed_import: '' },
+          removeProperties: ['os_glance_import_task'],
+        },
+        'importing',
+      );
+    } catch (err) {
+      if (location) await this.store.delete(location).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** The id of the store new data goes to. */
+  get storeId(): string {
+    return this.store.id;
+  }
+
+  /** Like Glance, only bare images are inspected: other containers (ova, docker …) wrap the disk. */
+  private inspection(image: Image, declaredSize: number | null, accepted: (virtualSize: number | null) => void): IngestOptions['inspect'] {
+    if (image.container_format !== 'bare') return undefined;
+    return {
+      options: this.limits.imageFormat,
+      check: (report: InspectionReport) => {
+        assertDeclaredSize(declaredSize, report.size);
+        const verdict = judgeUpload(report, image.disk_format as string, this.limits.imageFormat);
+        if (!verdict.accepted) throw unsupportedMediaType(verdict.reason);
+        accepted(verdict.virtualSize);
+      },
+    };
   }
 
   /** `PUT /stage`: the data waits in the staging area, named by image id as Glance names it. */

@@ -128,7 +128,7 @@ describe('glimpse image (no auth)', () => {
   it('shows an image exactly as openstack image show does', { skip: openstackSkip() }, async () => {
     const file = path.join(server.dataDir, 'parity.img');
     writeFileSync(file, randomBytes(100_000));
-    const created = await json('create', '--file', file, '--disk-format', 'qcow2', '--property', 'os_distro=debian', '--property', 'a=b', '--tag', 'x', 'parity');
+    const created = await json('create', '--file', file, '--disk-format', 'ami', '--container-format', 'ami', '--property', 'os_distro=debian', '--property', 'a=b', '--tag', 'x', 'parity');
     const osc = await run(OPENSTACK, ['--os-auth-type', 'none', '--os-endpoint', server.url, 'image', 'show', '-f', 'json', created.id]);
     assert.equal(osc.code, 0, osc.stderr);
     assert.deepEqual(await json('show', created.id), JSON.parse(osc.stdout));
