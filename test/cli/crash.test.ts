@@ -4,7 +4,10 @@
  * removes the partial file, and removes staged data of deleted images.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -82,6 +85,52 @@ describe('crash safety', () => {
       assert.equal((await again.get(`/v2/images/${staged.id}`)).json.status, 'uploading', 'staged data waiting for its import is left alone');
     } finally {
       await stopProcess(second);
+    }
+  });
+
+  it('resumes a web-download import whose server was killed, from its source, to the same result', async () => {
+    const importDir = mkdtempSync(path.join(tmpdir(), 'glimpse-crash-import-'));
+    const payload = randomBytes(3 * 1024 * 1024);
+    let slow = true;
+    // The first fetch dribbles (and is cut by the kill); the retry gets everything at once.
+    const origin = http.createServer((_req, res) => {
+      res.writeHead(200, { 'content-length': payload.length });
+      if (!slow) return void res.end(payload);
+      res.write(payload.subarray(0, 256 * 1024));
+    });
+    await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve));
+    const port = (origin.address() as AddressInfo).port;
+    const conf = path.join(importDir, 'glance-api.conf');
+    writeFileSync(conf, `[import_filtering_opts]\nallowed_hosts = 127.0.0.1\nallowed_ports = ${port}\n[glimpse]\ntask_heartbeat_seconds = 1\n`);
+    const start = () => serveProcess(['--data-dir', importDir, '--bind', '127.0.0.1:0', '--config', conf]);
+    const first = await start();
+    try {
+      const api = new Client(first.url);
+      const image = await api.createImage({ disk_format: 'raw', container_format: 'bare' });
+      const res = await api.post(`/v2/images/${image.id}/import`, { method: { name: 'web-download', uri: `http://127.0.0.1:${port}/disk.raw` } });
+      assert.equal(res.status, 202);
+      const images = path.join(importDir, 'images');
+      await waitFor(async () => existsSync(images) && readdirSync(images).some((n) => n.includes(image.id)), 'the import writing');
+      await stopProcess(first, 'SIGKILL');
+      slow = false;
+
+      const second = await start();
+      try {
+        const again = new Client(second.url);
+        await waitFor(async () => (await again.get(`/v2/images/${image.id}`)).json.status === 'active', 'the resumed import', 20_000);
+        const shown = (await again.get(`/v2/images/${image.id}`)).json;
+        assert.equal(shown.size, payload.length);
+        assert.equal(shown.checksum, createHash('md5').update(payload).digest('hex'));
+        const tasks = (await again.get(`/v2/images/${image.id}/tasks`)).json.tasks;
+        assert.deepEqual(tasks.map((t: { status: string }) => t.status), ['success'], 'one task, taken over and finished');
+        assert.deepEqual(readdirSync(path.join(importDir, 'images')).filter((n) => n.includes('.partial-')), [], 'no partial file left');
+      } finally {
+        await stopProcess(second);
+      }
+    } finally {
+      origin.closeAllConnections();
+      origin.close();
+      rmSync(importDir, { recursive: true, force: true });
     }
   });
 });
