@@ -137,7 +137,10 @@ export class ImageDataService {
     const image = await this.writable(ctx, id, 'modify_image', 'uploading');
     await this.quotas.enforce(image.owner, ['image_stage_total', 'image_count_uploading']);
     const limit = await this.sizeLimit(image, 'image_stage_total');
-    await this.write(image, 'uploading', this.staging, data, limit, undefined, async (stored) => {
+    // Inspected already (when the image says what it is), so a hostile image is refused when it arrives,
+    // not only when the import writes it to the store, where it is inspected again.
+    const inspect = image.disk_format ? this.inspection(image, data.declaredSize, () => undefined) : undefined;
+    await this.write(image, 'uploading', this.staging, data, limit, inspect, async (stored) => {
       await this.repo.update(id, { fields: { size: stored.size } }, 'uploading');
     });
   }

@@ -121,6 +121,17 @@ describe('image import', () => {
     assert.deepEqual(readdirSync(path.join(server.dataDir, 'images')).filter((n) => n.includes(image.id)), []);
   });
 
+  it('inspects staged data as it arrives: a hostile image is refused at stage, with nothing staged', async () => {
+    const image = await api.createImage({ disk_format: 'qcow2', container_format: 'bare' });
+    const res = await api.put(`/v2/images/${image.id}/stage`, { raw: hostileQcow2(), headers: octets });
+    assert.equal(res.status, 415);
+    assert.match(res.json.message, /backing_file/);
+    assert.equal((await api.get(`/v2/images/${image.id}`)).json.status, 'queued');
+    assert.deepEqual(readdirSync(path.join(server.dataDir, 'staging')).filter((n) => n.includes(image.id)), []);
+    const untyped = await api.createImage({});
+    assert.equal((await api.put(`/v2/images/${untyped.id}/stage`, { raw: hostileQcow2(), headers: octets })).status, 204, 'without a disk_format there is nothing to judge yet');
+  });
+
   it('refuses internal addresses by default (loopback, metadata, private ranges, names resolving to them)', async () => {
     const c = new Client(strict.url, ALPHA_MEMBER);
     for (const uri of [
