@@ -274,7 +274,7 @@ Examples:
         .option('--name <name>', 'only images with this name')
         .option('--status <status>', 'only images in this status')
         .option('--member-status <status>', 'pending, accepted, rejected or all')
-        .option('--sort <key[:dir],...>', 'sort on the server, e.g. name:asc,size:desc')
+        .option('--sort <key[:dir],...>', 'sort on the server, e.g. name:asc,size:desc (default name:asc, as openstackclient)', 'name:asc')
         .option('--limit <n>', 'at most this many images (one page)')
         .option('--marker <id>', 'start after this image')
         .option('--long', 'more columns'),

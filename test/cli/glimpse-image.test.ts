@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { KEYSTONE_INI, KEYSTONE_URL, keystoneSkip, projectId } from '../helpers/keystone.js';
 import { type TestServer, startTestServer } from '../helpers/server.js';
 import { OPENSTACK, REPO_ROOT, openstackSkip } from '../helpers/tools.js';
+import { waitFor } from '../helpers/upload.js';
 
 const BIN = path.join(REPO_ROOT, 'bin', 'glimpse');
 
@@ -104,9 +105,14 @@ describe('glimpse image (no auth)', () => {
   it('stages and shares, and fails clearly with a non-zero exit code', async () => {
     const file = path.join(server.dataDir, 'stage.img');
     writeFileSync(file, 'staged');
-    await json('create', 'to-stage');
+    await json('create', '--disk-format', 'raw', '--container-format', 'bare', 'to-stage');
     await glimpse('stage', '--file', file, 'to-stage');
     assert.equal((await json('show', 'to-stage')).status, 'uploading');
+    await glimpse('import', 'to-stage');
+    await waitFor(async () => (await json('show', 'to-stage')).status === 'active', 'glimpse image import');
+    assert.equal((await json('show', 'to-stage')).size, 'staged'.length);
+    const viaImport = await json('create', '--import', '--file', file, 'imported');
+    await waitFor(async () => (await json('show', viaImport.id)).status === 'active', 'glimpse image create --import');
     const shared = await json('create', '--shared', 'to-share');
     const member = await json('add', 'project', 'to-share', 'partner');
     assert.equal(member.member_id, 'partner');
