@@ -29,6 +29,7 @@ import { MembersService } from './services/members.js';
 import { MetadefsService } from './services/metadefs.js';
 import { TasksService } from './services/tasks.js';
 import { FileStore } from './store/file-store.js';
+import { SwiftStore } from './store/swift-store.js';
 import type { ImageStore } from './store/image-store.js';
 import { assertHashAlgorithm } from './store/ingest.js';
 
@@ -112,9 +113,11 @@ export async function startServer(config: GlimpseConfig, logger = createLogger(c
 
   const db = await openAndCheckDatabase(config, logger);
   const repo = new ImagesRepository(db);
-  const store = new FileStore('file', config.filesystemStoreDatadir);
+  const fileStore = new FileStore('file', config.filesystemStoreDatadir);
+  const store: ImageStore = config.swift ? new SwiftStore('swift', config.swift) : fileStore;
   const staging = new FileStore('os_glance_staging_store', config.stagingDir);
-  const stores: ImageStore[] = [store];
+  // Every store reads what it owns: data written before a switch of default_store stays served.
+  const stores: ImageStore[] = store === fileStore ? [fileStore] : [store, fileStore];
   const removeData = async (image: Image) => {
     for (const location of image.locations) {
       const owner = stores.find((s) => s.owns(location.url));

@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { KeystoneOptions } from '../auth/keystone.js';
 import { DEFAULT_IMPORT_FILTER, type ImportFilter } from '../net/url-filter.js';
+import type { SwiftAuthOptions, SwiftStoreOptions } from '../store/swift-store.js';
 import { IniReader, parseIni } from './ini.js';
 import { findPolicyFile, readPolicyFile } from './policy-file.js';
 
@@ -66,6 +67,10 @@ export interface GlimpseConfig {
   imageFormat: ImageFormatConfig;
   filesystemStoreDatadir: string;
   stagingDir: string;
+  /** `[glance_store] default_store`: where new image data goes in a single-store deployment. */
+  defaultStore: 'file' | 'swift';
+  /** The Swift store's settings (`swift_store_*`), when Swift is the default store. */
+  swift: SwiftStoreOptions | null;
   /** `enabled_backends` (id → type); null in single-store deployments. */
   enabledBackends: Record<string, string> | null;
   /** The operator's schema-image.json, found beside the config file as Glance finds it. */
@@ -160,6 +165,7 @@ export function loadConfig(cli: CliOptions, cwd = process.cwd()): GlimpseConfig 
       ini.str(storeSection, 'filesystem_store_datadir') ?? path.join(dataDir, 'images'),
     ),
     stagingDir: stagingDir(ini.str('DEFAULT', 'node_staging_uri'), dataDir),
+    ...singleStore(ini, configDir ?? cwd),
     enabledBackends,
     customSchemaFile: findBesideConfig(configDir, 'schema-image.json'),
     cors: corsConfig(ini),
@@ -170,6 +176,56 @@ export function loadConfig(cli: CliOptions, cwd = process.cwd()): GlimpseConfig 
     limits: limitsConfig(ini),
     logLevel: cli.logLevel ?? (ini.bool('DEFAULT', 'debug') ? 'debug' : 'info'),
     enableDashboard: cli.dashboard ?? true,
+  };
+}
+
+function singleStore(ini: IniReader, configDir: string): { defaultStore: 'file' | 'swift'; swift: SwiftStoreOptions | null } {
+  const store = ini.str('glance_store', 'default_store') ?? 'file';
+  if (store === 'file') return { defaultStore: 'file', swift: null };
+  if (store !== 'swift') throw new Error(`[glance_store] default_store = ${store} is not supported (file or swift)`);
+  return { defaultStore: 'swift', swift: swiftConfig(ini, configDir) };
+}
+
+/** glance_store counts Swift's sizes in units of 1,024,000 bytes. */
+const SWIFT_MB = 1024 * 1000;
+
+function swiftConfig(ini: IniReader, configDir: string): SwiftStoreOptions {
+  const g = 'glance_store';
+  const file = ini.str(g, 'swift_store_config_file');
+  let auth: SwiftAuthOptions;
+  let reference: string | null = null;
+  if (file) {
+    reference = ini.str(g, 'default_swift_reference') ?? 'ref1';
+    const refs = new IniReader(parseIni(readFileSync(path.resolve(configDir, file), 'utf8')));
+    auth = swiftAuth(refs, reference, 'auth_address', 'user', 'key', 'auth_version');
+  } else {
+    auth = swiftAuth(ini, g, 'swift_store_auth_address', 'swift_store_user', 'swift_store_key', 'swift_store_auth_version');
+  }
+  return {
+    auth,
+    reference,
+    container: ini.str(g, 'swift_store_container') ?? 'glance',
+    createContainer: ini.bool(g, 'swift_store_create_container_on_put') ?? false,
+    largeObjectSize: positive(ini.int(g, 'swift_store_large_object_size') ?? 5120, 'swift_store_large_object_size') * SWIFT_MB,
+    chunkSize: positive(ini.int(g, 'swift_store_large_object_chunk_size') ?? 200, 'swift_store_large_object_chunk_size') * SWIFT_MB,
+  };
+}
+
+function swiftAuth(ini: IniReader, section: string, address: string, user: string, key: string, version: string): SwiftAuthOptions {
+  const url = ini.str(section, address);
+  const name = ini.str(section, user);
+  const secret = ini.str(section, key);
+  if (!url || !name || !secret) throw new Error(`the Swift store needs [${section}] ${address}, ${user} and ${key}`);
+  const v = ini.str(section, version) ?? (url.includes('/v3') ? '3' : '1');
+  if (v !== '1' && v !== '3') throw new Error(`[${section}] ${version} = ${v}: Swift auth versions 1 and 3 are supported`);
+  return {
+    url,
+    version: v,
+    user: name,
+    key: secret,
+    project: ini.str(section, 'project_name') ?? undefined,
+    userDomain: ini.str(section, 'user_domain_id') ?? undefined,
+    projectDomain: ini.str(section, 'project_domain_id') ?? undefined,
   };
 }
 

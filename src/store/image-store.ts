@@ -18,8 +18,10 @@ export interface ImageStore {
   /**
    * Writes the stream under the image's id. The data becomes visible only when
    * the promise resolves; a failed or aborted add leaves nothing behind.
+   * `size`, when the client announced it, lets object stores pick one object
+   * or a segmented one up front.
    */
-  add(imageId: string, data: Readable, options?: { signal?: AbortSignal }): Promise<{ location: string; size: number }>;
+  add(imageId: string, data: Readable, options?: { signal?: AbortSignal; size?: number | null }): Promise<{ location: string; size: number }>;
   /** Whether a location URI belongs to this store. */
   owns(location: string): boolean;
   get(location: string, range?: ByteRange): Promise<Readable>;

@@ -180,7 +180,7 @@ export async function ingest(store: ImageStore, imageId: string, data: Readable,
     if (err) sourceError ??= err;
   });
   try {
-    const stored = await store.add(imageId, counter, { signal: options.signal });
+    const stored = await store.add(imageId, counter, { signal: options.signal, size: options.expectedSize ?? null });
     return { location: stored.location, size: counter.bytes, ...(await counter.result()) };
   } catch (err) {
     counter.dispose();

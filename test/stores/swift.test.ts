@@ -1,0 +1,155 @@
+/**
+ * The Swift store against a real Swift (../shared/swift all-in-one, tempauth):
+ * uploads through the HTTP API land as objects named by image id, large ones
+ * as Static Large Objects in segments; downloads (whole and ranged) are
+ * byte-identical; deletes leave nothing behind; DLOs as Glance writes them are
+ * read and deleted too; location URIs are glance_store's.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import { SwiftStore } from '../../src/store/swift-store.js';
+import { Client } from '../helpers/client.js';
+import { type TestServer, startTestServer } from '../helpers/server.js';
+import { SHARED_DIR, requireTool } from '../helpers/tools.js';
+
+const ENDPOINTS = '/var/tmp/swift-aio/endpoints.env';
+const AUTH_URL = 'http://127.0.0.1:8080/auth/v1.0';
+
+function swiftSkip(): string | false {
+  return requireTool(
+    'the Swift all-in-one',
+    () => existsSync(ENDPOINTS) && spawnSync('curl', ['-sf', '-o', '/dev/null', 'http://127.0.0.1:8080/info']).status === 0,
+    `bash ${path.join(SHARED_DIR, 'swift', 'setup.sh')} && bash ${path.join(SHARED_DIR, 'swift', 'start.sh')}`,
+  );
+}
+
+/** Direct Swift API calls, to look at what the store wrote. */
+async function swift(method: string, pathAndQuery: string, headers: Record<string, string> = {}, body?: Buffer | string) {
+  const auth = await fetch(AUTH_URL, { headers: { 'x-auth-user': 'test:tester', 'x-auth-key': 'testing' } });
+  const token = auth.headers.get('x-auth-token')!;
+  const res = await fetch(`${auth.headers.get('x-storage-url')}/${pathAndQuery}`, { method, headers: { ...headers, 'x-auth-token': token }, body: body as BodyInit | undefined });
+  return { status: res.status, headers: res.headers, text: await res.text() };
+}
+
+describe('Swift store', { skip: swiftSkip() }, () => {
+  const container = `glimpse-${randomUUID().slice(0, 8)}`;
+  let server: TestServer;
+  let api: Client;
+  const objects = async (prefix = '') => (await swift('GET', `${container}?format=json&prefix=${prefix}`)).text;
+  const names = async (prefix = '') => (JSON.parse((await objects(prefix)) || '[]') as { name: string }[]).map((o) => o.name);
+
+  before(async () => {
+    server = await startTestServer({
+      ini: [
+        '[DEFAULT]',
+        'show_multiple_locations = true',
+        '[glance_store]',
+        'default_store = swift',
+        `swift_store_auth_address = ${AUTH_URL}`,
+        'swift_store_user = test:tester',
+        'swift_store_key = testing',
+        'swift_store_auth_version = 1',
+        `swift_store_container = ${container}`,
+        'swift_store_create_container_on_put = true',
+        'swift_store_large_object_size = 2',
+        'swift_store_large_object_chunk_size = 1',
+        '',
+      ].join('\n'),
+    });
+    api = new Client(server.url);
+  });
+  after(() => server?.close());
+
+  it('stores an image as one object named by its id, at glance_store\'s location, and serves it whole and in ranges', async () => {
+    const data = randomBytes(300_000);
+    const image = await api.createImage({ disk_format: 'raw', container_format: 'bare' });
+    assert.equal((await api.upload(image.id, data)).status, 204);
+    const shown = (await api.get(`/v2/images/${image.id}`)).json;
+    assert.equal(shown.status, 'active');
+    assert.equal(shown.size, data.length);
+    assert.equal(shown.checksum, createHash('md5').update(data).digest('hex'));
+    assert.deepEqual(shown.locations.map((l: { url: string }) => l.url), [`swift+http://test%3Atester:testing@127.0.0.1:8080/auth/v1.0/${container}/${image.id}`]);
+    assert.deepEqual(await names(image.id), [image.id]);
+    const download = await fetch(`${server.url}/v2/images/${image.id}/file`);
+    assert.ok(Buffer.from(await download.arrayBuffer()).equals(data));
+    const range = await fetch(`${server.url}/v2/images/${image.id}/file`, { headers: { range: 'bytes=1000-1999' } });
+    assert.equal(range.status, 206);
+    assert.ok(Buffer.from(await range.arrayBuffer()).equals(data.subarray(1000, 2000)));
+    assert.equal((await api.delete(`/v2/images/${image.id}`)).status, 204);
+    assert.deepEqual(await names(image.id), []);
+  });
+
+  it('writes an image of unknown size as a Static Large Object in segments, and deletes every segment', async () => {
+    const data = randomBytes(3_500_000); // four segments of 1,024,000 bytes at most
+    const image = await api.createImage({ disk_format: 'raw', container_format: 'bare' });
+    const res = await fetch(`${server.url}/v2/images/${image.id}/file`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/octet-stream' },
+      body: Readable.toWeb(Readable.from([data.subarray(0, 1_000_000), data.subarray(1_000_000)])) as ReadableStream,
+      duplex: 'half',
+    } as RequestInit);
+    assert.equal(res.status, 204, await res.text());
+    const segments = await names(`${image.id}-`);
+    assert.deepEqual(segments, [1, 2, 3, 4].map((n) => `${image.id}-0000${n}`));
+    const head = await swift('HEAD', `${container}/${image.id}`);
+    assert.equal(head.headers.get('x-static-large-object')?.toLowerCase(), 'true');
+    const shown = (await api.get(`/v2/images/${image.id}`)).json;
+    assert.equal(shown.size, data.length);
+    assert.equal(shown.os_hash_value, createHash('sha512').update(data).digest('hex'));
+    const back = Buffer.from(await (await fetch(`${server.url}/v2/images/${image.id}/file`)).arrayBuffer());
+    assert.ok(back.equals(data));
+    const tail = await fetch(`${server.url}/v2/images/${image.id}/file`, { headers: { range: 'bytes=-10' } });
+    assert.ok(Buffer.from(await tail.arrayBuffer()).equals(data.subarray(-10)));
+    await api.delete(`/v2/images/${image.id}`);
+    assert.deepEqual(await names(image.id), []);
+  });
+
+  it('refuses a hostile image and leaves nothing in the container', async () => {
+    const qcow2 = Buffer.alloc(1024);
+    qcow2.write('QFI\xfb', 0, 'latin1');
+    qcow2.writeUInt32BE(2, 4);
+    qcow2.writeBigUInt64BE(512n, 8);
+    qcow2.writeUInt32BE(11, 16);
+    qcow2.writeUInt32BE(16, 20);
+    qcow2.write('/etc/passwd', 512, 'latin1');
+    const image = await api.createImage({ disk_format: 'qcow2', container_format: 'bare' });
+    assert.equal((await api.upload(image.id, qcow2)).status, 415);
+    assert.deepEqual(await names(image.id), []);
+  });
+
+  it('reads and deletes Dynamic Large Objects as Glance writes them, and takes swift+config references', async () => {
+    const id = randomUUID();
+    const parts = [randomBytes(5000), randomBytes(3000)];
+    await swift('PUT', `${container}/${id}-00001`, {}, parts[0]);
+    await swift('PUT', `${container}/${id}-00002`, {}, parts[1]);
+    await swift('PUT', `${container}/${id}`, { 'x-object-manifest': `${container}/${id}-` }, '');
+    const refs = path.join(server.dataDir, 'swift-refs.conf');
+    writeFileSync(refs, `[ref1]\nauth_address = ${AUTH_URL}\nuser = test:tester\nkey = testing\nauth_version = 1\n`);
+    const store = new SwiftStore('swift', {
+      auth: { url: AUTH_URL, version: '1', user: 'test:tester', key: 'testing' },
+      reference: 'ref1',
+      container,
+      createContainer: false,
+      largeObjectSize: 10 ** 9,
+      chunkSize: 10 ** 6,
+    });
+    const location = `swift+config://ref1/${container}/${id}`;
+    assert.ok(store.owns(location));
+    const chunks: Buffer[] = [];
+    for await (const c of await store.get(location)) chunks.push(c as Buffer);
+    assert.ok(Buffer.concat(chunks).equals(Buffer.concat(parts)));
+    await store.delete(location);
+    assert.deepEqual(await names(id), []);
+    await store.delete(location); // idempotent
+    const written = await store.add(randomUUID(), Readable.from([Buffer.from('small')]), { size: 5 });
+    assert.match(written.location, new RegExp(`^swift\\+config://ref1/${container}/[0-9a-f-]{36}$`));
+    assert.equal(written.size, 5);
+    await store.delete(written.location);
+    assert.ok(readFileSync(refs, 'utf8').includes('ref1'));
+  });
+});
