@@ -29,6 +29,7 @@ import { MembersService } from './services/members.js';
 import { MetadefsService } from './services/metadefs.js';
 import { TasksService } from './services/tasks.js';
 import { FileStore } from './store/file-store.js';
+import { S3Store } from './store/s3-store.js';
 import { SwiftStore } from './store/swift-store.js';
 import type { ImageStore } from './store/image-store.js';
 import { assertHashAlgorithm } from './store/ingest.js';
@@ -114,7 +115,7 @@ export async function startServer(config: GlimpseConfig, logger = createLogger(c
   const db = await openAndCheckDatabase(config, logger);
   const repo = new ImagesRepository(db);
   const fileStore = new FileStore('file', config.filesystemStoreDatadir);
-  const store: ImageStore = config.swift ? new SwiftStore('swift', config.swift) : fileStore;
+  const store: ImageStore = config.swift ? new SwiftStore('swift', config.swift) : config.s3 ? new S3Store('s3', config.s3) : fileStore;
   const staging = new FileStore('os_glance_staging_store', config.stagingDir);
   // Every store reads what it owns: data written before a switch of default_store stays served.
   const stores: ImageStore[] = store === fileStore ? [fileStore] : [store, fileStore];

@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { KeystoneOptions } from '../auth/keystone.js';
 import { DEFAULT_IMPORT_FILTER, type ImportFilter } from '../net/url-filter.js';
+import type { S3StoreOptions } from '../store/s3-store.js';
 import type { SwiftAuthOptions, SwiftStoreOptions } from '../store/swift-store.js';
 import { IniReader, parseIni } from './ini.js';
 import { findPolicyFile, readPolicyFile } from './policy-file.js';
@@ -68,9 +69,11 @@ export interface GlimpseConfig {
   filesystemStoreDatadir: string;
   stagingDir: string;
   /** `[glance_store] default_store`: where new image data goes in a single-store deployment. */
-  defaultStore: 'file' | 'swift';
+  defaultStore: 'file' | 'swift' | 's3';
   /** The Swift store's settings (`swift_store_*`), when Swift is the default store. */
   swift: SwiftStoreOptions | null;
+  /** The S3 store's settings (`s3_store_*`), when S3 is the default store. */
+  s3: S3StoreOptions | null;
   /** `enabled_backends` (id → type); null in single-store deployments. */
   enabledBackends: Record<string, string> | null;
   /** The operator's schema-image.json, found beside the config file as Glance finds it. */
@@ -179,11 +182,35 @@ export function loadConfig(cli: CliOptions, cwd = process.cwd()): GlimpseConfig 
   };
 }
 
-function singleStore(ini: IniReader, configDir: string): { defaultStore: 'file' | 'swift'; swift: SwiftStoreOptions | null } {
+function singleStore(ini: IniReader, configDir: string): Pick<GlimpseConfig, 'defaultStore' | 'swift' | 's3'> {
   const store = ini.str('glance_store', 'default_store') ?? 'file';
-  if (store === 'file') return { defaultStore: 'file', swift: null };
-  if (store !== 'swift') throw new Error(`[glance_store] default_store = ${store} is not supported (file or swift)`);
-  return { defaultStore: 'swift', swift: swiftConfig(ini, configDir) };
+  if (store === 'file') return { defaultStore: 'file', swift: null, s3: null };
+  if (store === 'swift') return { defaultStore: 'swift', swift: swiftConfig(ini, configDir), s3: null };
+  if (store === 's3') return { defaultStore: 's3', swift: null, s3: s3Config(ini) };
+  throw new Error(`[glance_store] default_store = ${store} is not supported (file, swift or s3)`);
+}
+
+function s3Config(ini: IniReader): S3StoreOptions {
+  const g = 'glance_store';
+  const need = (key: string) => {
+    const v = ini.str(g, key);
+    if (!v) throw new Error(`the S3 store needs [${g}] ${key}`);
+    return v;
+  };
+  const format = ini.str(g, 's3_store_bucket_url_format') ?? 'auto';
+  if (format !== 'auto' && format !== 'path' && format !== 'virtual') throw new Error(`[${g}] s3_store_bucket_url_format must be auto, path or virtual`);
+  const chunkMb = ini.int(g, 's3_store_large_object_chunk_size') ?? 10;
+  if (chunkMb < 5) throw new Error(`[${g}] s3_store_large_object_chunk_size must be at least 5 (S3's smallest part)`);
+  return {
+    host: need('s3_store_host'),
+    accessKey: need('s3_store_access_key'),
+    secretKey: need('s3_store_secret_key'),
+    bucket: need('s3_store_bucket'),
+    createBucket: ini.bool(g, 's3_store_create_bucket_on_put') ?? false,
+    urlFormat: format,
+    region: ini.str(g, 's3_store_region_name') ?? null,
+    chunkSize: chunkMb * 1024 * 1024,
+  };
 }
 
 /** glance_store counts Swift's sizes in units of 1,024,000 bytes. */

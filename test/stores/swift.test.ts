@@ -6,42 +6,21 @@
  * read and deleted too; location URIs are glance_store's.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { SwiftStore } from '../../src/store/swift-store.js';
 import { Client } from '../helpers/client.js';
 import { type TestServer, startTestServer } from '../helpers/server.js';
-import { SHARED_DIR, requireTool } from '../helpers/tools.js';
-
-const ENDPOINTS = '/var/tmp/swift-aio/endpoints.env';
-const AUTH_URL = 'http://127.0.0.1:8080/auth/v1.0';
-
-function swiftSkip(): string | false {
-  return requireTool(
-    'the Swift all-in-one',
-    () => existsSync(ENDPOINTS) && spawnSync('curl', ['-sf', '-o', '/dev/null', 'http://127.0.0.1:8080/info']).status === 0,
-    `bash ${path.join(SHARED_DIR, 'swift', 'setup.sh')} && bash ${path.join(SHARED_DIR, 'swift', 'start.sh')}`,
-  );
-}
-
-/** Direct Swift API calls, to look at what the store wrote. */
-async function swift(method: string, pathAndQuery: string, headers: Record<string, string> = {}, body?: Buffer | string) {
-  const auth = await fetch(AUTH_URL, { headers: { 'x-auth-user': 'test:tester', 'x-auth-key': 'testing' } });
-  const token = auth.headers.get('x-auth-token')!;
-  const res = await fetch(`${auth.headers.get('x-storage-url')}/${pathAndQuery}`, { method, headers: { ...headers, 'x-auth-token': token }, body: body as BodyInit | undefined });
-  return { status: res.status, headers: res.headers, text: await res.text() };
-}
+import { SWIFT_AUTH_URL as AUTH_URL, objectNames, swift, swiftSkip } from '../helpers/swift.js';
 
 describe('Swift store', { skip: swiftSkip() }, () => {
   const container = `glimpse-${randomUUID().slice(0, 8)}`;
   let server: TestServer;
   let api: Client;
-  const objects = async (prefix = '') => (await swift('GET', `${container}?format=json&prefix=${prefix}`)).text;
-  const names = async (prefix = '') => (JSON.parse((await objects(prefix)) || '[]') as { name: string }[]).map((o) => o.name);
+  const names = (prefix = '') => objectNames(container, prefix);
 
   before(async () => {
     server = await startTestServer({

@@ -1,0 +1,219 @@
+/**
+ * Glance's S3 store for any S3-compatible service (AWS, Ceph RGW, Swift's
+ * s3api, MinIO): one bucket, object key = image id, location
+ * `s3[+https]://<access key>:<secret key>@<host>/<bucket>/<id>` as
+ * glance_store writes it. Requests are signed with AWS Signature V4.
+ *
+ * Data is cut into parts of `s3_store_large_object_chunk_size`: an image
+ * that fits in one part is one PutObject, a larger one a multipart upload,
+ * part after part. A part is the one thing held in memory (S3 needs each
+ * part's length up front), so memory is bounded by the part size, not the
+ * image size (glance_store buffers whole images under 100 MB).
+ */
+import { createHash, createHmac } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { isIP } from 'node:net';
+import type { Readable } from 'node:stream';
+import { GlimpseError, conflict, notFound } from '../domain/errors.js';
+import { drain, send, text } from './http-client.js';
+import type { ByteRange, ImageStore } from './image-store.js';
+
+export interface S3StoreOptions {
+  /** `s3_store_host`: `http(s)://host[:port]`, or a bare host (https). */
+  host: string;
+  accessKey: string;
+  secretKey: string;
+  bucket: string;
+  createBucket: boolean;
+  /** `s3_store_bucket_url_format`: auto, path or virtual. */
+  urlFormat: 'auto' | 'path' | 'virtual';
+  region: string | null;
+  chunkSize: number;
+}
+
+const UNSIGNED = 'UNSIGNED-PAYLOAD';
+
+export class S3Store implements ImageStore {
+  readonly type = 's3';
+  private readonly endpoint: URL;
+  private readonly region: string;
+
+  constructor(
+    readonly id: string,
+    private readonly o: S3StoreOptions,
+  ) {
+    this.endpoint = new URL(/^https?:\/\//.test(o.host) ? o.host : `https://${o.host}`);
+    this.region = o.region ?? regionOf(this.endpoint.hostname);
+  }
+
+  async add(imageId: string, data: Readable, options: { signal?: AbortSignal } = {}) {
+    await this.ensureBucket();
+    const head = await this.request('HEAD', imageId);
+    drain(head);
+    if (head.statusCode === 200) throw conflict(`Image data for ${imageId} already exists in store ${this.id}`);
+    const parts = partsOf(data, this.o.chunkSize);
+    const first = await parts.next();
+    const second = first.done ? first : await parts.next();
+    if (second.done) {
+      const body = first.done ? Buffer.alloc(0) : first.value;
+      const res = await this.request('PUT', imageId, { body, signal: options.signal });
+      await expect(res, [200], `PutObject ${imageId}`);
+      drain(res);
+      return { location: this.locationOf(imageId), size: body.length };
+    }
+    return { location: this.locationOf(imageId), size: await this.multipart(imageId, [first.value as Buffer, second.value], parts, options.signal) };
+  }
+
+  owns(location: string): boolean {
+    return /^s3(\+https?)?:\/\//.test(location);
+  }
+
+  async get(location: string, range?: ByteRange): Promise<Readable> {
+    const { key } = parseLocation(location);
+    const res = await this.request('GET', key, { headers: range ? { range: `bytes=${range.start}-${range.end}` } : {} });
+    if (res.statusCode === 404) {
+      drain(res);
+      throw notFound(`Image data not found at ${key} in store ${this.id}`);
+    }
+    await expect(res, [200, 206], `GetObject ${key}`);
+    return res;
+  }
+
+  async delete(location: string): Promise<void> {
+    const { key } = parseLocation(location);
+    const res = await this.request('DELETE', key);
+    drain(res);
+    if (res.statusCode !== 404) await expect(res, [200, 204], `DeleteObject ${key}`);
+  }
+
+  private locationOf(imageId: string): string {
+    const quote = (s: string) => encodeURIComponent(s).replace(/%2F/g, '/');
+    const scheme = this.endpoint.protocol === 'https:' ? 's3+https' : 's3';
+    return `${scheme}://${quote(this.o.accessKey)}:${quote(this.o.secretKey)}@${this.endpoint.host}/${this.o.bucket}/${imageId}`;
+  }
+
+  private async multipart(key: string, firstParts: Buffer[], rest: AsyncGenerator<Buffer>, signal?: AbortSignal): Promise<number> {
+    const created = await this.request('POST', key, { query: { uploads: '' }, body: Buffer.alloc(0), signal });
+    await expect(created, [200], `CreateMultipartUpload ${key}`);
+    const uploadId = /<UploadId>([^<]+)<\/UploadId>/.exec(await text(created))?.[1];
+    if (!uploadId) throw new GlimpseError('service_unavailable', `S3 gave no UploadId for ${key}`);
+    const etags: string[] = [];
+    let size = 0;
+    try {
+      const upload = async (part: Buffer) => {
+        const res = await this.request('PUT', key, { query: { partNumber: String(etags.length + 1), uploadId }, body: part, signal });
+        await expect(res, [200], `UploadPart ${etags.length + 1} of ${key}`);
+        drain(res);
+        etags.push(String(res.headers.etag));
+        size += part.length;
+      };
+      for (const part of firstParts) await upload(part);
+      for await (const part of rest) await upload(part);
+      const xml = `<CompleteMultipartUpload>${etags.map((e, i) => `<Part><PartNumber>${i + 1}</PartNumber><ETag>${escapeXml(e)}</ETag></Part>`).join('')}</CompleteMultipartUpload>`;
+      const done = await this.request('POST', key, { query: { uploadId }, body: Buffer.from(xml), signal });
+      await expect(done, [200], `CompleteMultipartUpload ${key}`);
+      const answer = await text(done);
+      if (answer.includes('<Error>')) throw new GlimpseError('service_unavailable', `S3 could not complete ${key}: ${answer.slice(0, 200)}`);
+      return size;
+    } catch (err) {
+      const abort = await this.request('DELETE', key, { query: { uploadId } }).catch(() => null);
+      if (abort) drain(abort);
+      throw err;
+    }
+  }
+
+  private async ensureBucket(): Promise<void> {
+    const head = await this.request('HEAD', null);
+    drain(head);
+    if (head.statusCode === 200) return;
+    if (head.statusCode !== 404) await expect(head, [200], `HeadBucket ${this.o.bucket}`);
+    if (!this.o.createBucket) {
+      throw new GlimpseError('service_unavailable', `S3 bucket ${this.o.bucket} does not exist (set s3_store_create_bucket_on_put to create it).`);
+    }
+    const put = await this.request('PUT', null, { body: Buffer.alloc(0) });
+    drain(put);
+    await expect(put, [200], `CreateBucket ${this.o.bucket}`);
+  }
+
+  /** A SigV4-signed request to the bucket (key null) or an object; buffered bodies are hashed, none are streamed. */
+  private request(
+    method: string,
+    key: string | null,
+    r: { query?: Record<string, string>; headers?: Record<string, string>; body?: Buffer; signal?: AbortSignal } = {},
+  ): Promise<IncomingMessage> {
+    const virtual = this.o.urlFormat === 'virtual' || (this.o.urlFormat === 'auto' && dnsCompatible(this.o.bucket) && !isIP(this.endpoint.hostname) && this.endpoint.hostname !== 'localhost');
+    const host = virtual ? `${this.o.bucket}.${this.endpoint.host}` : this.endpoint.host;
+    const path = `${virtual ? '' : `/${awsEncode(this.o.bucket)}`}${key === null ? (virtual ? '/' : '') : `/${awsEncode(key)}`}`;
+    const query = Object.entries(r.query ?? {})
+      .map(([k, v]) => [awsEncode(k), awsEncode(v)])
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([k, v]) => `${k}=${v}`)
+      .join('&');
+    const payload = r.body ? createHash('sha256').update(r.body).digest('hex') : method === 'GET' || method === 'HEAD' || method === 'DELETE' ? sha256('') : UNSIGNED;
+    const headers: Record<string, string> = { ...(r.headers ?? {}), host, 'x-amz-content-sha256': payload, 'x-amz-date': amzDate(new Date()) };
+    if (r.body) headers['content-length'] = String(r.body.length);
+    headers.authorization = this.sign(method, path || '/', query, headers);
+    return send({ method, url: `${this.endpoint.protocol}//${host}${path || '/'}${query ? `?${query}` : ''}`, headers, body: r.body, signal: r.signal });
+  }
+
+  private sign(method: string, path: string, query: string, headers: Record<string, string>): string {
+    const names = Object.keys(headers).map((h) => h.toLowerCase()).sort();
+    const canonicalHeaders = names.map((n) => `${n}:${String(headers[n] ?? headers[Object.keys(headers).find((h) => h.toLowerCase() === n)!]).trim()}\n`).join('');
+    const signed = names.join(';');
+    const canonical = [method, path, query, canonicalHeaders, signed, headers['x-amz-content-sha256']].join('\n');
+    const date = headers['x-amz-date'];
+    const scope = `${date.slice(0, 8)}/${this.region}/s3/aws4_request`;
+    const toSign = ['AWS4-HMAC-SHA256', date, scope, sha256(canonical)].join('\n');
+    let k: Buffer = hmac(`AWS4${this.o.secretKey}`, date.slice(0, 8));
+    for (const part of [this.region, 's3', 'aws4_request']) k = hmac(k, part);
+    return `AWS4-HMAC-SHA256 Credential=${this.o.accessKey}/${scope}, SignedHeaders=${signed}, Signature=${hmac(k, toSign).toString('hex')}`;
+  }
+}
+
+/** Consecutive parts of exactly `size` bytes (the last may be shorter), one held at a time. */
+async function* partsOf(data: Readable, size: number): AsyncGenerator<Buffer> {
+  let pending: Buffer[] = [];
+  let held = 0;
+  for await (const chunk of data as AsyncIterable<Buffer>) {
+    let rest = chunk;
+    while (held + rest.length >= size) {
+      const take = size - held;
+      pending.push(rest.subarray(0, take));
+      yield Buffer.concat(pending);
+      pending = [];
+      held = 0;
+      rest = rest.subarray(take);
+    }
+    if (rest.length) {
+      pending.push(rest);
+      held += rest.length;
+    }
+  }
+  if (held > 0) yield Buffer.concat(pending);
+}
+
+/** The bucket and key of a glance_store S3 URI: the last two path parts. */
+export function parseLocation(location: string): { bucket: string; key: string } {
+  const afterScheme = location.slice(location.indexOf('://') + 3);
+  const parts = afterScheme.slice(afterScheme.lastIndexOf('@') + 1).split('/').filter(Boolean);
+  if (parts.length < 3) throw new GlimpseError('bad_request', 'Invalid S3 location');
+  return { bucket: decodeURIComponent(parts[parts.length - 2]), key: decodeURIComponent(parts[parts.length - 1]) };
+}
+
+/** AWS's region from its endpoint names (`s3.eu-west-1.amazonaws.com`, `s3-eu-west-1…`); else us-east-1. */
+function regionOf(hostname: string): string {
+  return /^s3[.-]([a-z0-9-]+)\.amazonaws\.com$/.exec(hostname)?.[1] ?? 'us-east-1';
+}
+
+const dnsCompatible = (bucket: string) => /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(bucket);
+const awsEncode = (s: string) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+const hmac = (key: string | Buffer, data: string) => createHmac('sha256', key).update(data).digest();
+const amzDate = (d: Date) => d.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+const escapeXml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+async function expect(res: IncomingMessage, ok: number[], what: string): Promise<void> {
+  if (ok.includes(res.statusCode ?? 0)) return;
+  const detail = (await text(res).catch(() => '')).slice(0, 300);
+  throw new GlimpseError('service_unavailable', `S3 answered ${res.statusCode} to ${what}${detail ? `: ${detail}` : ''}`);
+}
