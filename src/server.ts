@@ -10,7 +10,7 @@ import { identityResolver } from './auth/identity.js';
 import { KeystoneValidator } from './auth/keystone.js';
 import { Policy } from './auth/policy.js';
 import { PropertyProtections } from './auth/property-protections.js';
-import { type GlimpseConfig, isLoopback } from './config/config.js';
+import { type GlimpseConfig, type StoreConfig, isLoopback } from './config/config.js';
 import { type Db, openDatabase } from './db/connection.js';
 import { ImagesRepository } from './db/images-repo.js';
 import { MembersRepository } from './db/members-repo.js';
@@ -29,9 +29,7 @@ import { MembersService } from './services/members.js';
 import { MetadefsService } from './services/metadefs.js';
 import { TasksService } from './services/tasks.js';
 import { FileStore } from './store/file-store.js';
-import { S3Store } from './store/s3-store.js';
-import { SwiftStore } from './store/swift-store.js';
-import type { ImageStore } from './store/image-store.js';
+import { createStores } from './store/stores.js';
 import { assertHashAlgorithm } from './store/ingest.js';
 
 export interface RunningServer {
@@ -63,6 +61,18 @@ function limitSource(config: GlimpseConfig, keystone: KeystoneValidator | null):
   return new StaticLimits(config.limits.static);
 }
 
+/** What `GET /v2/info/stores/detail` shows of a store, by Glance's names. */
+function storeProperties(s: StoreConfig): Record<string, unknown> {
+  switch (s.type) {
+    case 'file':
+      return { data_dir: s.dir, chunk_size: 65536, thin_provisioning: false };
+    case 'swift':
+      return { container: s.swift.container, large_object_size: s.swift.largeObjectSize, large_object_chunk_size: s.swift.chunkSize };
+    case 's3':
+      return { s3_store_large_object_size: s.s3.chunkSize, s3_store_large_object_chunk_size: s.s3.chunkSize, s3_store_thread_pools: 1 };
+  }
+}
+
 /** Opens the database; an empty embedded SQLite database gets Glance's schema on first start. */
 export async function openAndCheckDatabase(config: GlimpseConfig, logger: Logger): Promise<Db> {
   const db = openDatabase(config.database, { maxPoolSize: config.databaseMaxPoolSize });
@@ -86,9 +96,6 @@ export async function startServer(config: GlimpseConfig, logger = createLogger(c
       `refusing to serve without authentication on ${config.bindHost}: every caller would be an administrator. ` +
         'Bind to 127.0.0.1, use --auth headers|keystone, or pass --insecure if you really mean it.',
     );
-  }
-  if (config.enabledBackends) {
-    throw new StartupError('enabled_backends (multi-store) is not supported by this version of Glimpse; use [glance_store] filesystem_store_datadir');
   }
   if (config.limits && 'keystoneEndpointId' in config.limits && !config.limits.credentials && !config.keystone) {
     throw new StartupError('use_keystone_limits reads the limits with the [keystone_authtoken] credentials: configure that section');
@@ -114,28 +121,24 @@ export async function startServer(config: GlimpseConfig, logger = createLogger(c
 
   const db = await openAndCheckDatabase(config, logger);
   const repo = new ImagesRepository(db);
-  const fileStore = new FileStore('file', config.filesystemStoreDatadir);
-  const store: ImageStore = config.swift ? new SwiftStore('swift', config.swift) : config.s3 ? new S3Store('s3', config.s3) : fileStore;
+  const stores = createStores(config.stores, config.multiStore);
   const staging = new FileStore('os_glance_staging_store', config.stagingDir);
-  // Every store reads what it owns: data written before a switch of default_store stays served.
-  const stores: ImageStore[] = store === fileStore ? [fileStore] : [store, fileStore];
   const removeData = async (image: Image) => {
     for (const location of image.locations) {
-      const owner = stores.find((s) => s.owns(location.url));
-      await owner?.delete(location.url).catch((err: unknown) => logger.warn({ err, image: image.id }, 'could not delete image data'));
+      await stores.forLocation(location)?.delete(location.url).catch((err: unknown) => logger.warn({ err, image: image.id }, 'could not delete image data'));
     }
     await imageData.unstage(image.id);
   };
   const quotas = new Quotas(limitSource(config, keystone), repo);
   const images = new ImagesService(repo, policy, config, schema, removeData, protections, quotas);
-  const imageData = new ImageDataService(images, repo, store, stores, staging, config, quotas);
+  const imageData = new ImageDataService(images, repo, stores, staging, config, quotas);
   const recovered = await imageData.recoverInterruptedWrites();
   if (recovered.reset.length || recovered.unstaged.length) {
     logger.warn(recovered, 'recovered writes interrupted by a dead process: images back to queued, stray staged data removed');
   }
   const members = new MembersService(images, new MembersRepository(db), policy, config.imageMemberQuota);
   const tasksRepo = new TasksRepository(db);
-  const imports = new ImportService(images, repo, tasksRepo, imageData, staging, config, logger);
+  const imports = new ImportService(images, repo, tasksRepo, imageData, stores, config, logger);
   const resumed = await imports.recover();
   if (resumed.length) logger.warn({ tasks: resumed }, 'resumed imports whose worker had stopped');
 
@@ -160,13 +163,18 @@ export async function startServer(config: GlimpseConfig, logger = createLogger(c
     wire: {
       showMultipleLocations: config.showMultipleLocations,
       showImageDirectUrl: config.showImageDirectUrl,
-      multiStore: false,
+      multiStore: config.multiStore,
     },
-    info: { enabledImportMethods: config.enabledImportMethods, stores: null, usage: (ctx) => quotas.usage(ctx.projectId) },
+    info: {
+      enabledImportMethods: config.enabledImportMethods,
+      stores: config.multiStore ? config.stores.map((s, i) => ({ id: s.id, description: s.description ?? undefined, default: i === 0, readOnly: false, type: s.type, properties: storeProperties(s) })) : null,
+      usage: (ctx) => quotas.usage(ctx.projectId),
+      authorizeDetail: (ctx) => policy.enforce(ctx, 'stores_info_detail', {}),
+    },
     cors: config.cors,
     publicEndpoint: config.publicEndpoint,
     maxRequestIdLength: config.maxRequestIdLength,
-    storeIds: null,
+    storeIds: config.multiStore ? config.stores.map((s) => s.id) : null,
   });
   try {
     await app.listen({ host: config.bindHost, port: config.bindPort });

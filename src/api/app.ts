@@ -18,7 +18,7 @@ import type { TasksService } from '../services/tasks.js';
 import type { JsonSchema } from '../domain/schemas.js';
 import { applyCors } from './cors.js';
 import { STATUS, renderError } from './errors.js';
-import { imageDataRoutes } from './routes/image-data.js';
+import { imageDataRoutes, storeRoutes } from './routes/image-data.js';
 import { imageRoutes } from './routes/images.js';
 import { memberRoutes } from './routes/members.js';
 import { metadefRoutes } from './routes/metadefs.js';
@@ -117,6 +117,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       });
       memberRoutes(json, deps.members);
       taskRoutes(json, deps.imports, deps.tasks);
+      storeRoutes(json, deps.imageData);
       metadefRoutes(json, deps.metadefs, deps.limits, deps.publicEndpoint);
       schemaRoutes(json, deps.imageSchema);
       infoRoutes(json, deps.info);

@@ -23,6 +23,12 @@ export interface CorsConfig {
   allowHeaders: string[];
 }
 
+export type StoreConfig = { id: string; description: string | null } & (
+  | { type: 'file'; dir: string }
+  | { type: 'swift'; swift: SwiftStoreOptions }
+  | { type: 's3'; s3: S3StoreOptions }
+);
+
 export interface ImageFormatConfig {
   /** `require_image_format_match`: refuse uploads whose bytes are not the declared disk_format. */
   requireFormatMatch: boolean;
@@ -66,16 +72,15 @@ export interface GlimpseConfig {
   containerFormats: string[];
   /** `[image_format]` rules for what uploaded bytes must be (see src/formats/). */
   imageFormat: ImageFormatConfig;
-  filesystemStoreDatadir: string;
   stagingDir: string;
-  /** `[glance_store] default_store`: where new image data goes in a single-store deployment. */
-  defaultStore: 'file' | 'swift' | 's3';
-  /** The Swift store's settings (`swift_store_*`), when Swift is the default store. */
-  swift: SwiftStoreOptions | null;
-  /** The S3 store's settings (`s3_store_*`), when S3 is the default store. */
-  s3: S3StoreOptions | null;
-  /** `enabled_backends` (id → type); null in single-store deployments. */
-  enabledBackends: Record<string, string> | null;
+  /**
+   * The stores, the default one first: `enabled_backends` with a section per
+   * backend (multi-store), or `[glance_store] default_store` (single store,
+   * where a file store also stays, to read data written before a switch).
+   */
+  stores: StoreConfig[];
+  /** `enabled_backends` is set: store ids show in the API and in location metadata. */
+  multiStore: boolean;
   /** The operator's schema-image.json, found beside the config file as Glance finds it. */
   customSchemaFile: string | null;
   cors: CorsConfig | null;
@@ -122,9 +127,7 @@ export function loadConfig(cli: CliOptions, cwd = process.cwd()): GlimpseConfig 
   const [bindHost, bindPort] = parseBind(
     cli.bind ?? `${ini.str('DEFAULT', 'bind_host') ?? '127.0.0.1'}:${ini.int('DEFAULT', 'bind_port') ?? 9292}`,
   );
-  const enabledBackends = ini.dict('DEFAULT', 'enabled_backends') ?? null;
   const auth = parseAuth(cli.auth ?? ini.str('glimpse', 'auth') ?? flavorToAuth(ini.str('paste_deploy', 'flavor')));
-  const storeSection = 'glance_store';
 
   return {
     bindHost,
@@ -163,13 +166,8 @@ export function loadConfig(cli: CliOptions, cwd = process.cwd()): GlimpseConfig 
       vmdkAllowedTypes: ini.list('image_format', 'vmdk_allowed_types') ?? ['streamOptimized', 'monolithicSparse'],
       gptNonFatal: ini.list('image_format', 'gpt_safety_checks_nonfatal') ?? [],
     },
-    filesystemStoreDatadir: path.resolve(
-      configDir ?? cwd,
-      ini.str(storeSection, 'filesystem_store_datadir') ?? path.join(dataDir, 'images'),
-    ),
     stagingDir: stagingDir(ini.str('DEFAULT', 'node_staging_uri'), dataDir),
-    ...singleStore(ini, configDir ?? cwd),
-    enabledBackends,
+    ...storesConfig(ini, configDir ?? cwd, dataDir),
     customSchemaFile: findBesideConfig(configDir, 'schema-image.json'),
     cors: corsConfig(ini),
     ...policyConfig(ini, configDir, cwd),
@@ -182,16 +180,39 @@ export function loadConfig(cli: CliOptions, cwd = process.cwd()): GlimpseConfig 
   };
 }
 
-function singleStore(ini: IniReader, configDir: string): Pick<GlimpseConfig, 'defaultStore' | 'swift' | 's3'> {
-  const store = ini.str('glance_store', 'default_store') ?? 'file';
-  if (store === 'file') return { defaultStore: 'file', swift: null, s3: null };
-  if (store === 'swift') return { defaultStore: 'swift', swift: swiftConfig(ini, configDir), s3: null };
-  if (store === 's3') return { defaultStore: 's3', swift: null, s3: s3Config(ini) };
-  throw new Error(`[glance_store] default_store = ${store} is not supported (file, swift or s3)`);
+const STORE_TYPES = ['file', 'swift', 's3'];
+
+function storesConfig(ini: IniReader, configDir: string, dataDir: string): Pick<GlimpseConfig, 'stores' | 'multiStore'> {
+  const backends = ini.dict('DEFAULT', 'enabled_backends');
+  if (!backends) {
+    const type = ini.str('glance_store', 'default_store') ?? 'file';
+    const file: StoreConfig = { id: 'file', type: 'file', description: null, dir: fileDir(ini, 'glance_store', configDir, path.join(dataDir, 'images')) };
+    if (type === 'file') return { stores: [file], multiStore: false };
+    return { stores: [storeConfig(ini, 'glance_store', type, type, configDir, dataDir), file], multiStore: false };
+  }
+  const fallback = ini.str('glance_store', 'default_backend');
+  if (!fallback || !(fallback in backends)) throw new Error('enabled_backends needs [glance_store] default_backend naming one of them');
+  const stores = Object.entries(backends).map(([id, type]) => {
+    if (id.startsWith('os_glance_')) throw new Error(`enabled_backends: store ids starting with os_glance_ are reserved (${id})`);
+    return storeConfig(ini, id, id, type, configDir, dataDir);
+  });
+  stores.sort((a, b) => Number(b.id === fallback) - Number(a.id === fallback));
+  return { stores, multiStore: true };
 }
 
-function s3Config(ini: IniReader): S3StoreOptions {
-  const g = 'glance_store';
+function storeConfig(ini: IniReader, section: string, id: string, type: string, configDir: string, dataDir: string): StoreConfig {
+  const description = ini.str(section, 'store_description') ?? null;
+  if (type === 'file') return { id, description, type, dir: fileDir(ini, section, configDir, path.join(dataDir, 'images', id)) };
+  if (type === 'swift') return { id, description, type, swift: swiftConfig(ini, section, configDir) };
+  if (type === 's3') return { id, description, type, s3: s3Config(ini, section) };
+  throw new Error(`store type ${type} (for ${id}) is not supported: ${STORE_TYPES.join(', ')}`);
+}
+
+function fileDir(ini: IniReader, section: string, configDir: string, fallback: string): string {
+  return path.resolve(configDir, ini.str(section, 'filesystem_store_datadir') ?? fallback);
+}
+
+function s3Config(ini: IniReader, g: string): S3StoreOptions {
   const need = (key: string) => {
     const v = ini.str(g, key);
     if (!v) throw new Error(`the S3 store needs [${g}] ${key}`);
@@ -216,8 +237,7 @@ function s3Config(ini: IniReader): S3StoreOptions {
 /** glance_store counts Swift's sizes in units of 1,024,000 bytes. */
 const SWIFT_MB = 1024 * 1000;
 
-function swiftConfig(ini: IniReader, configDir: string): SwiftStoreOptions {
-  const g = 'glance_store';
+function swiftConfig(ini: IniReader, g: string, configDir: string): SwiftStoreOptions {
   const file = ini.str(g, 'swift_store_config_file');
   let auth: SwiftAuthOptions;
   let reference: string | null = null;

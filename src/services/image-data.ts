@@ -15,6 +15,7 @@ import type { InspectionReport } from '../formats/inspector.js';
 import { judgeUpload } from '../formats/policy.js';
 import type { FileStore } from '../store/file-store.js';
 import type { ByteRange, ImageStore } from '../store/image-store.js';
+import type { StoreSet } from '../store/stores.js';
 import { type IngestOptions, type IngestResult, ingest } from '../store/ingest.js';
 import type { ImagesService } from './images.js';
 import type { Quotas } from './quotas.js';
@@ -29,6 +30,8 @@ export interface DataLimits {
 
 export interface IncomingData {
   body: Readable;
+  /** `X-Image-Meta-Store`: the store to write to (multi-store), else the default one. */
+  store?: string | null;
   /** `x-openstack-image-size`: a promise the received bytes must keep. */
   declaredSize: number | null;
   /** Content-Length, when sent: lets an oversized upload be refused before reading it. */
@@ -52,8 +55,7 @@ export class ImageDataService {
   constructor(
     private readonly images: ImagesService,
     private readonly repo: ImagesRepository,
-    private readonly store: ImageStore,
-    private readonly stores: readonly ImageStore[],
+    private readonly stores: StoreSet,
     private readonly staging: FileStore,
     private readonly limits: DataLimits,
     private readonly quotas: Quotas,
@@ -68,51 +70,61 @@ export class ImageDataService {
     const limit = await this.sizeLimit(image, 'image_size_total');
     let virtualSize: number | null = null;
     const inspect = this.inspection(image, data.declaredSize, (v) => (virtualSize = v));
-    await this.write(image, 'saving', this.store, data, limit, inspect, async (stored) => {
+    const store = this.target(data.store);
+    await this.write(image, 'saving', store, data, limit, inspect, async (stored) => {
       const { location, ...hashes } = stored;
-      await this.repo.update(id, { fields: { ...hashes, virtual_size: virtualSize, status: 'active' }, addLocations: [{ url: location, metadata: {} }] }, 'saving');
+      const addLocations = [{ url: location, metadata: this.stores.metadataFor(store) }];
+      await this.repo.update(id, { fields: { ...hashes, virtual_size: virtualSize, status: 'active' }, addLocations }, 'saving');
     });
   }
 
   /**
-   * An import's store write (glance-direct, web-download): the same single
-   * pass as an upload — limits, hashes, inspection — then the image, which
-   * the import holds in `importing`, becomes active with its location.
+   * An import's write to one store (glance-direct, web-download, copy-image):
+   * the same single pass as an upload — limits, hashes, inspection. The
+   * caller records the location; on its failure it removes the data.
    */
-  async importData(image: Image, body: Readable, signal?: AbortSignal): Promise<void> {
+  async writeToStore(image: Image, store: ImageStore, body: Readable, signal?: AbortSignal): Promise<IngestResult & { virtual_size: number | null }> {
     const limit = await this.sizeLimit(image, 'image_size_total');
     let virtualSize: number | null = null;
     const inspect = this.inspection(image, null, (v) => (virtualSize = v));
-    let location: string | null = null;
-    try {
-      const stored = await ingest(this.store, image.id, body, {
-        hashingAlgorithm: this.limits.hashingAlgorithm,
-        maxBytes: limit.maxBytes,
-        limitMessage: limit.message,
-        signal,
-        inspect,
-      });
-      location = stored.location;
-      const { location: url, ...hashes } = stored;
-      await this.repo.update(
-        image.id,
-        {
-          fields: { ...hashes, virtual_size: virtualSize, status: 'active' },
-          addLocations: [{ url, metadata: {} }],
-          setProperties: { os_glance_importing_to_stores: '', os_glance_failed_import: '' },
-          removeProperties: ['os_glance_import_task'],
-        },
-        'importing',
-      );
-    } catch (err) {
-      if (location) await this.store.delete(location).catch(() => undefined);
-      throw err;
-    }
+    const stored = await ingest(store, image.id, body, {
+      hashingAlgorithm: this.limits.hashingAlgorithm,
+      maxBytes: limit.maxBytes,
+      limitMessage: limit.message,
+      signal,
+      inspect,
+    });
+    return { ...stored, virtual_size: virtualSize };
   }
 
-  /** The id of the store new data goes to. */
-  get storeId(): string {
-    return this.store.id;
+  /** The image's data from its first readable location (copy-image's source). */
+  async read(image: Image): Promise<Readable> {
+    for (const location of image.locations) {
+      const store = this.stores.forLocation(location);
+      if (store) return store.get(location.url);
+    }
+    throw new GlimpseError('service_unavailable', `No configured store serves the data of image ${image.id}.`);
+  }
+
+  /** A staged image's bytes. */
+  async staged(imageId: string): Promise<Readable> {
+    if (!(await this.staging.has(imageId))) throw new Error(`No staged data for image ${imageId} on this node.`);
+    return this.staging.get(this.staging.locationOf(imageId));
+  }
+
+  /** Stages a stream (web-download's first step), within the staging limits. */
+  async stageStream(image: Image, body: Readable, signal?: AbortSignal): Promise<void> {
+    const limit = await this.sizeLimit(image, 'image_stage_total');
+    await this.staging.delete(this.staging.locationOf(image.id));
+    await ingest(this.staging, image.id, body, { hashingAlgorithm: this.limits.hashingAlgorithm, maxBytes: limit.maxBytes, limitMessage: limit.message, signal });
+  }
+
+  /** The store `X-Image-Meta-Store` names (400 if none is), or the default one; single-store ignores it, as Glance. */
+  target(storeId: string | null | undefined): ImageStore {
+    if (!storeId || !this.stores.multi) return this.stores.default;
+    const store = this.stores.byId(storeId);
+    if (!store) throw badRequest(`Store for identifier ${storeId} not found`);
+    return store;
   }
 
   /** Like Glance, only bare images are inspected: other containers (ova, docker …) wrap the disk. */
@@ -151,13 +163,37 @@ export class ImageDataService {
     if (image.status === 'deactivated' && !ctx.isAdmin) {
       throw forbidden('The requested image has been deactivated. Image data download is forbidden.');
     }
-    const location = image.locations[0];
-    if (!location || image.size === null) return { image, body: null, range: null };
-    const store = this.stores.find((s) => s.owns(location.url));
-    if (!store) throw new GlimpseError('service_unavailable', `No configured store serves the location of image ${id}.`);
+    if (image.locations.length === 0 || image.size === null) return { image, body: null, range: null };
     const slice = range ? resolveRange(range, image.size) : null;
-    const body = await store.get(location.url, slice ?? undefined);
-    return { image, body, range: slice ? { ...slice, total: image.size } : null };
+    // Locations are tried in order until a store serves one, as Glance does.
+    let lastError: unknown = new GlimpseError('service_unavailable', `No configured store serves the data of image ${id}.`);
+    for (const location of image.locations) {
+      const store = this.stores.forLocation(location);
+      if (!store) continue;
+      try {
+        const body = await store.get(location.url, slice ?? undefined);
+        return { image, body, range: slice ? { ...slice, total: image.size } : null };
+      } catch (err) {
+        lastError = err;
+      }
+    }
+    throw lastError;
+  }
+
+  /** `DELETE /v2/stores/{store}/{image}`: drops the image's data and location in one store. */
+  async deleteFromStore(ctx: RequestContext, storeId: string, id: string): Promise<void> {
+    if (!this.stores.multi) throw notFound('Multi backend is not supported at this site.');
+    const { image, target } = await this.images.load(ctx, id);
+    this.images.authorize(ctx, 'delete_image_location', target);
+    const store = this.stores.byId(storeId);
+    if (!store) throw conflict(`Store for identifier ${storeId} not found`);
+    if (image.status !== 'active') throw conflict(`It's not allowed to remove image data from store if image status is not 'active'`);
+    const inStore = image.locations.filter((l) => this.stores.forLocation(l) === store);
+    if (inStore.length === 0) throw notFound(`Image ${id} is not present in store ${storeId}`);
+    if (inStore.length === image.locations.length) throw forbidden('Cannot delete image data from the only store containing it. Consider deleting the image instead.');
+    const keep = image.locations.filter((l) => !inStore.includes(l));
+    await this.repo.update(id, { dropLocations: true, addLocations: keep }, 'active');
+    for (const location of inStore) await store.delete(location.url);
   }
 
   /** Removes the staged data of an image, if any (on delete, and once imported). */
@@ -182,12 +218,15 @@ export class ImageDataService {
       );
       if (ok) reset.push(id);
     };
-    for (const [store, status] of [[this.store, 'saving'], [this.staging, 'uploading']] as const) {
-      for (const id of (await store.removeDeadPartials?.()) ?? []) await requeue(id, status);
+    for (const store of this.stores.all) {
+      for (const id of (await store.removeDeadPartials?.()) ?? []) await requeue(id, 'saving');
     }
+    for (const id of (await this.staging.removeDeadPartials()) ?? []) await requeue(id, 'uploading');
     const stale = new Date(now.getTime() - 60_000);
     for (const id of await this.repo.idsInStatusSince('saving', stale)) {
-      if (await this.store.releaseAbandoned?.(id)) await requeue(id, 'saving');
+      // Only stores that can tell a dead writer from a live one may release; object stores cannot (yet).
+      const released = await Promise.all(this.stores.all.map((s) => s.releaseAbandoned?.(id) ?? Promise.resolve(false)));
+      if (released.every(Boolean)) await requeue(id, 'saving');
     }
     for (const id of await this.repo.idsInStatusSince('uploading', stale)) {
       if (!(await this.staging.writing(id)) && !(await this.staging.has(id))) await requeue(id, 'uploading');

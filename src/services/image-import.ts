@@ -1,12 +1,13 @@
 /**
  * Interoperable image import (`POST /v2/images/{id}/import`): glance-direct
- * (from the staging area) and web-download (from a vetted URL), run in the
- * background as a task. The image's status is the lock: the request moves it
- * to `importing` by compare-and-set, so one import wins. The worker beats
- * the task's `updated_at`; a task whose worker died (kill -9, a lost node)
- * is taken over by a live process and run again from its source.
+ * (from the staging area), web-download (a vetted URL, staged first, as
+ * Glance does) and copy-image (to more stores), run in the background as a
+ * task, one store after another. The image's status is the lock for the
+ * first two (compare-and-set to `importing`: one import wins); copy-image
+ * holds `os_glance_import_task`. The worker beats the task's `updated_at`; a
+ * task whose worker died (kill -9, a lost node) is taken over by a live
+ * process and run again from its source, skipping stores already written.
  */
-import type { Readable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import type { RequestContext } from '../auth/context.js';
 import type { ImagesRepository } from '../db/images-repo.js';
@@ -16,7 +17,7 @@ import type { Image } from '../domain/image.js';
 import { TASK_TIME_TO_LIVE_MS, type Task } from '../domain/task.js';
 import { safeGet } from '../net/safe-get.js';
 import { type ImportFilter, UrlRefused, vetUrl } from '../net/url-filter.js';
-import type { FileStore } from '../store/file-store.js';
+import type { StoreSet } from '../store/stores.js';
 import type { ImageDataService } from './image-data.js';
 import type { ImagesService } from './images.js';
 
@@ -29,10 +30,22 @@ export interface ImportConfig {
 
 export const IMPORT_TASK = 'api_image_import';
 const METHODS = ['glance-direct', 'web-download', 'copy-image', 'glance-download'];
+const NO_DATA = { size: null, virtual_size: null, checksum: null, os_hash_algo: null, os_hash_value: null } as const;
 
 interface ImportRequest {
   method: string;
   uri?: string;
+  stores?: string[];
+  allStores: boolean;
+  allMustSucceed: boolean;
+}
+
+/** What the task records of its request: enough to run it again after a restart. */
+interface TaskInput {
+  image_id: string;
+  import_req: Record<string, unknown>;
+  backend: string[];
+  all_stores_must_succeed: boolean;
 }
 
 export class ImportService {
@@ -47,7 +60,7 @@ export class ImportService {
     private readonly repo: ImagesRepository,
     private readonly tasks: TasksRepository,
     private readonly data: ImageDataService,
-    private readonly staging: FileStore,
+    private readonly stores: StoreSet,
     private readonly config: ImportConfig,
     private readonly log: { warn(obj: object, msg: string): void },
   ) {
@@ -55,23 +68,27 @@ export class ImportService {
     this.sweeper.unref();
   }
 
-  async start(ctx: RequestContext, id: string, body: unknown): Promise<void> {
-    const request = this.parse(body);
+  /** Validates, takes the lock, records the task and starts it; the caller answers 202. */
+  async start(ctx: RequestContext, id: string, body: unknown, headerStore: string | null = null): Promise<void> {
+    const request = this.parse(body, headerStore);
     if (ctx.readOnly) throw forbidden('Read-only access');
     const { image, target } = await this.images.load(ctx, id);
     this.images.authorize(ctx, request.method === 'copy-image' ? 'copy_image' : 'modify_image', target);
-    if (request.method === 'copy-image') {
+    if (request.method === 'copy-image' && !this.stores.multi) {
       // Glance fails with a 500 here; a single store has nowhere to copy to.
       throw badRequest('copy-image copies an image to more stores, and this deployment has one store (configure enabled_backends for several).');
     }
-    if (request.method === 'glance-download') throw badRequest("The 'glance-download' import method is not supported by this service.");
     this.checkStatus(image, request.method);
+    const targets = this.targets(image, request, headerStore);
+    if (targets.length === 0) return; // copy-image to all stores, and every store has it already: nothing to do
     if (request.uri !== undefined) {
       await vetUrl(request.uri, this.config.importFilter).catch((err: unknown) => {
         throw badRequest(`URI for web-download does not pass filtering: ${request.uri}${err instanceof UrlRefused ? ` (${err.message})` : ''}`);
       });
     }
+    if (request.method === 'copy-image' && (await this.lockHeld(image))) throw conflict('Image has active task');
     const now = new Date();
+    const input: TaskInput = { image_id: id, import_req: body as Record<string, unknown>, backend: targets, all_stores_must_succeed: request.allMustSucceed };
     const task: Task = {
       id: randomUUID(),
       type: IMPORT_TASK,
@@ -80,7 +97,7 @@ export class ImportService {
       image_id: id,
       request_id: ctx.requestId,
       user_id: ctx.userId,
-      input: { image_id: id, import_req: body as Record<string, unknown>, backend: [this.data.storeId] },
+      input: input as unknown as Record<string, unknown>,
       result: null,
       message: '',
       expires_at: null,
@@ -88,13 +105,14 @@ export class ImportService {
       updated_at: now,
     };
     await this.tasks.create(task);
-    const from = request.method === 'glance-direct' ? 'uploading' : 'queued';
+    const failedBefore = listOf(image.properties.os_glance_failed_import).filter((s) => !targets.includes(s));
+    const from = request.method === 'glance-direct' ? 'uploading' : request.method === 'copy-image' ? 'active' : 'queued';
     try {
       await this.repo.update(
         id,
         {
-          fields: { status: 'importing' },
-          setProperties: { os_glance_import_task: task.id, os_glance_importing_to_stores: this.data.storeId, os_glance_failed_import: '' },
+          fields: request.method === 'copy-image' ? {} : { status: 'importing' },
+          setProperties: { os_glance_import_task: task.id, os_glance_importing_to_stores: targets.join(','), os_glance_failed_import: failedBefore.join(',') },
           removeProperties: ['os_glance_stage_host'],
         },
         from,
@@ -141,11 +159,13 @@ export class ImportService {
     beat.unref();
     try {
       await this.tasks.update(task.id, { status: 'processing' }, ['pending', 'processing']);
-      const image = task.image_id ? await this.repo.get(task.image_id) : null;
-      if (!image || image.status !== 'importing') throw new Error('The image was deleted or changed during its import.');
-      await this.data.importData(image, await this.source(task, image, abort.signal), abort.signal);
-      if (methodOf(task) === 'glance-direct') await this.data.unstage(image.id);
-      await this.tasks.update(task.id, { status: 'success', result: { image_id: image.id }, expires_at: expiry() }, ['processing']);
+      const outcome = await this.importInto(task, abort.signal);
+      if (outcome.failed.length === 0) {
+        await this.tasks.update(task.id, { status: 'success', result: { image_id: task.image_id }, expires_at: expiry() }, ['processing']);
+      } else {
+        const message = `Import to store(s) ${outcome.failed.join(', ')} failed: ${outcome.reason}`;
+        await this.tasks.update(task.id, { status: 'failure', message, expires_at: expiry() }, ['processing']);
+      }
     } catch (err) {
       if (!this.closing) await this.fail(task, err);
     } finally {
@@ -154,13 +174,84 @@ export class ImportService {
     }
   }
 
-  private async source(task: Task, image: Image, signal: AbortSignal): Promise<Readable> {
-    const request = (task.input?.import_req ?? {}) as { method?: ImportRequest };
-    if (methodOf(task) === 'glance-direct') {
-      if (!(await this.staging.has(image.id))) throw new Error(`No staged data for image ${image.id} on this node.`);
-      return this.staging.get(this.staging.locationOf(image.id));
+  /** Writes the data to each target store in turn; returns the stores that failed and why. */
+  private async importInto(task: Task, signal: AbortSignal): Promise<{ failed: string[]; reason: string }> {
+    const input = task.input as unknown as TaskInput;
+    const method = methodOf(task);
+    const copy = method === 'copy-image';
+    let image = await this.repo.get(input.image_id);
+    if (!image || image.status !== (copy ? 'active' : 'importing')) throw new Error('The image was deleted or changed during its import.');
+    if (method === 'web-download') await this.data.stageStream(image, await this.download(task, signal), signal);
+
+    const failed: string[] = [];
+    const written: string[] = [];
+    let reason = '';
+    for (const storeId of input.backend) {
+      const store = this.stores.byId(storeId);
+      if (!store || image.locations.some((l) => this.stores.forLocation(l) === store)) continue; // gone, or written before a restart
+      let url: string | null = null;
+      try {
+        const body = copy ? await this.data.read(image) : await this.data.staged(image.id);
+        const stored = await this.data.writeToStore(image, store, body, signal);
+        url = stored.location;
+        const known = image.checksum;
+        if (known && stored.checksum !== known) throw new Error(`the data written to ${storeId} does not match the image's checksum`);
+        const remaining = listOf(image.properties.os_glance_importing_to_stores).filter((s) => s !== storeId);
+        const { location, virtual_size, ...hashes } = stored;
+        image = await this.repo.update(
+          image.id,
+          {
+            fields: known ? {} : { ...hashes, virtual_size },
+            addLocations: [{ url: location, metadata: this.stores.metadataFor(store) }],
+            setProperties: { os_glance_importing_to_stores: remaining.join(',') },
+          },
+          copy ? 'active' : 'importing',
+        );
+        written.push(location);
+      } catch (err) {
+        if (url) await store.delete(url).catch(() => undefined);
+        if (signal.aborted && this.closing) throw err;
+        failed.push(storeId);
+        reason = err instanceof Error ? err.message : String(err);
+        if (input.all_stores_must_succeed) break;
+      }
     }
-    const uri = String(request.method?.uri ?? '');
+    await this.finish(image, input, method, failed, written);
+    return { failed, reason };
+  }
+
+  /** Activates (or, when the stores that had to succeed did not, reverts) and releases the lock. */
+  private async finish(image: Image, input: TaskInput, method: string, failed: string[], written: string[]): Promise<void> {
+    const copy = method === 'copy-image';
+    const failedList = [...new Set([...listOf(image.properties.os_glance_failed_import), ...failed])].join(',');
+    const properties = { os_glance_importing_to_stores: '', os_glance_failed_import: failedList };
+    const revert = failed.length > 0 && (input.all_stores_must_succeed || written.length === 0);
+    if (revert) {
+      for (const location of image.locations.filter((l) => written.includes(l.url))) {
+        await this.stores.forLocation(location)?.delete(location.url).catch(() => undefined);
+      }
+    }
+    if (copy) {
+      const keep = revert ? image.locations.filter((l) => !written.includes(l.url)) : null;
+      await this.repo.update(image.id, {
+        setProperties: properties,
+        removeProperties: ['os_glance_import_task'],
+        ...(keep ? { dropLocations: true, addLocations: keep } : {}),
+      });
+      return;
+    }
+    await this.repo.update(
+      image.id,
+      revert
+        ? { fields: { status: 'queued', ...NO_DATA }, dropLocations: true, setProperties: properties, removeProperties: ['os_glance_import_task'] }
+        : { fields: { status: 'active' }, setProperties: properties, removeProperties: ['os_glance_import_task'] },
+      'importing',
+    );
+    await this.data.unstage(image.id);
+  }
+
+  private async download(task: Task, signal: AbortSignal) {
+    const uri = String(((task.input as unknown as TaskInput).import_req.method as { uri?: string } | undefined)?.uri ?? '');
     try {
       return (await safeGet(uri, this.config.importFilter, signal)).body;
     } catch (err) {
@@ -169,42 +260,70 @@ export class ImportService {
     }
   }
 
-  /** The image goes back to `queued` with its store listed as failed; the task records why. */
+  /** A failure before any store was tried: the image goes back as it was, its stores listed as failed. */
   private async fail(task: Task, err: unknown): Promise<void> {
     const message = err instanceof Error ? err.message : String(err);
-    if (task.image_id) {
+    const input = task.input as unknown as TaskInput;
+    const image = await this.repo.get(input.image_id);
+    if (image) {
+      const failed = [...new Set([...listOf(image.properties.os_glance_failed_import), ...input.backend])].join(',');
+      const properties = { os_glance_failed_import: failed, os_glance_importing_to_stores: '' };
+      const copy = methodOf(task) === 'copy-image';
       await this.repo
         .update(
-          task.image_id,
-          {
-            fields: { status: 'queued', size: null, virtual_size: null, checksum: null, os_hash_algo: null, os_hash_value: null },
-            setProperties: { os_glance_failed_import: this.data.storeId, os_glance_importing_to_stores: '' },
-            removeProperties: ['os_glance_import_task'],
-          },
-          'importing',
+          image.id,
+          copy
+            ? { setProperties: properties, removeProperties: ['os_glance_import_task'] }
+            : { fields: { status: 'queued', ...NO_DATA }, dropLocations: true, setProperties: properties, removeProperties: ['os_glance_import_task'] },
+          copy ? 'active' : 'importing',
         )
         .catch(() => undefined);
-      if (methodOf(task) === 'glance-direct') await this.data.unstage(task.image_id).catch(() => undefined);
+      if (!copy) await this.data.unstage(image.id).catch(() => undefined);
     }
     await this.tasks.update(task.id, { status: 'failure', message, expires_at: expiry() }, ['pending', 'processing']);
   }
 
-  private parse(body: unknown): ImportRequest {
-    const method = (body as { method?: { name?: unknown; uri?: unknown } } | null)?.method;
-    if (!method || typeof method !== 'object' || typeof method.name !== 'string') throw badRequest('Import request requires a \'method\' field.');
+  private parse(body: unknown, headerStore: string | null): ImportRequest {
+    const b = (body ?? {}) as Record<string, unknown>;
+    const method = b.method as { name?: unknown; uri?: unknown } | undefined;
+    if (!method || typeof method !== 'object' || typeof method.name !== 'string') throw badRequest("Import request requires a 'method' field.");
     if (!METHODS.includes(method.name) || !this.config.enabledImportMethods.includes(method.name)) {
       throw badRequest(`Unknown import method name '${method.name}'.`);
     }
     for (const flag of ['all_stores', 'all_stores_must_succeed']) {
-      const value = (body as Record<string, unknown>)[flag];
-      if (value !== undefined && typeof value !== 'boolean') throw badRequest(`Invalid value for ${flag}: it must be a boolean.`);
+      if (b[flag] !== undefined && typeof b[flag] !== 'boolean') throw badRequest(`Invalid value for ${flag}: it must be a boolean.`);
     }
-    if ((body as Record<string, unknown>).all_stores_must_succeed === false) {
-      throw badRequest('all_stores_must_succeed can only be false with multiple stores (enabled_backends).');
+    if (b.stores !== undefined && (!Array.isArray(b.stores) || !b.stores.every((s) => typeof s === 'string'))) throw badRequest('stores must be a list of store ids.');
+    const stores = b.stores as string[] | undefined;
+    const allStores = b.all_stores === true;
+    if (allStores && (stores || (headerStore && this.stores.multi))) throw badRequest('all_stores cannot be combined with stores or X-Image-Meta-Store.');
+    if (stores && headerStore && this.stores.multi) throw badRequest('stores and X-Image-Meta-Store cannot be combined.');
+    const allMustSucceed = b.all_stores_must_succeed !== false;
+    if (!this.stores.multi && !allMustSucceed) throw badRequest('all_stores_must_succeed can only be false with multiple stores (enabled_backends).');
+    if (method.name === 'glance-download') throw badRequest("The 'glance-download' import method is not supported by this service.");
+    const request: ImportRequest = { method: method.name, stores, allStores, allMustSucceed };
+    if (method.name !== 'web-download') return request;
+    if (typeof method.uri !== 'string' || method.uri === '') throw badRequest("web-download requires a 'uri' in its method.");
+    return { ...request, uri: method.uri };
+  }
+
+  /** The stores to write, in order (Glance's rules for stores, all_stores and the header). */
+  private targets(image: Image, request: ImportRequest, headerStore: string | null): string[] {
+    const holding = new Set(image.locations.map((l) => this.stores.forLocation(l)?.id).filter(Boolean));
+    if (request.allStores) return this.stores.all.map((s) => s.id).filter((s) => !(request.method === 'copy-image' && holding.has(s)));
+    const named = request.stores ?? (headerStore && this.stores.multi ? [headerStore] : [this.stores.default.id]);
+    for (const id of named) {
+      if (!this.stores.byId(id) || (!this.stores.multi && id !== this.stores.default.id)) throw conflict(`Store for identifier ${id} not found`);
+      if (request.method === 'copy-image' && holding.has(id)) throw badRequest(`Image is already present at store '${id}'`);
     }
-    if (method.name !== 'web-download') return { method: method.name };
-    if (typeof method.uri !== 'string' || method.uri === '') throw badRequest('web-download requires a \'uri\' in its method.');
-    return { method: method.name, uri: method.uri };
+    return [...new Set(named)];
+  }
+
+  private async lockHeld(image: Image): Promise<boolean> {
+    const holder = image.properties.os_glance_import_task;
+    if (!holder) return false;
+    const task = await this.tasks.get(holder);
+    return task !== null && (task.status === 'pending' || task.status === 'processing');
   }
 
   private checkStatus(image: Image, method: string): void {
@@ -212,6 +331,11 @@ export class ImportService {
       throw conflict('Properties disk_format, container_format must be set prior to importing data.');
     }
     if (image.status === 'importing') throw conflict('Image has active task');
+    if (method === 'copy-image') {
+      if (image.status !== 'active') throw conflict(`Image needs to be active to be copied (its status is ${image.status}).`);
+      return;
+    }
+    if (image.status === 'active') throw conflict('Image is already active: only copy-image can import it again.');
     if (method === 'glance-direct' && image.status !== 'uploading') {
       throw conflict(`Image needs to be staged before 'glance-direct' method can be used (its status is ${image.status}).`);
     }
@@ -221,5 +345,6 @@ export class ImportService {
   }
 }
 
-const methodOf = (task: Task) => String(((task.input?.import_req as { method?: { name?: string } }) ?? {}).method?.name ?? '');
+const listOf = (value: string | undefined) => (value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+const methodOf = (task: Task) => String((((task.input as unknown as TaskInput | null)?.import_req ?? {}).method as { name?: string } | undefined)?.name ?? '');
 const expiry = () => new Date(Date.now() + TASK_TIME_TO_LIVE_MS);

@@ -49,6 +49,19 @@ export function imageDataRoutes(app: FastifyInstance, data: ImageDataService): v
 }
 
 /** The request body as a stream, with what the client declared about it; aborted if the client goes away. */
+type StoreParams = { store: string; id: string };
+
+/** `DELETE /v2/stores/{store_id}/{image_id}` (multi-store). */
+export function storeRoutes(app: FastifyInstance, data: ImageDataService): void {
+  routes(app, '/v2/stores/:store/:id', {
+    DELETE: async (request, reply) => {
+      const { store, id } = request.params as StoreParams;
+      await data.deleteFromStore(request.ctx, store, id);
+      reply.code(204);
+    },
+  });
+}
+
 function incoming(request: FastifyRequest): IncomingData {
   assertOctetStream(request);
   const abort = new AbortController();
@@ -56,8 +69,10 @@ function incoming(request: FastifyRequest): IncomingData {
     if (!request.raw.complete) abort.abort(new Error('client disconnected during upload'));
   });
   const length = request.headers['content-length'];
+  const store = request.headers['x-image-meta-store'];
   return {
     body: request.raw,
+    store: typeof store === 'string' ? store : null,
     declaredSize: declaredSize(request),
     contentLength: length !== undefined && /^\d+$/.test(length) ? Number(length) : null,
     signal: abort.signal,

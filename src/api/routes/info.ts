@@ -7,7 +7,9 @@ import { routes } from '../routing.js';
 export interface InfoOptions {
   enabledImportMethods: string[];
   /** Configured stores in multi-store mode; null in single-store mode, where Glance answers 404. */
-  stores: { id: string; description?: string; default: boolean; readOnly: boolean }[] | null;
+  stores: { id: string; description?: string; default: boolean; readOnly: boolean; type: string; properties: Record<string, unknown> }[] | null;
+  /** `stores_info_detail` (admin by default). */
+  authorizeDetail: (ctx: RequestContext) => void;
   /** Unified-limit usage of the caller's project ({} when quotas are off, as Glance). */
   usage: (ctx: RequestContext) => Promise<Record<string, { limit: number; usage: number }>>;
 }
@@ -27,6 +29,21 @@ export function infoRoutes(app: FastifyInstance, o: InfoOptions): void {
           ...(s.description ? { description: s.description } : {}),
           ...(s.default ? { default: 'true' } : {}),
           ...(s.readOnly ? { 'read-only': 'true' } : {}),
+        })),
+      };
+    },
+  });
+  routes(app, '/v2/info/stores/detail', {
+    GET: async (request) => {
+      o.authorizeDetail(request.ctx);
+      if (!o.stores) throw notFound('Multi backend is not supported at this site.');
+      return {
+        stores: o.stores.map((s) => ({
+          id: s.id,
+          ...(s.description ? { description: s.description } : {}),
+          ...(s.default ? { default: 'true' } : {}),
+          type: s.type,
+          properties: s.properties,
         })),
       };
     },

@@ -63,7 +63,8 @@ export function taskRoutes(app: FastifyInstance, imports: ImportService, tasks: 
     POST: {
       body: true,
       handler: async (request, reply) => {
-        await imports.start(request.ctx, (request.params as IdParams).id, request.body);
+        const header = request.headers['x-image-meta-store'];
+        await imports.start(request.ctx, (request.params as IdParams).id, request.body, typeof header === 'string' ? header : null);
         reply.code(202);
         return '';
       },

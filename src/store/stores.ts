@@ -1,0 +1,53 @@
+/**
+ * The configured stores as one set: the default first, lookup by id, and
+ * the store that holds a given location — by its `metadata.store` in
+ * multi-store mode (as Glance), else by its URI.
+ */
+import type { StoreConfig } from '../config/config.js';
+import type { ImageLocation } from '../domain/image.js';
+import { FileStore } from './file-store.js';
+import type { ImageStore } from './image-store.js';
+import { S3Store } from './s3-store.js';
+import { SwiftStore } from './swift-store.js';
+
+export class StoreSet {
+  constructor(
+    readonly all: readonly ImageStore[],
+    /** `enabled_backends` is on: ids are public and recorded in location metadata. */
+    readonly multi: boolean,
+  ) {}
+
+  get default(): ImageStore {
+    return this.all[0];
+  }
+
+  byId(id: string): ImageStore | undefined {
+    return this.all.find((s) => s.id === id);
+  }
+
+  forLocation(location: ImageLocation): ImageStore | undefined {
+    const named = typeof location.metadata.store === 'string' ? this.byId(location.metadata.store) : undefined;
+    return named ?? this.all.find((s) => s.owns(location.url));
+  }
+
+  /** What a new location records about its store. */
+  metadataFor(store: ImageStore): Record<string, string> {
+    return this.multi ? { store: store.id } : {};
+  }
+}
+
+export function createStores(configs: readonly StoreConfig[], multi: boolean): StoreSet {
+  return new StoreSet(
+    configs.map((c) => {
+      switch (c.type) {
+        case 'file':
+          return new FileStore(c.id, c.dir);
+        case 'swift':
+          return new SwiftStore(c.id, c.swift);
+        case 's3':
+          return new S3Store(c.id, c.s3);
+      }
+    }),
+    multi,
+  );
+}
