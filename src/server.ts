@@ -2,6 +2,7 @@
  * The composition root: configuration in, a listening server out. Every part
  * is built here with plain function calls, in the order a request meets them.
  */
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
@@ -104,6 +105,9 @@ export async function startServer(config: GlimpseConfig, logger = createLogger(c
     throw new StartupError('--auth keystone needs a [keystone_authtoken] section with auth_url, username, password and project_name');
   }
   assertHashAlgorithm(config.hashingAlgorithm);
+  if (config.conversionOutputFormat && spawnSync('qemu-img', ['--version']).status !== 0) {
+    throw new StartupError('the image_conversion import plugin needs qemu-img (Debian: apt-get install qemu-utils)');
+  }
   const schema = imageSchema({
     diskFormats: config.diskFormats,
     containerFormats: config.containerFormats,

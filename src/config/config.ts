@@ -66,6 +66,8 @@ export interface GlimpseConfig {
   enabledImportMethods: string[];
   /** `[import_filtering_opts]`: which URLs web-download may fetch. */
   importFilter: ImportFilter;
+  /** `[image_import_opts] image_import_plugins` with `image_conversion`: `[image_conversion] output_format`, else null. */
+  conversionOutputFormat: string | null;
   /** `[glimpse] task_heartbeat_seconds`, in ms: how often a running import proves it is alive. */
   taskHeartbeatMs: number;
   diskFormats: string[];
@@ -154,6 +156,7 @@ export function loadConfig(cli: CliOptions, cwd = process.cwd()): GlimpseConfig 
     hashingAlgorithm: ini.str('DEFAULT', 'hashing_algorithm') ?? 'sha512',
     enabledImportMethods: ini.list('DEFAULT', 'enabled_import_methods') ?? ['glance-direct', 'web-download', 'copy-image'],
     importFilter: importFilterConfig(ini),
+    conversionOutputFormat: conversionConfig(ini),
     taskHeartbeatMs: positive(ini.int('glimpse', 'task_heartbeat_seconds') ?? 10, 'task_heartbeat_seconds') * 1000,
     diskFormats: ini.list('image_format', 'disk_formats') ?? ini.list('DEFAULT', 'disk_formats') ?? [
       'ami', 'ari', 'aki', 'vhd', 'vhdx', 'vmdk', 'raw', 'qcow2', 'vdi', 'iso', 'ploop',
@@ -274,6 +277,16 @@ function swiftAuth(ini: IniReader, section: string, address: string, user: strin
     userDomain: ini.str(section, 'user_domain_id') ?? undefined,
     projectDomain: ini.str(section, 'project_domain_id') ?? undefined,
   };
+}
+
+function conversionConfig(ini: IniReader): string | null {
+  const plugins = ini.list('image_import_opts', 'image_import_plugins') ?? [];
+  const unknown = plugins.filter((p) => p !== 'image_conversion');
+  if (unknown.length) throw new Error(`[image_import_opts] image_import_plugins: ${unknown.join(', ')} not supported (image_conversion is)`);
+  if (!plugins.includes('image_conversion')) return null;
+  const format = ini.str('image_conversion', 'output_format') ?? 'raw';
+  if (!['raw', 'qcow2', 'vmdk', 'vhd', 'vhdx', 'vdi'].includes(format)) throw new Error(`[image_conversion] output_format ${format} is not a format qemu-img writes`);
+  return format;
 }
 
 function importFilterConfig(ini: IniReader): ImportFilter {

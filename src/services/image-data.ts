@@ -112,6 +112,11 @@ export class ImageDataService {
     return this.staging.get(this.staging.locationOf(imageId));
   }
 
+  /** Where an image's staged data is on this node (for the conversion plugin's qemu-img). */
+  stagedFile(imageId: string): string {
+    return this.staging.fileOf(imageId);
+  }
+
   /** Stages a stream (web-download's first step), within the staging limits. */
   async stageStream(image: Image, body: Readable, signal?: AbortSignal): Promise<void> {
     const limit = await this.sizeLimit(image, 'image_stage_total');

@@ -18,6 +18,9 @@ import { TASK_TIME_TO_LIVE_MS, type Task } from '../domain/task.js';
 import { safeGet } from '../net/safe-get.js';
 import { type ImportFilter, UrlRefused, vetUrl } from '../net/url-filter.js';
 import type { StoreSet } from '../store/stores.js';
+import type { ProbeOptions } from '../formats/probe.js';
+import type { FormatPolicy } from '../formats/policy.js';
+import { convertStaged } from './image-conversion.js';
 import type { ImageDataService } from './image-data.js';
 import type { ImagesService } from './images.js';
 
@@ -26,6 +29,9 @@ export interface ImportConfig {
   importFilter: ImportFilter;
   /** How often a running import proves it is alive; three missed beats and another process takes it over. */
   taskHeartbeatMs: number;
+  /** The image_conversion plugin's output format, when the plugin is on. */
+  conversionOutputFormat: string | null;
+  imageFormat: FormatPolicy & ProbeOptions;
 }
 
 export const IMPORT_TASK = 'api_image_import';
@@ -182,6 +188,13 @@ export class ImportService {
     let image = await this.repo.get(input.image_id);
     if (!image || image.status !== (copy ? 'active' : 'importing')) throw new Error('The image was deleted or changed during its import.');
     if (method === 'web-download') await this.data.stageStream(image, await this.download(task, signal), signal);
+    if (!copy && this.config.conversionOutputFormat && image.disk_format) {
+      const converted = await convertStaged(this.data.stagedFile(image.id), image.disk_format, {
+        outputFormat: this.config.conversionOutputFormat,
+        rules: this.config.imageFormat,
+      });
+      if (converted) image = await this.repo.update(image.id, { fields: { disk_format: converted } }, 'importing');
+    }
 
     const failed: string[] = [];
     const written: string[] = [];

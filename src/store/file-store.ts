@@ -107,6 +107,12 @@ export class FileStore implements ImageStore {
     return `file://${path.join(this.dir, imageId)}`;
   }
 
+  /** The file an image's data is (or would be) in: for tools that need a path, such as qemu-img. */
+  fileOf(imageId: string): string {
+    if (!/^[\w-]+(\.[\w-]+)?$/.test(imageId)) throw new Error(`refusing unsafe image id "${imageId}" as a file name`);
+    return path.join(this.dir, imageId);
+  }
+
   /** Only plain files directly inside the data directory: no traversal, no other paths. */
   private pathOf(location: string): string | null {
     if (!location.startsWith('file://')) return null;

@@ -109,8 +109,9 @@ describe('crash safety', () => {
       const image = await api.createImage({ disk_format: 'raw', container_format: 'bare' });
       const res = await api.post(`/v2/images/${image.id}/import`, { method: { name: 'web-download', uri: `http://127.0.0.1:${port}/disk.raw` } });
       assert.equal(res.status, 202);
-      const images = path.join(importDir, 'images');
-      await waitFor(async () => existsSync(images) && readdirSync(images).some((n) => n.includes(image.id)), 'the import writing');
+      // web-download stages the URL's data first, as Glance does.
+      const staging = path.join(importDir, 'staging');
+      await waitFor(async () => existsSync(staging) && readdirSync(staging).some((n) => n.includes(image.id)), 'the import downloading');
       await stopProcess(first, 'SIGKILL');
       slow = false;
 
@@ -123,11 +124,15 @@ describe('crash safety', () => {
         assert.equal(shown.checksum, createHash('md5').update(payload).digest('hex'));
         const tasks = (await again.get(`/v2/images/${image.id}/tasks`)).json.tasks;
         assert.deepEqual(tasks.map((t: { status: string }) => t.status), ['success'], 'one task, taken over and finished');
-        assert.deepEqual(readdirSync(path.join(importDir, 'images')).filter((n) => n.includes('.partial-')), [], 'no partial file left');
+        for (const dir of ['images', 'staging']) {
+          assert.deepEqual(readdirSync(path.join(importDir, dir)).filter((n) => n.includes(image.id) && n !== image.id), [], `no partial file left in ${dir}`);
+        }
+        assert.deepEqual(readdirSync(path.join(importDir, 'staging')), [], 'nothing left staged');
       } finally {
         await stopProcess(second);
       }
     } finally {
+      await stopProcess(first, 'SIGKILL'); // already dead when all went well; never left running when not
       origin.closeAllConnections();
       origin.close();
       rmSync(importDir, { recursive: true, force: true });

@@ -23,7 +23,7 @@ export function serveProcess(args: string[]): Promise<ServerProcess> {
 }
 
 export async function stopProcess(server: ServerProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
-  if (server.child.exitCode !== null) return server.child.exitCode;
+  if (server.child.exitCode !== null || server.child.signalCode !== null) return server.child.exitCode;
   const exited = new Promise<number | null>((r) => server.child.on('exit', r));
   server.child.kill(signal);
   return exited;
