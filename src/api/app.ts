@@ -116,7 +116,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
         storeIds: deps.storeIds,
       });
       memberRoutes(json, deps.members);
-      taskRoutes(json, deps.imports, deps.tasks);
+      taskRoutes(json, deps.imports, deps.tasks, deps.publicEndpoint);
       storeRoutes(json, deps.imageData);
       metadefRoutes(json, deps.metadefs, deps.limits, deps.publicEndpoint);
       schemaRoutes(json, deps.imageSchema);

@@ -35,6 +35,8 @@ export interface ImportConfig {
 }
 
 export const IMPORT_TASK = 'api_image_import';
+/** The legacy Tasks API's import (`POST /v2/tasks` with `type: import`). */
+export const LEGACY_IMPORT_TASK = 'import';
 const METHODS = ['glance-direct', 'web-download', 'copy-image', 'glance-download'];
 const NO_DATA = { size: null, virtual_size: null, checksum: null, os_hash_algo: null, os_hash_value: null } as const;
 
@@ -93,24 +95,8 @@ export class ImportService {
       });
     }
     if (request.method === 'copy-image' && (await this.lockHeld(image))) throw conflict('Image has active task');
-    const now = new Date();
     const input: TaskInput = { image_id: id, import_req: body as Record<string, unknown>, backend: targets, all_stores_must_succeed: request.allMustSucceed };
-    const task: Task = {
-      id: randomUUID(),
-      type: IMPORT_TASK,
-      status: 'pending',
-      owner: image.owner ?? ctx.projectId ?? '',
-      image_id: id,
-      request_id: ctx.requestId,
-      user_id: ctx.userId,
-      input: input as unknown as Record<string, unknown>,
-      result: null,
-      message: '',
-      expires_at: null,
-      created_at: now,
-      updated_at: now,
-    };
-    await this.tasks.create(task);
+    const task = await this.newTask(ctx, IMPORT_TASK, image.owner ?? ctx.projectId ?? '', id, input as unknown as Record<string, unknown>);
     const failedBefore = listOf(image.properties.os_glance_failed_import).filter((s) => !targets.includes(s));
     const from = request.method === 'glance-direct' ? 'uploading' : request.method === 'copy-image' ? 'active' : 'queued';
     try {
@@ -131,11 +117,59 @@ export class ImportService {
     this.track(this.run(task));
   }
 
+  /**
+   * The legacy Tasks API's import (`POST /v2/tasks`, admins by default): a
+   * new image from `image_properties`, filled from `import_from` like a
+   * web-download. Answers the task (201).
+   */
+  async createLegacyTask(ctx: RequestContext, body: unknown): Promise<Task> {
+    const b = (body ?? {}) as { type?: unknown; input?: unknown };
+    if (b.type === undefined) throw badRequest("Task 'type' is required");
+    if (b.input === undefined) throw badRequest("Task 'input' is required");
+    if (!['import', 'api_image_import', 'location_import'].includes(String(b.type))) throw badRequest(`Invalid type value: ${String(b.type)}`);
+    if (b.type !== LEGACY_IMPORT_TASK) throw badRequest(`Tasks of type ${String(b.type)} are created by the API itself, not through /v2/tasks.`);
+    const input = b.input as { import_from?: unknown; import_from_format?: unknown; image_properties?: unknown };
+    if (typeof input !== 'object' || input === null || typeof input.import_from !== 'string') throw badRequest("Input does not contain 'import_from' field");
+    const uri = input.import_from;
+    await vetUrl(uri, this.config.importFilter).catch((err: unknown) => {
+      throw badRequest(`URI for import does not pass filtering: ${uri}${err instanceof UrlRefused ? ` (${err.message})` : ''}`);
+    });
+    const image = await this.images.create(ctx, input.image_properties ?? {});
+    if (!image.disk_format || !image.container_format) throw badRequest('image_properties must set disk_format and container_format');
+    const task = await this.newTask(ctx, LEGACY_IMPORT_TASK, ctx.projectId ?? '', image.id, input as Record<string, unknown>);
+    await this.repo.update(image.id, { fields: { status: 'importing' }, setProperties: { os_glance_import_task: task.id, os_glance_importing_to_stores: this.stores.default.id } }, 'queued');
+    this.track(this.run(task));
+    return task;
+  }
+
+  /** Records a new pending task, linked to the request that started it. */
+  private async newTask(ctx: RequestContext, type: string, owner: string, imageId: string, input: Record<string, unknown>): Promise<Task> {
+    const now = new Date();
+    const task: Task = {
+      id: randomUUID(),
+      type,
+      status: 'pending',
+      owner,
+      image_id: imageId,
+      request_id: ctx.requestId,
+      user_id: ctx.userId,
+      input,
+      result: null,
+      message: '',
+      expires_at: null,
+      created_at: now,
+      updated_at: now,
+    };
+    await this.tasks.create(task);
+    return task;
+  }
+
   /** Takes over imports whose worker stopped beating (at start-up, then every three beats). */
   async recover(now = new Date()): Promise<string[]> {
     const before = new Date(now.getTime() - this.config.taskHeartbeatMs * 3);
     const taken: string[] = [];
-    for (const task of await this.tasks.stale(IMPORT_TASK, before)) {
+    const stale = [...(await this.tasks.stale(IMPORT_TASK, before)), ...(await this.tasks.stale(LEGACY_IMPORT_TASK, before))];
+    for (const task of stale) {
       if (this.closing || this.running.has(task.id)) continue;
       if (!(await this.tasks.claimStale(task.id, task.updated_at))) continue;
       taken.push(task.id);
@@ -182,12 +216,12 @@ export class ImportService {
 
   /** Writes the data to each target store in turn; returns the stores that failed and why. */
   private async importInto(task: Task, signal: AbortSignal): Promise<{ failed: string[]; reason: string }> {
-    const input = task.input as unknown as TaskInput;
-    const method = methodOf(task);
+    const plan = planOf(task, this.stores.default.id);
+    const method = plan.method;
     const copy = method === 'copy-image';
-    let image = await this.repo.get(input.image_id);
+    let image = await this.repo.get(plan.imageId);
     if (!image || image.status !== (copy ? 'active' : 'importing')) throw new Error('The image was deleted or changed during its import.');
-    if (method === 'web-download') await this.data.stageStream(image, await this.download(task, signal), signal);
+    if (method === 'web-download') await this.data.stageStream(image, await this.download(plan.uri, signal), signal);
     if (!copy && this.config.conversionOutputFormat && image.disk_format) {
       const converted = await convertStaged(this.data.stagedFile(image.id), image.disk_format, {
         outputFormat: this.config.conversionOutputFormat,
@@ -199,7 +233,7 @@ export class ImportService {
     const failed: string[] = [];
     const written: string[] = [];
     let reason = '';
-    for (const storeId of input.backend) {
+    for (const storeId of plan.backend) {
       const store = this.stores.byId(storeId);
       if (!store || image.locations.some((l) => this.stores.forLocation(l) === store)) continue; // gone, or written before a restart
       let url: string | null = null;
@@ -226,19 +260,19 @@ export class ImportService {
         if (signal.aborted && this.closing) throw err;
         failed.push(storeId);
         reason = err instanceof Error ? err.message : String(err);
-        if (input.all_stores_must_succeed) break;
+        if (plan.allMustSucceed) break;
       }
     }
-    await this.finish(image, input, method, failed, written);
+    await this.finish(image, plan, failed, written);
     return { failed, reason };
   }
 
   /** Activates (or, when the stores that had to succeed did not, reverts) and releases the lock. */
-  private async finish(image: Image, input: TaskInput, method: string, failed: string[], written: string[]): Promise<void> {
-    const copy = method === 'copy-image';
+  private async finish(image: Image, plan: Plan, failed: string[], written: string[]): Promise<void> {
+    const copy = plan.method === 'copy-image';
     const failedList = [...new Set([...listOf(image.properties.os_glance_failed_import), ...failed])].join(',');
     const properties = { os_glance_importing_to_stores: '', os_glance_failed_import: failedList };
-    const revert = failed.length > 0 && (input.all_stores_must_succeed || written.length === 0);
+    const revert = failed.length > 0 && (plan.allMustSucceed || written.length === 0);
     if (revert) {
       for (const location of image.locations.filter((l) => written.includes(l.url))) {
         await this.stores.forLocation(location)?.delete(location.url).catch(() => undefined);
@@ -263,8 +297,7 @@ export class ImportService {
     await this.data.unstage(image.id);
   }
 
-  private async download(task: Task, signal: AbortSignal) {
-    const uri = String(((task.input as unknown as TaskInput).import_req.method as { uri?: string } | undefined)?.uri ?? '');
+  private async download(uri: string, signal: AbortSignal) {
     try {
       return (await safeGet(uri, this.config.importFilter, signal)).body;
     } catch (err) {
@@ -276,12 +309,12 @@ export class ImportService {
   /** A failure before any store was tried: the image goes back as it was, its stores listed as failed. */
   private async fail(task: Task, err: unknown): Promise<void> {
     const message = err instanceof Error ? err.message : String(err);
-    const input = task.input as unknown as TaskInput;
-    const image = await this.repo.get(input.image_id);
+    const plan = planOf(task, this.stores.default.id);
+    const image = await this.repo.get(plan.imageId);
     if (image) {
-      const failed = [...new Set([...listOf(image.properties.os_glance_failed_import), ...input.backend])].join(',');
+      const failed = [...new Set([...listOf(image.properties.os_glance_failed_import), ...plan.backend])].join(',');
       const properties = { os_glance_failed_import: failed, os_glance_importing_to_stores: '' };
-      const copy = methodOf(task) === 'copy-image';
+      const copy = plan.method === 'copy-image';
       await this.repo
         .update(
           image.id,
@@ -358,6 +391,29 @@ export class ImportService {
   }
 }
 
+/** What a task asks for, from an /import task or a legacy `POST /v2/tasks` import (`import_from` → web-download). */
+interface Plan {
+  imageId: string;
+  method: string;
+  uri: string;
+  backend: string[];
+  allMustSucceed: boolean;
+}
+
+function planOf(task: Task, defaultStore: string): Plan {
+  const input = (task.input ?? {}) as Record<string, unknown>;
+  if (task.type === LEGACY_IMPORT_TASK) {
+    return { imageId: task.image_id ?? '', method: 'web-download', uri: String(input.import_from ?? ''), backend: [defaultStore], allMustSucceed: true };
+  }
+  const request = (input.import_req ?? {}) as { method?: { name?: string; uri?: string } };
+  return {
+    imageId: String(input.image_id ?? task.image_id ?? ''),
+    method: String(request.method?.name ?? ''),
+    uri: String(request.method?.uri ?? ''),
+    backend: (input.backend as string[] | undefined) ?? [defaultStore],
+    allMustSucceed: input.all_stores_must_succeed !== false,
+  };
+}
+
 const listOf = (value: string | undefined) => (value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-const methodOf = (task: Task) => String((((task.input as unknown as TaskInput | null)?.import_req ?? {}).method as { name?: string } | undefined)?.name ?? '');
 const expiry = () => new Date(Date.now() + TASK_TIME_TO_LIVE_MS);

@@ -67,6 +67,13 @@ export class TasksService {
     });
   }
 
+  /** `POST /v2/tasks`: the policy, then the import itself. */
+  async create(ctx: RequestContext, body: unknown, start: (ctx: RequestContext, body: unknown) => Promise<Task>): Promise<Task> {
+    this.policy.enforce(ctx, 'tasks_api_access', {});
+    this.policy.enforce(ctx, 'add_task', {});
+    return start(ctx, body);
+  }
+
   /** Glance checks the policy, then refuses: tasks cannot be deleted. */
   assertDeletable(ctx: RequestContext): void {
     this.policy.enforce(ctx, 'tasks_api_access', {});

@@ -12,24 +12,12 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ADMIN, ALPHA_MEMBER, BETA_MEMBER, Client } from '../helpers/client.js';
+import { hostileQcow2 } from '../helpers/images.js';
 import { type TestServer, startTestServer } from '../helpers/server.js';
 import { waitFor } from '../helpers/upload.js';
 
 const READY = { disk_format: 'raw', container_format: 'bare' };
 const octets = { 'content-type': 'application/octet-stream' };
-
-/** A qcow2 header naming /etc/passwd as its backing file: what an import must refuse. */
-function hostileQcow2(): Buffer {
-  const b = Buffer.alloc(1024);
-  b.write('QFI\xfb', 0, 'latin1');
-  b.writeUInt32BE(2, 4);
-  b.writeBigUInt64BE(512n, 8);
-  b.writeUInt32BE(11, 16);
-  b.writeUInt32BE(16, 20);
-  b.writeBigUInt64BE(1048576n, 24);
-  b.write('/etc/passwd', 512, 'latin1');
-  return b;
-}
 
 describe('image import', () => {
   let server: TestServer;
@@ -183,6 +171,30 @@ describe('image import', () => {
     assert.equal((await api.post(`/v2/images/${image.id}/import`, { method: { name: 'glance-direct' } }, { as: BETA_MEMBER })).status, 404);
     const bare = await api.createImage({});
     assert.equal((await api.post(`/v2/images/${bare.id}/import`, { method: { name: 'web-download', uri: `${originUrl}/image.raw` } })).status, 409);
+  });
+
+  it('creates images with the legacy Tasks API import (admins only)', async () => {
+    const admin = api.as(ADMIN);
+    const body = { type: 'import', input: { import_from: `${originUrl}/image.raw`, import_from_format: 'raw', image_properties: { name: 'legacy', disk_format: 'raw', container_format: 'bare' } } };
+    assert.equal((await api.post('/v2/tasks', body)).status, 403);
+    const res = await admin.post('/v2/tasks', body);
+    assert.equal(res.status, 201, res.text);
+    assert.equal(res.headers.get('location'), `${server.url}/v2/tasks/${res.json.id}`);
+    assert.equal(res.json.type, 'import');
+    assert.deepEqual(res.json.input, body.input);
+    let task: Record<string, any> = {};
+    await waitFor(async () => {
+      task = (await admin.get(`/v2/tasks/${res.json.id}`)).json;
+      return task.status === 'success' || task.status === 'failure';
+    }, 'the legacy import');
+    assert.equal(task.status, 'success', task.message);
+    const image = (await admin.get(`/v2/images/${task.result.image_id}`)).json;
+    assert.equal(image.name, 'legacy');
+    assert.equal(image.status, 'active');
+    assert.equal(image.size, payload.length);
+    assert.equal((await admin.post('/v2/tasks', { input: {} })).status, 400);
+    assert.equal((await admin.post('/v2/tasks', { type: 'export', input: {} })).status, 400);
+    assert.equal((await admin.post('/v2/tasks', { type: 'import', input: { ...body.input, import_from: 'file:///etc/passwd' } })).status, 400);
   });
 
   it('serves the legacy Tasks API to admins only', async () => {

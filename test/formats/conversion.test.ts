@@ -46,9 +46,13 @@ describe('image conversion on import', { skip }, () => {
     const image = await api.createImage({ disk_format, container_format: 'bare' });
     const uri = `http://127.0.0.1:${(origin.address() as AddressInfo).port}${name}`;
     assert.equal((await api.post(`/v2/images/${image.id}/import`, { method: { name: 'web-download', uri } })).status, 202);
+    return settled(image.id);
+  };
+
+  const settled = async (id: string) => {
     let shown: Record<string, any> = {};
     await waitFor(async () => {
-      shown = (await api.get(`/v2/images/${image.id}`)).json;
+      shown = (await api.get(`/v2/images/${id}`)).json;
       return shown.status !== 'importing';
     }, 'the import');
     return shown;
@@ -58,12 +62,7 @@ describe('image conversion on import', { skip }, () => {
     const image = await api.createImage({ disk_format, container_format: 'bare' });
     assert.equal((await api.put(`/v2/images/${image.id}/stage`, { raw: readFileSync(file), headers: octets })).status, 204);
     assert.equal((await api.post(`/v2/images/${image.id}/import`, { method: { name: 'glance-direct' } })).status, 202);
-    let shown: Record<string, any> = {};
-    await waitFor(async () => {
-      shown = (await api.get(`/v2/images/${image.id}`)).json;
-      return shown.status !== 'importing';
-    }, 'the import');
-    return shown;
+    return settled(image.id);
   };
 
   it('imports a qcow2 as the raw image it was made from', async () => {

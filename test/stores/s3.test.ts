@@ -10,6 +10,7 @@ import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { S3Store } from '../../src/store/s3-store.js';
 import { Client } from '../helpers/client.js';
+import { hostileQcow2 } from '../helpers/images.js';
 import { type TestServer, startTestServer } from '../helpers/server.js';
 import { S3_ENDPOINT, objectNames, swiftSkip } from '../helpers/swift.js';
 
@@ -80,12 +81,7 @@ describe('S3 store', { skip: swiftSkip() }, () => {
     await store.delete(written.location);
     await store.delete(written.location); // idempotent
 
-    const qcow2 = Buffer.alloc(1024);
-    qcow2.write('QFI\xfb', 0, 'latin1');
-    qcow2.writeUInt32BE(2, 4);
-    qcow2.writeBigUInt64BE(512n, 8);
-    qcow2.writeUInt32BE(11, 16);
-    qcow2.writeUInt32BE(16, 20);
+    const qcow2 = hostileQcow2();
     const image = await api.createImage({ disk_format: 'qcow2', container_format: 'bare' });
     assert.equal((await api.upload(image.id, qcow2)).status, 415);
     assert.deepEqual(await objectNames(bucket, image.id), []);

@@ -13,6 +13,7 @@ import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { SwiftStore } from '../../src/store/swift-store.js';
 import { Client } from '../helpers/client.js';
+import { hostileQcow2 } from '../helpers/images.js';
 import { type TestServer, startTestServer } from '../helpers/server.js';
 import { SWIFT_AUTH_URL as AUTH_URL, objectNames, swift, swiftSkip } from '../helpers/swift.js';
 
@@ -89,13 +90,7 @@ describe('Swift store', { skip: swiftSkip() }, () => {
   });
 
   it('refuses a hostile image and leaves nothing in the container', async () => {
-    const qcow2 = Buffer.alloc(1024);
-    qcow2.write('QFI\xfb', 0, 'latin1');
-    qcow2.writeUInt32BE(2, 4);
-    qcow2.writeBigUInt64BE(512n, 8);
-    qcow2.writeUInt32BE(11, 16);
-    qcow2.writeUInt32BE(16, 20);
-    qcow2.write('/etc/passwd', 512, 'latin1');
+    const qcow2 = hostileQcow2();
     const image = await api.createImage({ disk_format: 'qcow2', container_format: 'bare' });
     assert.equal((await api.upload(image.id, qcow2)).status, 415);
     assert.deepEqual(await names(image.id), []);

@@ -14,6 +14,18 @@ export interface InfoOptions {
   usage: (ctx: RequestContext) => Promise<Record<string, { limit: number; usage: number }>>;
 }
 
+type StoreInfo = NonNullable<InfoOptions['stores']>[number];
+
+/** Glance's entry: optional fields only when set, flags as the strings "true". */
+function storeEntry(s: StoreInfo): Record<string, unknown> {
+  return {
+    id: s.id,
+    ...(s.description ? { description: s.description } : {}),
+    ...(s.default ? { default: 'true' } : {}),
+    ...(s.readOnly ? { 'read-only': 'true' } : {}),
+  };
+}
+
 export function infoRoutes(app: FastifyInstance, o: InfoOptions): void {
   routes(app, '/v2/info/import', {
     GET: async () => ({
@@ -23,29 +35,14 @@ export function infoRoutes(app: FastifyInstance, o: InfoOptions): void {
   routes(app, '/v2/info/stores', {
     GET: async () => {
       if (!o.stores) throw notFound('Multi backend is not supported at this site.');
-      return {
-        stores: o.stores.map((s) => ({
-          id: s.id,
-          ...(s.description ? { description: s.description } : {}),
-          ...(s.default ? { default: 'true' } : {}),
-          ...(s.readOnly ? { 'read-only': 'true' } : {}),
-        })),
-      };
+      return { stores: o.stores.map((s) => storeEntry(s)) };
     },
   });
   routes(app, '/v2/info/stores/detail', {
     GET: async (request) => {
       o.authorizeDetail(request.ctx);
       if (!o.stores) throw notFound('Multi backend is not supported at this site.');
-      return {
-        stores: o.stores.map((s) => ({
-          id: s.id,
-          ...(s.description ? { description: s.description } : {}),
-          ...(s.default ? { default: 'true' } : {}),
-          type: s.type,
-          properties: s.properties,
-        })),
-      };
+      return { stores: o.stores.map((s) => ({ ...storeEntry(s), type: s.type, properties: s.properties })) };
     },
   });
   routes(app, '/v2/info/usage', { GET: async (request) => ({ usage: await o.usage(request.ctx) }) });

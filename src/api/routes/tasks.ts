@@ -4,7 +4,7 @@ import { methodNotAllowed } from '../../domain/errors.js';
 import type { Task } from '../../domain/task.js';
 import type { ImportService } from '../../services/image-import.js';
 import type { TaskListQuery, TasksService } from '../../services/tasks.js';
-import { routes } from '../routing.js';
+import { baseUrl, routes } from '../routing.js';
 import { isoSeconds } from '../wire.js';
 
 type IdParams = { id: string };
@@ -58,7 +58,7 @@ function stub(t: Task): Record<string, unknown> {
   return rest;
 }
 
-export function taskRoutes(app: FastifyInstance, imports: ImportService, tasks: TasksService): void {
+export function taskRoutes(app: FastifyInstance, imports: ImportService, tasks: TasksService, publicEndpoint: string | null): void {
   routes(app, '/v2/images/:id/import', {
     POST: {
       body: true,
@@ -74,6 +74,14 @@ export function taskRoutes(app: FastifyInstance, imports: ImportService, tasks: 
     GET: async (request) => ({ tasks: (await tasks.ofImage(request.ctx, (request.params as IdParams).id)).map(imageTaskToWire) }),
   });
   routes(app, '/v2/tasks', {
+    POST: {
+      body: true,
+      handler: async (request, reply) => {
+        const task = await tasks.create(request.ctx, request.body, (ctx, body) => imports.createLegacyTask(ctx, body));
+        reply.code(201).header('location', `${baseUrl(request, publicEndpoint)}/v2/tasks/${task.id}`);
+        return taskToWire(task);
+      },
+    },
     GET: async (request) => {
       const q = request.query as TaskListQuery;
       const list = await tasks.list(request.ctx, q);
