@@ -171,7 +171,7 @@ export async function startServer(config: GlimpseConfig, logger = createLogger(c
     },
     info: {
       enabledImportMethods: config.enabledImportMethods,
-      stores: config.multiStore ? config.stores.map((s, i) => ({ id: s.id, description: s.description ?? undefined, default: i === 0, readOnly: false, type: s.type, properties: storeProperties(s) })) : null,
+      stores: config.multiStore ? config.stores.map((s, i) => ({ id: s.id, description: s.description ?? undefined, default: i === 0, type: s.type, properties: storeProperties(s) })) : null,
       usage: (ctx) => quotas.usage(ctx.projectId),
       authorizeDetail: (ctx) => policy.enforce(ctx, 'stores_info_detail', {}),
     },

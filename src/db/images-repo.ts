@@ -50,6 +50,8 @@ export interface ImageChange {
   addLocations?: ImageLocation[];
   /** Marks every live location deleted (the data itself is the store's business). */
   dropLocations?: boolean;
+  /** Marks the live locations with these URLs deleted. */
+  removeLocations?: string[];
 }
 
 type Eb = ExpressionBuilder<Database, 'images'>;
@@ -108,6 +110,7 @@ export class ImagesRepository {
       if (change.addTags?.length) await this.addTags(trx, id, change.addTags, now);
       if (change.removeTags?.length) await this.softDelete(trx, 'image_tags', id, now, 'value', change.removeTags);
       if (change.dropLocations) await this.dropLocations(trx, id, now);
+      if (change.removeLocations?.length) await this.dropLocations(trx, id, now, change.removeLocations);
       for (const location of change.addLocations ?? []) {
         await trx
           .insertInto('image_locations')
@@ -415,14 +418,16 @@ export class ImagesRepository {
       .execute();
   }
 
-  private async dropLocations(trx: Trx, imageId: string, now: Date) {
+  /** Every live location of the image, or only those with the given URLs. */
+  private async dropLocations(trx: Trx, imageId: string, now: Date, urls?: string[]) {
     const t = this.db.toTime(now);
-    await trx
+    let q = trx
       .updateTable('image_locations')
       .set({ status: 'deleted', deleted: this.db.toBool(true), deleted_at: t, updated_at: t })
       .where('image_id', '=', imageId)
-      .where('deleted', '=', this.db.toBool(false))
-      .execute();
+      .where('deleted', '=', this.db.toBool(false));
+    if (urls) q = q.where('value', 'in', urls);
+    await q.execute();
   }
 
   /** Turns rows into images, loading properties, tags and locations in one query each. */

@@ -106,6 +106,9 @@ export function countedProperties(properties: Record<string, string>): number {
   return Object.keys(properties).filter((k) => !k.startsWith(RESERVED_PREFIX)).length;
 }
 
+/** The fields an image without data has: what a failed or undone write resets. */
+export const NO_DATA = { size: null, virtual_size: null, checksum: null, os_hash_algo: null, os_hash_value: null } as const;
+
 export const MAX_INT32 = 2 ** 31 - 1;
 export const MAX_STRING_LENGTH = 255;
 

@@ -10,7 +10,7 @@ import type { RequestContext } from '../auth/context.js';
 import type { ImagesRepository } from '../db/images-repo.js';
 import type { ImageFormatConfig } from '../config/config.js';
 import { GlimpseError, badRequest, conflict, forbidden, gone, notFound, tooLarge, unsupportedMediaType } from '../domain/errors.js';
-import type { Image, ImageStatus } from '../domain/image.js';
+import { type Image, type ImageStatus, NO_DATA } from '../domain/image.js';
 import type { InspectionReport } from '../formats/inspector.js';
 import { judgeUpload } from '../formats/policy.js';
 import type { FileStore } from '../store/file-store.js';
@@ -49,7 +49,6 @@ export interface Download {
 /** A parsed Range header: `bytes=a-b`, `bytes=a-` or `bytes=-n`. */
 export type RangeRequest = { start: number | null; end: number | null };
 
-const NO_DATA = { size: null, virtual_size: null, checksum: null, os_hash_algo: null, os_hash_value: null } as const;
 
 export class ImageDataService {
   constructor(
@@ -196,8 +195,7 @@ export class ImageDataService {
     const inStore = image.locations.filter((l) => this.stores.forLocation(l) === store);
     if (inStore.length === 0) throw notFound(`Image ${id} is not present in store ${storeId}`);
     if (inStore.length === image.locations.length) throw forbidden('Cannot delete image data from the only store containing it. Consider deleting the image instead.');
-    const keep = image.locations.filter((l) => !inStore.includes(l));
-    await this.repo.update(id, { dropLocations: true, addLocations: keep }, 'active');
+    await this.repo.update(id, { removeLocations: inStore.map((l) => l.url) }, 'active');
     for (const location of inStore) await store.delete(location.url);
   }
 

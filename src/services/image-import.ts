@@ -13,7 +13,7 @@ import type { RequestContext } from '../auth/context.js';
 import type { ImagesRepository } from '../db/images-repo.js';
 import type { TasksRepository } from '../db/tasks-repo.js';
 import { GlimpseError, badRequest, conflict, forbidden } from '../domain/errors.js';
-import type { Image } from '../domain/image.js';
+import { type Image, NO_DATA } from '../domain/image.js';
 import { TASK_TIME_TO_LIVE_MS, type Task } from '../domain/task.js';
 import { safeGet } from '../net/safe-get.js';
 import { type ImportFilter, UrlRefused, vetUrl } from '../net/url-filter.js';
@@ -38,7 +38,6 @@ export const IMPORT_TASK = 'api_image_import';
 /** The legacy Tasks API's import (`POST /v2/tasks` with `type: import`). */
 export const LEGACY_IMPORT_TASK = 'import';
 const METHODS = ['glance-direct', 'web-download', 'copy-image', 'glance-download'];
-const NO_DATA = { size: null, virtual_size: null, checksum: null, os_hash_algo: null, os_hash_value: null } as const;
 
 interface ImportRequest {
   method: string;
@@ -279,11 +278,10 @@ export class ImportService {
       }
     }
     if (copy) {
-      const keep = revert ? image.locations.filter((l) => !written.includes(l.url)) : null;
       await this.repo.update(image.id, {
         setProperties: properties,
         removeProperties: ['os_glance_import_task'],
-        ...(keep ? { dropLocations: true, addLocations: keep } : {}),
+        ...(revert ? { removeLocations: written } : {}),
       });
       return;
     }

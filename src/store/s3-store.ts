@@ -15,7 +15,7 @@ import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
 import type { Readable } from 'node:stream';
 import { GlimpseError, conflict, notFound } from '../domain/errors.js';
-import { drain, send, text } from './http-client.js';
+import { containerAndObject, drain, expectStatus, quoteCredential, send, text } from './http-client.js';
 import type { ByteRange, ImageStore } from './image-store.js';
 
 export interface S3StoreOptions {
@@ -57,7 +57,7 @@ export class S3Store implements ImageStore {
     if (second.done) {
       const body = first.done ? Buffer.alloc(0) : first.value;
       const res = await this.request('PUT', imageId, { body, signal: options.signal });
-      await expect(res, [200], `PutObject ${imageId}`);
+      await expectStatus('S3', res, [200], `PutObject ${imageId}`);
       drain(res);
       return { location: this.locationOf(imageId), size: body.length };
     }
@@ -69,32 +69,31 @@ export class S3Store implements ImageStore {
   }
 
   async get(location: string, range?: ByteRange): Promise<Readable> {
-    const { key } = parseLocation(location);
+    const { object: key } = containerAndObject(location);
     const res = await this.request('GET', key, { headers: range ? { range: `bytes=${range.start}-${range.end}` } : {} });
     if (res.statusCode === 404) {
       drain(res);
       throw notFound(`Image data not found at ${key} in store ${this.id}`);
     }
-    await expect(res, [200, 206], `GetObject ${key}`);
+    await expectStatus('S3', res, [200, 206], `GetObject ${key}`);
     return res;
   }
 
   async delete(location: string): Promise<void> {
-    const { key } = parseLocation(location);
+    const { object: key } = containerAndObject(location);
     const res = await this.request('DELETE', key);
     drain(res);
-    if (res.statusCode !== 404) await expect(res, [200, 204], `DeleteObject ${key}`);
+    if (res.statusCode !== 404) await expectStatus('S3', res, [200, 204], `DeleteObject ${key}`);
   }
 
   private locationOf(imageId: string): string {
-    const quote = (s: string) => encodeURIComponent(s).replace(/%2F/g, '/');
     const scheme = this.endpoint.protocol === 'https:' ? 's3+https' : 's3';
-    return `${scheme}://${quote(this.o.accessKey)}:${quote(this.o.secretKey)}@${this.endpoint.host}/${this.o.bucket}/${imageId}`;
+    return `${scheme}://${quoteCredential(this.o.accessKey)}:${quoteCredential(this.o.secretKey)}@${this.endpoint.host}/${this.o.bucket}/${imageId}`;
   }
 
   private async multipart(key: string, firstParts: Buffer[], rest: AsyncGenerator<Buffer>, signal?: AbortSignal): Promise<number> {
     const created = await this.request('POST', key, { query: { uploads: '' }, body: Buffer.alloc(0), signal });
-    await expect(created, [200], `CreateMultipartUpload ${key}`);
+    await expectStatus('S3', created, [200], `CreateMultipartUpload ${key}`);
     const uploadId = /<UploadId>([^<]+)<\/UploadId>/.exec(await text(created))?.[1];
     if (!uploadId) throw new GlimpseError('service_unavailable', `S3 gave no UploadId for ${key}`);
     const etags: string[] = [];
@@ -102,7 +101,7 @@ export class S3Store implements ImageStore {
     try {
       const upload = async (part: Buffer) => {
         const res = await this.request('PUT', key, { query: { partNumber: String(etags.length + 1), uploadId }, body: part, signal });
-        await expect(res, [200], `UploadPart ${etags.length + 1} of ${key}`);
+        await expectStatus('S3', res, [200], `UploadPart ${etags.length + 1} of ${key}`);
         drain(res);
         etags.push(String(res.headers.etag));
         size += part.length;
@@ -111,7 +110,7 @@ export class S3Store implements ImageStore {
       for await (const part of rest) await upload(part);
       const xml = `<CompleteMultipartUpload>${etags.map((e, i) => `<Part><PartNumber>${i + 1}</PartNumber><ETag>${escapeXml(e)}</ETag></Part>`).join('')}</CompleteMultipartUpload>`;
       const done = await this.request('POST', key, { query: { uploadId }, body: Buffer.from(xml), signal });
-      await expect(done, [200], `CompleteMultipartUpload ${key}`);
+      await expectStatus('S3', done, [200], `CompleteMultipartUpload ${key}`);
       const answer = await text(done);
       if (answer.includes('<Error>')) throw new GlimpseError('service_unavailable', `S3 could not complete ${key}: ${answer.slice(0, 200)}`);
       return size;
@@ -126,13 +125,13 @@ export class S3Store implements ImageStore {
     const head = await this.request('HEAD', null);
     drain(head);
     if (head.statusCode === 200) return;
-    if (head.statusCode !== 404) await expect(head, [200], `HeadBucket ${this.o.bucket}`);
+    if (head.statusCode !== 404) await expectStatus('S3', head, [200], `HeadBucket ${this.o.bucket}`);
     if (!this.o.createBucket) {
       throw new GlimpseError('service_unavailable', `S3 bucket ${this.o.bucket} does not exist (set s3_store_create_bucket_on_put to create it).`);
     }
     const put = await this.request('PUT', null, { body: Buffer.alloc(0) });
     drain(put);
-    await expect(put, [200], `CreateBucket ${this.o.bucket}`);
+    await expectStatus('S3', put, [200], `CreateBucket ${this.o.bucket}`);
   }
 
   /** A SigV4-signed request to the bucket (key null) or an object; buffered bodies are hashed, none are streamed. */
@@ -192,14 +191,6 @@ async function* partsOf(data: Readable, size: number): AsyncGenerator<Buffer> {
   if (held > 0) yield Buffer.concat(pending);
 }
 
-/** The bucket and key of a glance_store S3 URI: the last two path parts. */
-export function parseLocation(location: string): { bucket: string; key: string } {
-  const afterScheme = location.slice(location.indexOf('://') + 3);
-  const parts = afterScheme.slice(afterScheme.lastIndexOf('@') + 1).split('/').filter(Boolean);
-  if (parts.length < 3) throw new GlimpseError('bad_request', 'Invalid S3 location');
-  return { bucket: decodeURIComponent(parts[parts.length - 2]), key: decodeURIComponent(parts[parts.length - 1]) };
-}
-
 /** AWS's region from its endpoint names (`s3.eu-west-1.amazonaws.com`, `s3-eu-west-1…`); else us-east-1. */
 function regionOf(hostname: string): string {
   return /^s3[.-]([a-z0-9-]+)\.amazonaws\.com$/.exec(hostname)?.[1] ?? 'us-east-1';
@@ -211,9 +202,3 @@ const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 const hmac = (key: string | Buffer, data: string) => createHmac('sha256', key).update(data).digest();
 const amzDate = (d: Date) => d.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
 const escapeXml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-
-async function expect(res: IncomingMessage, ok: number[], what: string): Promise<void> {
-  if (ok.includes(res.statusCode ?? 0)) return;
-  const detail = (await text(res).catch(() => '')).slice(0, 300);
-  throw new GlimpseError('service_unavailable', `S3 answered ${res.statusCode} to ${what}${detail ? `: ${detail}` : ''}`);
-}

@@ -12,9 +12,9 @@
  * deleted, so images Glance wrote as DLOs keep working.
  */
 import type { IncomingMessage } from 'node:http';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { GlimpseError, conflict, notFound } from '../domain/errors.js';
-import { drain, send, text } from './http-client.js';
+import { containerAndObject, drain, expectStatus, quoteCredential, send, text } from './http-client.js';
 import type { ByteRange, ImageStore } from './image-store.js';
 import { Segmenter } from './segments.js';
 
@@ -72,22 +72,22 @@ export class SwiftStore implements ImageStore {
   }
 
   async get(location: string, range?: ByteRange): Promise<Readable> {
-    const { container, object } = parseLocation(location);
+    const { container, object } = containerAndObject(location);
     const res = await this.request('GET', container, object, range ? { range: `bytes=${range.start}-${range.end}` } : {});
     if (res.statusCode === 404) {
       drain(res);
       throw notFound(`Image data not found at ${container}/${object} in store ${this.id}`);
     }
-    await expect(res, [200, 206], `GET ${object}`);
+    await expectStatus('Swift', res, [200, 206], `GET ${object}`);
     return res;
   }
 
   async delete(location: string): Promise<void> {
-    const { container, object } = parseLocation(location);
+    const { container, object } = containerAndObject(location);
     const head = await this.request('HEAD', container, object);
     drain(head);
     if (head.statusCode === 404) return;
-    await expect(head, [200], `HEAD ${object}`);
+    await expectStatus('Swift', head, [200], `HEAD ${object}`);
     if (String(head.headers['x-static-large-object']).toLowerCase() === 'true') {
       await this.remove(container, `${object}?multipart-manifest=delete`);
       return;
@@ -106,19 +106,24 @@ export class SwiftStore implements ImageStore {
   private locationOf(imageId: string): string {
     if (this.o.reference) return `swift+config://${this.o.reference}/${this.o.container}/${imageId}`;
     const auth = new URL(this.o.auth.url);
-    const quote = (s: string) => encodeURIComponent(s).replace(/%2F/g, '/');
     const scheme = auth.protocol === 'https:' ? 'swift+https' : 'swift+http';
     const where = `${auth.host}${auth.pathname.replace(/\/$/, '')}`;
-    return `${scheme}://${quote(this.o.auth.user)}:${quote(this.o.auth.key)}@${where}/${this.o.container}/${imageId}`;
+    return `${scheme}://${quoteCredential(this.o.auth.user)}:${quoteCredential(this.o.auth.key)}@${where}/${this.o.container}/${imageId}`;
   }
 
   private async putObject(imageId: string, data: Readable, signal?: AbortSignal): Promise<number> {
-    const res = await this.request('PUT', this.o.container, imageId, {}, data, signal);
-    await expect(res, [201], `PUT ${imageId}`);
+    // Counted on the way, so no HEAD is needed afterwards; the source's errors still fail the PUT.
+    let bytes = 0;
+    async function* counted(): AsyncGenerator<Buffer> {
+      for await (const chunk of data as AsyncIterable<Buffer>) {
+        bytes += chunk.length;
+        yield chunk;
+      }
+    }
+    const res = await this.request('PUT', this.o.container, imageId, {}, Readable.from(counted(), { objectMode: false }), signal);
+    await expectStatus('Swift', res, [201], `PUT ${imageId}`);
     drain(res);
-    const head = await this.request('HEAD', this.o.container, imageId);
-    drain(head);
-    return Number(head.headers['content-length']);
+    return bytes;
   }
 
   private async putLargeObject(imageId: string, data: Readable, signal?: AbortSignal): Promise<number> {
@@ -131,13 +136,13 @@ export class SwiftStore implements ImageStore {
         const segment = segmenter.next();
         const res = await this.request('PUT', this.o.container, name, {}, segment.stream, signal);
         written.push(name);
-        await expect(res, [201], `PUT segment ${name}`);
+        await expectStatus('Swift', res, [201], `PUT segment ${name}`);
         drain(res);
         if (segment.bytes() === 0 && segments.length > 0) break;
         segments.push({ path: `/${this.o.container}/${name}`, etag: String(res.headers.etag ?? '').replace(/"/g, ''), size_bytes: segment.bytes() });
       } while (!segmenter.done);
       const manifest = await this.request('PUT', this.o.container, `${imageId}?multipart-manifest=put`, { 'content-type': 'application/json' }, Buffer.from(JSON.stringify(segments)), signal);
-      await expect(manifest, [201], `PUT manifest ${imageId}`);
+      await expectStatus('Swift', manifest, [201], `PUT manifest ${imageId}`);
       drain(manifest);
       return segments.reduce((sum, s) => sum + s.size_bytes, 0);
     } catch (err) {
@@ -150,26 +155,26 @@ export class SwiftStore implements ImageStore {
     const head = await this.request('HEAD', this.o.container, null);
     drain(head);
     if (head.statusCode === 204 || head.statusCode === 200) return;
-    if (head.statusCode !== 404) await expect(head, [204], `HEAD container ${this.o.container}`);
+    if (head.statusCode !== 404) await expectStatus('Swift', head, [204], `HEAD container ${this.o.container}`);
     if (!this.o.createContainer) {
       throw new GlimpseError('service_unavailable', `Swift container ${this.o.container} does not exist (set swift_store_create_container_on_put to create it).`);
     }
     const put = await this.request('PUT', this.o.container, null);
     drain(put);
-    await expect(put, [201, 202], `PUT container ${this.o.container}`);
+    await expectStatus('Swift', put, [201, 202], `PUT container ${this.o.container}`);
   }
 
   private async list(container: string, prefix: string): Promise<string[]> {
     const res = await this.request('GET', container, null, {}, undefined, undefined, `?format=json&prefix=${encodeURIComponent(prefix)}`);
     if (res.statusCode === 404) return [];
-    await expect(res, [200, 204], `list ${container}`);
+    await expectStatus('Swift', res, [200, 204], `list ${container}`);
     return (JSON.parse((await text(res)) || '[]') as { name: string }[]).map((o) => o.name);
   }
 
   private async remove(container: string, object: string): Promise<void> {
     const res = await this.request('DELETE', container, object);
     drain(res);
-    if (res.statusCode !== 404) await expect(res, [200, 204], `DELETE ${object}`);
+    if (res.statusCode !== 404) await expectStatus('Swift', res, [200, 204], `DELETE ${object}`);
   }
 
   /** One authenticated request; a 401 (expired token) re-authenticates once. */
@@ -209,22 +214,6 @@ export class SwiftStore implements ImageStore {
 function encodeObject(object: string): string {
   const [name, query] = object.split('?');
   return `${name.split('/').map(encodeURIComponent).join('/')}${query ? `?${query}` : ''}`;
-}
-
-/** The container and object of a glance_store Swift URI: the last two path parts. */
-export function parseLocation(location: string): { container: string; object: string } {
-  const afterScheme = location.slice(location.indexOf('://') + 3);
-  const path = afterScheme.slice(afterScheme.lastIndexOf('@') + 1);
-  const parts = path.split('/').filter(Boolean);
-  if (parts.length < 3) throw new GlimpseError('bad_request', `Invalid Swift location ${location.replace(/\/\/[^@]*@/, '//***@')}`);
-  return { container: decodeURIComponent(parts[parts.length - 2]), object: decodeURIComponent(parts[parts.length - 1]) };
-}
-
-async function expect(res: IncomingMessage, ok: number[], what: string): Promise<void> {
-  if (ok.includes(res.statusCode ?? 0)) return;
-  const detail = (await text(res).catch(() => '')).slice(0, 200);
-  if (res.statusCode === 413) throw new GlimpseError('too_large', `The Swift store is full or the object too large (${what}).`);
-  throw new GlimpseError('service_unavailable', `Swift answered ${res.statusCode} to ${what}${detail ? `: ${detail}` : ''}`);
 }
 
 async function authenticate(auth: SwiftAuthOptions): Promise<Session> {

@@ -121,6 +121,19 @@ describe('multi-store', { skip: swiftSkip() }, () => {
     assert.deepEqual(await objectNames(bucket, image.id), []);
   });
 
+  it('undoes a copy-image whose stores did not all succeed, and keeps the image active', async () => {
+    const data = randomBytes(100_000);
+    const image = await api.createImage({ disk_format: 'raw', container_format: 'bare' });
+    await api.put(`/v2/images/${image.id}/file`, { raw: data, headers: octets });
+    assert.equal((await admin.post(`/v2/images/${image.id}/import`, { method: { name: 'copy-image' }, stores: ['swift', 'broken'] })).status, 202);
+    const after = await settled(image.id);
+    assert.equal(after.status, 'active');
+    assert.equal(after.stores, 'fast', 'the copy written to swift was undone');
+    assert.equal(after.os_glance_failed_import, 'broken');
+    assert.deepEqual(await objectNames(container, image.id), []);
+    assert.ok((await download(image.id)).equals(data));
+  });
+
   it('imports to several stores; a failing store reverts everything unless all_stores_must_succeed is false', async () => {
     const data = randomBytes(300_000);
     const stageAndImport = async (body: Record<string, unknown>) => {

@@ -7,7 +7,7 @@ import { routes } from '../routing.js';
 export interface InfoOptions {
   enabledImportMethods: string[];
   /** Configured stores in multi-store mode; null in single-store mode, where Glance answers 404. */
-  stores: { id: string; description?: string; default: boolean; readOnly: boolean; type: string; properties: Record<string, unknown> }[] | null;
+  stores: { id: string; description?: string; default: boolean; type: string; properties: Record<string, unknown> }[] | null;
   /** `stores_info_detail` (admin by default). */
   authorizeDetail: (ctx: RequestContext) => void;
   /** Unified-limit usage of the caller's project ({} when quotas are off, as Glance). */
@@ -16,13 +16,12 @@ export interface InfoOptions {
 
 type StoreInfo = NonNullable<InfoOptions['stores']>[number];
 
-/** Glance's entry: optional fields only when set, flags as the strings "true". */
+/** Glance's entry: optional fields only when set, `default` as the string "true". */
 function storeEntry(s: StoreInfo): Record<string, unknown> {
   return {
     id: s.id,
     ...(s.description ? { description: s.description } : {}),
     ...(s.default ? { default: 'true' } : {}),
-    ...(s.readOnly ? { 'read-only': 'true' } : {}),
   };
 }
 
