@@ -1,7 +1,7 @@
 /**
  * ISO 9660 / UDF. The first 32 KiB (system area) are free-form, which is
- * why an ISO can also be an MBR/GPT disk (hybrid boot ISOs, accepted as iso)
- * or carry a qcow2 header (refused: two formats). Volume descriptors follow,
+ * why an ISO can also be an MBR/GPT disk (hybrid boot ISOs) or carry a
+ * qcow2 header: both are two formats, refused. Volume descriptors follow,
  * one per 2 KiB sector; the primary one gives the volume size.
  */
 import { type Probe, type ProbeState, read } from './probe.js';

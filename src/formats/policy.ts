@@ -25,20 +25,22 @@ const NOT_INSPECTABLE = new Set(['ami', 'ari', 'aki']);
  */
 const ACCEPTED_WHEN_RAW = new Set([...NOT_INSPECTABLE, 'ploop']);
 
-/** The format the bytes are, in Glance's terms: one finding, iso for a hybrid iso+gpt, or an ambiguity. */
+/**
+ * The format the bytes are: one finding, or an ambiguity. Unlike Glance 32,
+ * a hybrid ISO+MBR/GPT is an ambiguity too (refused): the bytes boot as a
+ * disk as well as a CD, which is what the format-safety rules exist to stop.
+ */
 export function detectedFormat(report: InspectionReport): { finding: Finding | null; format: string; ambiguous: boolean } {
   const { findings } = report;
   if (findings.length === 0) return { finding: null, format: 'raw', ambiguous: false };
   if (findings.length === 1) return { finding: findings[0], format: findings[0].format, ambiguous: false };
   const names = findings.map((f) => f.format).sort();
-  if (names.length === 2 && names[0] === 'gpt' && names[1] === 'iso') {
-    const isoFinding = findings.find((f) => f.format === 'iso') ?? null;
-    return { finding: isoFinding, format: 'iso', ambiguous: false };
-  }
   return { finding: null, format: names.join(','), ambiguous: true };
 }
 
 export function judgeUpload(report: InspectionReport, declared: string, policy: FormatPolicy): Verdict {
+  // Glance accepts zero bytes as a raw image; there is no disk in it to boot or inspect.
+  if (report.size === 0) return { accepted: false, format: null, reason: 'Image failed safety checks: empty (the image has no data)' };
   const detected = detectedFormat(report);
   const formatError = mismatch(detected, declared);
   if (formatError && policy.requireFormatMatch) return { accepted: false, format: detected.ambiguous ? null : detected.format, reason: formatError };
@@ -51,8 +53,7 @@ export function judgeUpload(report: InspectionReport, declared: string, policy: 
     return { accepted: false, format: detected.format, reason: `Image failed safety checks: ${detail}` };
   }
   if (formatError) return { accepted: true, format: declared, virtualSize: null };
-  // Like Glance, a zero virtual size (an empty image) is left unset.
-  return { accepted: true, format: declared, virtualSize: virtualSizeFor(declared, detected.finding, report.size) || null };
+  return { accepted: true, format: declared, virtualSize: virtualSizeFor(declared, detected.finding, report.size) };
 }
 
 function mismatch(detected: ReturnType<typeof detectedFormat>, declared: string): string | null {

@@ -42,7 +42,7 @@ describe('openstack CLI', { skip }, () => {
     assert.equal(created.min_disk, 2);
     // openstackclient uploads an empty body when no --file is given (stdin is /dev/null)
     assert.equal((await oscJson('image', 'show', created.id)).status, 'active');
-    const second = await oscJson('image', 'create', '--disk-format', 'raw', '--container-format', 'bare', '--property', 'k=other', 'second');
+    const second = await oscJson('image', 'create', '--disk-format', 'raw', '--container-format', 'ovf', '--property', 'k=other', 'second');
 
     const shown = await oscJson('image', 'show', created.id);
     assert.equal(shown.id, created.id);

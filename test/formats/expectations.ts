@@ -21,16 +21,12 @@ export const STRICTER_THAN_GLANCE: Record<string, { why: string; verdicts: Recor
   'qcow2-trunc-256.qcow2': { why: 'qemu opens it as a 1 GiB qcow2: truncated structures are refused, even declared raw', verdicts: allRefused },
   'vdi-trunc-256.vdi': { why: 'qemu probes VDI by its signature at 0x40: a truncated VDI is refused, even declared raw', verdicts: allRefused },
   'iso-trunc-33000.iso': { why: 'an ISO whose volume descriptor is cut off is truncated, not raw', verdicts: allRefused },
+  'empty.img': { why: 'a zero-byte image has no disk in it (Glance accepts it as raw)', verdicts: allRefused },
+  'iso-gpt.iso': { why: 'an ISO that is also an MBR/GPT disk matches two formats (Glance 32 accepts it as iso)', verdicts: allRefused },
   'ploop.hds': {
     why: 'Glimpse inspects ploop (qemu "parallels"): declared ploop it gets its virtual size; declared ami it is a mismatch',
     verdicts: { ploop: { result: 'accepted', virtual_size: 67108864 }, ami: REFUSED },
   },
-};
-
-/** Hostile samples that are nonetheless accepted for their declared format, as Glance accepts them. */
-export const ACCEPTED_HOSTILE: Record<string, string> = {
-  'empty.img': 'a zero-byte raw image is empty, not dangerous (Glance accepts it, without a virtual size)',
-  'iso-gpt.iso': 'hybrid ISOs (ISO 9660 + MBR/GPT, as every Linux installer ISO is) are accepted as iso, as Glance 32 does',
 };
 
 export function expectedVerdict(corpus: Corpus, file: string, format: string): GlanceUpload {
