@@ -4,6 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { KEYSTONE_INI, KEYSTONE_URL, keystoneSkip, projectId } from '../helpers/keystone.js';
@@ -39,7 +41,9 @@ describe('openstack CLI with Keystone', { skip }, () => {
 
   it('lists, shares, accepts and unshares images between projects', async () => {
     const beta = projectId('beta');
-    const image = await json('alpha-member', 'alpha', 'image', 'create', '--disk-format', 'raw', '--container-format', 'bare', '--shared', 'to-share');
+    const file = path.join(server.dataDir, 'to-share.raw');
+    writeFileSync(file, randomBytes(4096));
+    const image = await json('alpha-member', 'alpha', 'image', 'create', '--file', file, '--disk-format', 'raw', '--container-format', 'bare', '--shared', 'to-share');
     assert.equal(image.owner, projectId('alpha'));
     assert.deepEqual((await json('alpha-member', 'alpha', 'image', 'list')).map((i: { ID: string }) => i.ID), [image.id]);
     assert.deepEqual(await json('beta-member', 'beta', 'image', 'list'), []);
