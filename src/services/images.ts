@@ -328,10 +328,13 @@ function assertWritable(ctx: RequestContext): void {
   if (ctx.readOnly) throw forbidden('Read-only access');
 }
 
-/** The policy target of an image: Glance's ImageTarget, with project_id = owner. */
+/**
+ * The policy target of an image: Glance's ImageTarget, with project_id = owner.
+ * Built field by field rather than by spreading the properties: listing 1,000
+ * images builds 2,000 targets, and the spread made that the slowest step.
+ */
 export function imageTarget(image: Image, memberId: string | null): Record<string, unknown> {
-  return {
-    ...image.properties,
+  const target: Record<string, unknown> = {
     id: image.id,
     project_id: image.owner,
     owner: image.owner,
@@ -340,6 +343,8 @@ export function imageTarget(image: Image, memberId: string | null): Record<strin
     protected: image.protected,
     member_id: memberId,
   };
+  for (const key in image.properties) if (!Object.hasOwn(target, key)) target[key] = image.properties[key];
+  return target;
 }
 
 /** Listed shared images of another project reached the caller through a membership. */
