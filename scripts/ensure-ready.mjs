@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Makes a fresh clone runnable: installs dependencies when they are missing or
-// stale, and compiles the TypeScript when any source is newer than the build.
+// stale, and builds (the server's TypeScript, the dashboard with Vite) when any
+// source is newer than the build.
 // Uses only Node's built-ins, since it runs before anything is installed.
 import { execSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
@@ -32,6 +33,6 @@ if (!existsSync(installed) || mtime(path.join(root, 'package.json')) > mtime(ins
 const stamp = path.join(root, 'dist', '.build-stamp');
 const sources = Math.max(...['src', 'test', 'bench'].map((d) => newestIn(path.join(root, d))), mtime(path.join(root, 'tsconfig.json')));
 if (sources > mtime(stamp)) {
-  run('npx tsc -p tsconfig.json');
+  run('npm run --silent build');
   execSync(`touch ${JSON.stringify(stamp)}`);
 }

@@ -4,6 +4,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { buildApp } from './api/app.js';
@@ -32,6 +33,9 @@ import { TasksService } from './services/tasks.js';
 import { FileStore } from './store/file-store.js';
 import { createStores } from './store/stores.js';
 import { assertHashAlgorithm } from './store/ingest.js';
+
+/** Where `npm run build` puts the dashboard (Vite's output, beside the compiled server). */
+const DASHBOARD_ROOT = fileURLToPath(new URL('../web', import.meta.url));
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -176,6 +180,14 @@ export async function startServer(config: GlimpseConfig, logger = createLogger(c
       authorizeDetail: (ctx) => policy.enforce(ctx, 'stores_info_detail', {}),
     },
     cors: config.cors,
+    dashboard: config.enableDashboard
+      ? {
+          root: DASHBOARD_ROOT,
+          auth: config.auth,
+          signIn: config.auth === 'keystone' && keystone ? (credentials) => keystone.signIn(credentials) : null,
+          revoke: config.auth === 'keystone' && keystone ? (token) => keystone.revoke(token) : null,
+        }
+      : null,
     publicEndpoint: config.publicEndpoint,
     maxRequestIdLength: config.maxRequestIdLength,
     storeIds: config.multiStore ? config.stores.map((s) => s.id) : null,

@@ -18,6 +18,7 @@ import type { TasksService } from '../services/tasks.js';
 import type { JsonSchema } from '../domain/schemas.js';
 import { applyCors } from './cors.js';
 import { STATUS, renderError } from './errors.js';
+import { type DashboardOptions, dashboardRoutes } from './routes/dashboard.js';
 import { imageDataRoutes, storeRoutes } from './routes/image-data.js';
 import { imageRoutes } from './routes/images.js';
 import { memberRoutes } from './routes/members.js';
@@ -47,6 +48,8 @@ export interface AppDeps {
   storeIds: string[] | null;
   /** Keystone mode: the `WWW-Authenticate: Keystone uri=…` every 401 carries. */
   wwwAuthenticate?: string | null;
+  /** The web dashboard; null with --no-dashboard. */
+  dashboard?: DashboardOptions | null;
 }
 
 const JSON_BODY_LIMIT = 16 * 1024 * 1024;
@@ -101,6 +104,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   });
 
   versionRoutes(app, { publicEndpoint: deps.publicEndpoint, multiStore });
+  if (deps.dashboard) dashboardRoutes(app, deps.dashboard);
   app.register(async (api) => {
     api.decorateRequest('ctx', null as never);
     api.addHook('onRequest', async (request) => {

@@ -33,6 +33,14 @@ export interface TokenIdentity {
   expiresAt: number;
 }
 
+export interface SignedIn {
+  token: string;
+  expiresAt: string;
+  user: { id: string | null; name: string };
+  project: { id: string | null; name: string };
+  roles: string[];
+}
+
 interface CacheEntry {
   identity: TokenIdentity;
   /** When this validation must be asked again (token_cache_time). */
@@ -126,6 +134,45 @@ export class KeystoneValidator {
     const info = (await res.json()) as { token: { expires_at: string } };
     this.serviceToken = { token, expiresAt: Date.parse(info.token.expires_at) };
     return token;
+  }
+
+  /**
+   * A user's project-scoped token for the dashboard's sign-in: the password
+   * goes to Keystone and nowhere else. Null when Keystone refuses the credentials.
+   */
+  async signIn(c: { username: string; password: string; project: string; domain: string }): Promise<SignedIn | null> {
+    const body = {
+      auth: {
+        identity: { methods: ['password'], password: { user: { name: c.username, domain: { name: c.domain }, password: c.password } } },
+        scope: { project: { name: c.project, domain: { name: c.domain } } },
+      },
+    };
+    const res = await this.call(`${this.v3}/auth/tokens?nocatalog`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const token = res.headers.get('x-subject-token');
+    if (res.status === 401 || res.status === 404 || res.status === 400) return null;
+    if (res.status !== 201 || !token) throw new KeystoneUnavailable(`sign-in answered ${res.status}`);
+    const info = (await res.json()) as { token: Record<string, any> };
+    const identity = toIdentity(info);
+    return {
+      token,
+      expiresAt: new Date(identity.expiresAt).toISOString(),
+      user: { id: identity.userId, name: String(info.token.user?.name ?? c.username) },
+      project: { id: identity.projectId, name: String(info.token.project?.name ?? c.project) },
+      roles: identity.roles,
+    };
+  }
+
+  /** Signs a dashboard session out: the token is revoked, not merely forgotten. */
+  async revoke(userToken: string): Promise<void> {
+    await this.call(`${this.v3}/auth/tokens`, {
+      method: 'DELETE',
+      headers: { 'x-auth-token': await this.service(), 'x-subject-token': userToken },
+    });
+    this.cache.delete(createHash('sha256').update(userToken).digest('hex'));
   }
 
   /** A GET on Keystone's v3 API with the service's token (for limits, endpoints …). */

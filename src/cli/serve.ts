@@ -6,11 +6,12 @@ import { configFrom, withCommonOptions } from './common.js';
 
 export function serveCommand(): Command {
   const cmd = new Command('serve')
-    .description('serve the Images API v2 (and, later, the dashboard)')
+    .description('serve the Images API v2, the Metadefs API and the web dashboard (/dashboard)')
     .option('--bind <host:port>', 'address to listen on (glance-api.conf bind_host/bind_port; default 127.0.0.1:9292)')
     .option('--auth <mode>', 'noauth | headers | keystone ([paste_deploy] flavor)')
     .option('--insecure', 'allow noauth on a non-loopback address')
     .option('--log-level <level>', 'trace | debug | info | warn | error')
+    .option('--no-dashboard', 'do not serve the web dashboard at /dashboard')
     .addHelpText(
       'after',
       `

@@ -1,0 +1,76 @@
+/** The dashboard shell: sign-in when Keystone asks for it, then the pages by hash route. */
+import { render } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import { api } from './api';
+import { CreateImage } from './pages/CreateImage';
+import { ImageDetail } from './pages/ImageDetail';
+import { Images } from './pages/Images';
+import { Metadefs } from './pages/Metadefs';
+import { Namespace } from './pages/Namespace';
+import { SignIn } from './pages/SignIn';
+import type { ImageSchema } from './images';
+import { href, route } from './router';
+import { type AuthMode, authMode, isAdmin, session, signOut } from './session';
+import './style.css';
+
+function App() {
+  const [schema, setSchema] = useState<ImageSchema | null>(null);
+  const mode = authMode.value;
+  const s = session.value;
+
+  useEffect(() => {
+    fetch('/dashboard/config.json')
+      .then((r) => r.json() as Promise<{ auth: AuthMode }>)
+      .then((c) => (authMode.value = c.auth))
+      .catch(() => (authMode.value = 'noauth'));
+  }, []);
+  const needsSignIn = mode === 'keystone' && !s;
+  useEffect(() => {
+    if (mode && !needsSignIn) api<ImageSchema>('GET', '/v2/schemas/image').then(setSchema, () => setSchema(null));
+  }, [mode, needsSignIn]);
+
+  if (!mode) return <p class="loading">Loading…</p>;
+  if (needsSignIn) return <SignIn />;
+
+  const [page, id] = route.value.path;
+  return (
+    <>
+      <header class="top">
+        <a class="brand" href={href('images')}>
+          Glimpse
+        </a>
+        <nav aria-label="Main">
+          <a href={href('images')} aria-current={!page || page === 'images' ? 'page' : undefined}>
+            Images
+          </a>
+          <a href={href('metadefs')} aria-current={page === 'metadefs' ? 'page' : undefined}>
+            Metadata definitions
+          </a>
+        </nav>
+        <span class="who">
+          {s ? `${s.user.name} · ${s.project.name}${isAdmin() ? ' · admin' : ''}` : `${mode} mode`}
+          {s && (
+            <button type="button" onClick={() => void signOut()}>
+              Sign out
+            </button>
+          )}
+        </span>
+      </header>
+      <main>
+        {page === 'create' ? (
+          <CreateImage schema={schema} />
+        ) : page === 'images' && id ? (
+          <ImageDetail id={id} schema={schema} />
+        ) : page === 'metadefs' && id ? (
+          <Namespace name={id} />
+        ) : page === 'metadefs' ? (
+          <Metadefs />
+        ) : (
+          <Images schema={schema} />
+        )}
+      </main>
+    </>
+  );
+}
+
+render(<App />, document.getElementById('app')!);

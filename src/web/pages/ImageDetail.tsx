@@ -1,0 +1,214 @@
+/** One image: every field, properties and tags, locations, members, and what can be done with it. */
+import { useEffect, useState } from 'preact/hooks';
+import { api, patchImage } from '../api';
+import { Confirm } from '../components/Confirm';
+import { ErrorBox } from '../components/ErrorBox';
+import { Members } from '../components/Members';
+import { MetadataEditor } from '../components/MetadataEditor';
+import { useAsync } from '../components/useAsync';
+import { bytes, date } from '../format';
+import { BUSY_STATUSES, type Image, type ImageSchema } from '../images';
+import { go, href } from '../router';
+import { Status } from './Images';
+
+export function ImageDetail({ id }: { id: string; schema: ImageSchema | null }) {
+  const path = `/v2/images/${encodeURIComponent(id)}`;
+  const { data: image, error, reload } = useAsync(() => api<Image>('GET', path), [id]);
+  const [actionError, setActionError] = useState<unknown>(null);
+  const [confirmDelete, setConfirmDelete] = useState(false);
+
+  const busy = image ? BUSY_STATUSES.has(image.status) : false;
+  useEffect(() => {
+    if (!busy) return;
+    const timer = setInterval(reload, 2000);
+    return () => clearInterval(timer);
+  }, [busy, reload]);
+
+  const act = async (run: () => Promise<unknown>) => {
+    setActionError(null);
+    try {
+      await run();
+      reload();
+    } catch (err) {
+      setActionError(err);
+    }
+  };
+
+  if (error) return <ErrorBox error={error} />;
+  if (!image) return <p class="loading">Loading…</p>;
+
+  const remove = async () => {
+    setConfirmDelete(false);
+    setActionError(null);
+    try {
+      await api('DELETE', path);
+      go(href('images'));
+    } catch (err) {
+      setActionError(err);
+    }
+  };
+
+  return (
+    <section aria-labelledby="image-title">
+      <div class="heading">
+        <h1 id="image-title">{image.name || image.id}</h1>
+        <div class="actions">
+          {image.status === 'active' && (
+            <button type="button" onClick={() => act(() => api('POST', `${path}/actions/deactivate`))}>
+              Deactivate
+            </button>
+          )}
+          {image.status === 'deactivated' && (
+            <button type="button" onClick={() => act(() => api('POST', `${path}/actions/reactivate`))}>
+              Reactivate
+            </button>
+          )}
+          <button type="button" class="danger" onClick={() => setConfirmDelete(true)}>
+            Delete
+          </button>
+        </div>
+      </div>
+      <ErrorBox error={actionError} />
+      <Confirm
+        open={confirmDelete}
+        title={`Delete ${image.name || image.id}?`}
+        body="The image record and its data are deleted for good."
+        action="Delete image"
+        onConfirm={() => void remove()}
+        onCancel={() => setConfirmDelete(false)}
+      />
+      <div class="columns">
+        <Fields image={image} />
+        <EditForm image={image} onSaved={reload} />
+      </div>
+      <h2>Properties</h2>
+      <MetadataEditor image={image} onChanged={reload} />
+      <h2>Locations</h2>
+      {image.locations?.length ? (
+        <ul class="mono">
+          {image.locations.map((l) => (
+            <li key={l.url}>
+              {l.url} {typeof l.metadata.store === 'string' && `(store ${l.metadata.store})`}
+            </li>
+          ))}
+        </ul>
+      ) : (
+        <p>{image.stores ? `Stores: ${image.stores}` : 'No location is shown to you.'}</p>
+      )}
+      <h2>Members</h2>
+      <Members image={image} />
+    </section>
+  );
+}
+
+function Fields({ image }: { image: Image }) {
+  const rows: [string, preact.ComponentChildren][] = [
+    ['ID', <span class="mono">{image.id}</span>],
+    ['Status', <Status status={image.status} />],
+    ['Visibility', image.visibility],
+    ['Protected', image.protected ? 'yes' : 'no'],
+    ['Hidden', image.os_hidden ? 'yes' : 'no'],
+    ['Owner', <span class="mono">{image.owner ?? '—'}</span>],
+    ['Disk format', image.disk_format ?? '—'],
+    ['Container format', image.container_format ?? '—'],
+    ['Size', bytes(image.size)],
+    ['Virtual size', bytes(image.virtual_size)],
+    ['Minimum disk', `${image.min_disk} GiB`],
+    ['Minimum RAM', `${image.min_ram} MiB`],
+    ['Checksum (MD5)', <span class="mono">{image.checksum ?? '—'}</span>],
+    [`Hash (${image.os_hash_algo ?? '—'})`, <span class="mono wrap">{image.os_hash_value ?? '—'}</span>],
+    ['Tags', image.tags.length ? image.tags.join(', ') : '—'],
+    ['Created', date(image.created_at)],
+    ['Updated', date(image.updated_at)],
+  ];
+  return (
+    <dl class="fields">
+      {rows.map(([k, v]) => (
+        <div key={k}>
+          <dt>{k}</dt>
+          <dd>{v}</dd>
+        </div>
+      ))}
+    </dl>
+  );
+}
+
+function EditForm({ image, onSaved }: { image: Image; onSaved: () => void }) {
+  const initial = () => ({
+    name: image.name ?? '',
+    visibility: image.visibility,
+    protected: image.protected,
+    tags: image.tags.join(', '),
+    min_disk: String(image.min_disk),
+    min_ram: String(image.min_ram),
+  });
+  const [form, setForm] = useState(initial);
+  const [error, setError] = useState<unknown>(null);
+  const [saved, setSaved] = useState(false);
+  useEffect(() => setForm(initial()), [image.updated_at]);
+  const set = (k: keyof typeof form) => (e: Event) => {
+    const t = e.target as HTMLInputElement;
+    setSaved(false);
+    setForm({ ...form, [k]: t.type === 'checkbox' ? t.checked : t.value });
+  };
+
+  const save = async (e: Event) => {
+    e.preventDefault();
+    setError(null);
+    const tags = form.tags.split(',').map((t) => t.trim()).filter(Boolean);
+    const ops: unknown[] = [];
+    if (form.name !== (image.name ?? '')) ops.push({ op: 'replace', path: '/name', value: form.name });
+    if (form.visibility !== image.visibility) ops.push({ op: 'replace', path: '/visibility', value: form.visibility });
+    if (form.protected !== image.protected) ops.push({ op: 'replace', path: '/protected', value: form.protected });
+    if (Number(form.min_disk) !== image.min_disk) ops.push({ op: 'replace', path: '/min_disk', value: Number(form.min_disk) });
+    if (Number(form.min_ram) !== image.min_ram) ops.push({ op: 'replace', path: '/min_ram', value: Number(form.min_ram) });
+    if (tags.join('\n') !== image.tags.join('\n')) ops.push({ op: 'replace', path: '/tags', value: tags });
+    if (ops.length === 0) return;
+    try {
+      await patchImage(image.id, ops);
+      setSaved(true);
+      onSaved();
+    } catch (err) {
+      setError(err);
+    }
+  };
+
+  return (
+    <form class="edit" onSubmit={save} aria-label="Edit image">
+      <h2>Edit</h2>
+      <label>
+        Name
+        <input name="name" value={form.name} onInput={set('name')} />
+      </label>
+      <label>
+        Visibility
+        <select name="visibility" value={form.visibility} onChange={set('visibility')}>
+          {['private', 'shared', 'community', 'public'].map((v) => (
+            <option key={v}>{v}</option>
+          ))}
+        </select>
+      </label>
+      <label class="check">
+        <input name="protected" type="checkbox" checked={form.protected} onChange={set('protected')} />
+        Protected
+      </label>
+      <label>
+        Tags (comma separated)
+        <input name="tags" value={form.tags} onInput={set('tags')} />
+      </label>
+      <label>
+        Minimum disk (GiB)
+        <input name="min_disk" type="number" min="0" value={form.min_disk} onInput={set('min_disk')} />
+      </label>
+      <label>
+        Minimum RAM (MiB)
+        <input name="min_ram" type="number" min="0" value={form.min_ram} onInput={set('min_ram')} />
+      </label>
+      <button type="submit" class="primary">
+        Save changes
+      </button>
+      {saved && <p role="status">Saved.</p>}
+      <ErrorBox error={error} />
+    </form>
+  );
+}

@@ -1,0 +1,227 @@
+/**
+ * The images table: server-side filters, sorting and marker pagination, all
+ * kept in the URL (`#/images?status=active&sort_key=name`), so a view can be
+ * bookmarked and the back button works.
+ */
+import { useEffect, useState } from 'preact/hooks';
+import { api } from '../api';
+import { ErrorBox } from '../components/ErrorBox';
+import { useAsync } from '../components/useAsync';
+import { bytes, date } from '../format';
+import { BUSY_STATUSES, type ImageList, type ImageSchema, schemaEnum } from '../images';
+import { go, href, route } from '../router';
+import { isAdmin } from '../session';
+
+const STATUSES = ['queued', 'saving', 'uploading', 'importing', 'active', 'deactivated', 'killed', 'deleted', 'pending_delete'];
+const VISIBILITIES = ['public', 'private', 'shared', 'community', 'all'];
+const SORT_KEYS = ['created_at', 'name', 'updated_at', 'size', 'status', 'disk_format'];
+const PAGE_SIZES = ['25', '50', '100', '1000'];
+/** Query keys the form owns; any other key is a property filter (`os_distro=ubuntu`). */
+const OWN_KEYS = new Set(['name', 'status', 'visibility', 'disk_format', 'tag', 'sort_key', 'sort_dir', 'limit', 'marker', 'member_status']);
+
+export function Images({ schema }: { schema: ImageSchema | null }) {
+  const query = route.value.query;
+  const listQuery = new URLSearchParams(query);
+  if (!listQuery.has('limit')) listQuery.set('limit', '25');
+  const { data, error, loading, reload } = useAsync(() => api<ImageList>('GET', `/v2/images?${listQuery}`), [listQuery.toString()]);
+
+  // Poll while an image is being written, so its status changes in place.
+  const busy = data?.images.some((i) => BUSY_STATUSES.has(i.status)) ?? false;
+  useEffect(() => {
+    if (!busy) return;
+    const timer = setInterval(reload, 2000);
+    return () => clearInterval(timer);
+  }, [busy, reload]);
+
+  const admin = isAdmin();
+  const next = data?.next ? new URL(data.next, location.origin).searchParams.get('marker') : null;
+  const previous = query.get('marker');
+
+  return (
+    <section aria-labelledby="images-title">
+      <div class="heading">
+        <h1 id="images-title">Images</h1>
+        <a class="button primary" href={href('create')}>
+          Create image
+        </a>
+      </div>
+      <Filters query={query} diskFormats={schemaEnum(schema, 'disk_format')} />
+      <ErrorBox error={error} />
+      <div class="table-wrap" aria-busy={loading}>
+        <table class="images">
+          <caption class="visually-hidden">Images, {data?.images.length ?? 0} shown</caption>
+          <thead>
+            <tr>
+              <th scope="col">Name</th>
+              <th scope="col">Status</th>
+              <th scope="col">Visibility</th>
+              <th scope="col">Protected</th>
+              <th scope="col">Disk format</th>
+              <th scope="col" class="num">Size</th>
+              <th scope="col" class="num">Virtual size</th>
+              {admin && <th scope="col">Owner</th>}
+              <th scope="col">Created</th>
+            </tr>
+          </thead>
+          <tbody>
+            {data?.images.map((image) => (
+              <tr key={image.id}>
+                <td>
+                  <a href={href('images', image.id)}>{image.name || image.id}</a>
+                </td>
+                <td>
+                  <Status status={image.status} />
+                </td>
+                <td>{image.visibility}</td>
+                <td>{image.protected ? 'yes' : 'no'}</td>
+                <td>{image.disk_format ?? '—'}</td>
+                <td class="num">{bytes(image.size)}</td>
+                <td class="num">{bytes(image.virtual_size)}</td>
+                {admin && <td class="mono">{image.owner ?? '—'}</td>}
+                <td>{date(image.created_at)}</td>
+              </tr>
+            ))}
+            {data && data.images.length === 0 && (
+              <tr>
+                <td colSpan={admin ? 9 : 8}>No images match.</td>
+              </tr>
+            )}
+          </tbody>
+        </table>
+      </div>
+      <nav class="pager" aria-label="Pages">
+        <button type="button" disabled={!previous} onClick={() => history.back()}>
+          Previous page
+        </button>
+        <button type="button" disabled={!next} onClick={() => next && go(withQuery({ marker: next }))}>
+          Next page
+        </button>
+      </nav>
+    </section>
+  );
+}
+
+export function Status({ status }: { status: string }) {
+  const busy = BUSY_STATUSES.has(status);
+  return (
+    <span class={`status status-${status}`}>
+      {busy && <span class="live" aria-hidden="true" />}
+      {status}
+      {busy && <span class="visually-hidden"> (in progress)</span>}
+    </span>
+  );
+}
+
+function withQuery(changes: Record<string, string | null>): string {
+  const q = new URLSearchParams(route.value.query);
+  for (const [k, v] of Object.entries(changes)) {
+    if (v === null || v === '') q.delete(k);
+    else q.set(k, v);
+  }
+  return `#/images?${q}`;
+}
+
+function Filters({ query, diskFormats }: { query: URLSearchParams; diskFormats: string[] }) {
+  const property = [...query].find(([k]) => !OWN_KEYS.has(k));
+  const [form, setForm] = useState({
+    name: query.get('name') ?? '',
+    status: query.get('status') ?? '',
+    visibility: query.get('visibility') ?? '',
+    member_status: query.get('member_status') ?? '',
+    disk_format: query.get('disk_format') ?? '',
+    tag: query.get('tag') ?? '',
+    property: property ? `${property[0]}=${property[1]}` : '',
+    sort_key: query.get('sort_key') ?? 'created_at',
+    sort_dir: query.get('sort_dir') ?? 'desc',
+    limit: query.get('limit') ?? '25',
+  });
+  const set = (k: keyof typeof form) => (e: Event) => setForm({ ...form, [k]: (e.target as HTMLInputElement).value });
+
+  const apply = (e: Event) => {
+    e.preventDefault();
+    const q = new URLSearchParams();
+    for (const k of ['name', 'status', 'visibility', 'member_status', 'disk_format', 'tag', 'sort_key', 'sort_dir', 'limit'] as const) {
+      if (form[k]) q.set(k, form[k]);
+    }
+    const eq = form.property.indexOf('=');
+    if (eq > 0) q.set(form.property.slice(0, eq).trim(), form.property.slice(eq + 1).trim());
+    go(`#/images?${q}`);
+  };
+
+  return (
+    <form class="filters" onSubmit={apply} aria-label="Filter images">
+      <label>
+        Name
+        <input value={form.name} onInput={set('name')} />
+      </label>
+      <label>
+        Status
+        <select value={form.status} onChange={set('status')}>
+          <option value="">any</option>
+          {STATUSES.map((s) => (
+            <option key={s}>{s}</option>
+          ))}
+        </select>
+      </label>
+      <label>
+        Visibility
+        <select value={form.visibility} onChange={set('visibility')}>
+          <option value="">default</option>
+          {VISIBILITIES.map((s) => (
+            <option key={s}>{s}</option>
+          ))}
+        </select>
+      </label>
+      <label>
+        Shared with me
+        <select value={form.member_status} onChange={set('member_status')}>
+          <option value="">accepted</option>
+          <option value="pending">pending</option>
+          <option value="rejected">rejected</option>
+          <option value="all">all</option>
+        </select>
+      </label>
+      <label>
+        Disk format
+        <select value={form.disk_format} onChange={set('disk_format')}>
+          <option value="">any</option>
+          {diskFormats.map((s) => (
+            <option key={s}>{s}</option>
+          ))}
+        </select>
+      </label>
+      <label>
+        Tag
+        <input value={form.tag} onInput={set('tag')} />
+      </label>
+      <label>
+        Property
+        <input value={form.property} onInput={set('property')} placeholder="key=value" />
+      </label>
+      <label>
+        Sort by
+        <select value={form.sort_key} onChange={set('sort_key')}>
+          {SORT_KEYS.map((s) => (
+            <option key={s}>{s}</option>
+          ))}
+        </select>
+      </label>
+      <label>
+        Order
+        <select value={form.sort_dir} onChange={set('sort_dir')}>
+          <option value="desc">descending</option>
+          <option value="asc">ascending</option>
+        </select>
+      </label>
+      <label>
+        Per page
+        <select value={form.limit} onChange={set('limit')}>
+          {PAGE_SIZES.map((s) => (
+            <option key={s}>{s}</option>
+          ))}
+        </select>
+      </label>
+      <button type="submit">Apply filters</button>
+    </form>
+  );
+}
