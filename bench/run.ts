@@ -1,6 +1,7 @@
 /** `npm run bench`: prints figures; targets are read by people, not asserted. */
 import { cpus, totalmem } from 'node:os';
 import { apiBenchmarks } from './api.js';
+import { dashboardBenchmarks } from './dashboard.js';
 import { dataBenchmarks, printDataTable } from './data.js';
 import { printTable, startBenchServer } from './harness.js';
 import { scaleBenchmarks } from './scale.js';
@@ -13,6 +14,14 @@ async function main(): Promise<void> {
     try {
       const results = await apiBenchmarks(server);
       printTable(`Images API records (SQLite, noauth, server RSS ${(server.rss() / 2 ** 20).toFixed(0)} MiB)`, results);
+    } finally {
+      await server.stop();
+    }
+  }
+  if (!only || only === 'dashboard') {
+    const server = await startBenchServer();
+    try {
+      printTable('Dashboard in Chromium (SQLite, noauth, 1,000 images, a new page each time)', await dashboardBenchmarks(server));
     } finally {
       await server.stop();
     }
