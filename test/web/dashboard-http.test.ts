@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { chromiumSkip, launchBrowser, watchErrors } from '../helpers/browser.js';
+import { chromiumSkip, launchBrowser, screenshot, watchErrors } from '../helpers/browser.js';
 import { KEYSTONE_INI, keystoneSkip } from '../helpers/keystone.js';
 import { type TestServer, startTestServer } from '../helpers/server.js';
 
@@ -92,6 +92,50 @@ describe('dashboard page in noauth mode', { skip: chromiumSkip() }, () => {
       await page.getByRole('link', { name: 'noauth-one' }).waitFor();
       assert.ok(await page.getByText('noauth mode').isVisible());
       assert.ok(await page.getByRole('columnheader', { name: 'Owner' }).isVisible(), 'noauth is an admin: the owner column shows');
+      assert.deepEqual(errors, []);
+    } finally {
+      await browser.close();
+      await server.close();
+    }
+  });
+
+  it('works from the keyboard alone and fits a phone screen', async () => {
+    const server = await startTestServer();
+    const browser = await launchBrowser();
+    try {
+      for (const name of ['kbd-alpha', 'kbd-beta']) {
+        await fetch(`${server.url}/v2/images`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name }) });
+      }
+      const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+      const errors = watchErrors(page);
+      await page.goto(`${server.url}/dashboard/`);
+      await page.getByRole('link', { name: 'kbd-beta' }).waitFor();
+
+      // Tab through the page: every control is reachable, in reading order, and labelled.
+      const reached: string[] = [];
+      for (let i = 0; i < 16; i++) {
+        await page.keyboard.press('Tab');
+        reached.push(
+          await page.evaluate(() => {
+            const el = document.activeElement as HTMLElement;
+            return el.closest('label')?.firstChild?.textContent?.trim() || el.textContent?.trim() || el.tagName;
+          }),
+        );
+      }
+      assert.deepEqual(reached.slice(0, 5), ['Glimpse', 'Images', 'Metadata definitions', 'Create image', 'Name']);
+      await page.reload();
+      await page.getByRole('link', { name: 'kbd-beta' }).waitFor();
+      for (let i = 0; i < 5; i++) await page.keyboard.press('Tab');
+      assert.equal(await page.evaluate(() => (document.activeElement as HTMLInputElement).closest('label')?.firstChild?.textContent?.trim()), 'Name');
+      await page.keyboard.type('kbd-alpha');
+      await page.keyboard.press('Enter');
+      await page.waitForFunction(() => document.querySelectorAll('table.images tbody tr').length === 1);
+      assert.match(page.url(), /#\/images\?name=kbd-alpha/);
+      assert.ok(await page.getByRole('link', { name: 'kbd-alpha' }).isVisible());
+
+      // Nothing but the table itself scrolls sideways on a narrow screen.
+      assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth));
+      await screenshot(page, '10-images-phone');
       assert.deepEqual(errors, []);
     } finally {
       await browser.close();
