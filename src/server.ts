@@ -19,12 +19,12 @@ import { MembersRepository } from './db/members-repo.js';
 import { MetadefsRepository } from './db/metadefs-repo.js';
 import { TasksRepository } from './db/tasks-repo.js';
 import { assertUsableSchema, schemaState, syncDatabase } from './db/migrate.js';
-import type { Image } from './domain/image.js';
 import { imageSchema } from './domain/schemas.js';
 import { ImageDataService } from './services/image-data.js';
 import { ImportService } from './services/image-import.js';
 import { seedCatalog } from './services/metadef-files.js';
-import { ImagesService } from './services/images.js';
+import { DataSharing, callerOf } from './services/data-sharing.js';
+import { type DataHooks, ImagesService } from './services/images.js';
 import { type LimitSource, Quotas, StaticLimits } from './services/quotas.js';
 import { KeystoneLimits } from './auth/keystone-limits.js';
 import { MembersService } from './services/members.js';
@@ -105,6 +105,9 @@ export async function startServer(config: GlimpseConfig, logger = createLogger(c
   if (config.limits && 'keystoneEndpointId' in config.limits && !config.limits.credentials && !config.keystone) {
     throw new StartupError('use_keystone_limits reads the limits with the [keystone_authtoken] credentials: configure that section');
   }
+  if (config.stores.some((s) => s.type === 'swift' && s.swift.tenancy) && config.auth !== 'keystone') {
+    throw new StartupError("swift_store_multi_tenant needs --auth keystone: each image's data is written and read with its caller's token");
+  }
   if (config.auth === 'keystone' && !config.keystone) {
     throw new StartupError('--auth keystone needs a [keystone_authtoken] section with auth_url, username, password and project_name');
   }
@@ -129,22 +132,30 @@ export async function startServer(config: GlimpseConfig, logger = createLogger(c
 
   const db = await openAndCheckDatabase(config, logger);
   const repo = new ImagesRepository(db);
-  const stores = createStores(config.stores, config.multiStore);
+  const stores = createStores(config.stores, config.multiStore, keystone ? (token, tenancy) => keystone.objectStoreUrl(token, tenancy) : null);
   const staging = new FileStore('os_glance_staging_store', config.stagingDir);
-  const removeData = async (image: Image) => {
-    for (const location of image.locations) {
-      await stores.forLocation(location)?.delete(location.url).catch((err: unknown) => logger.warn({ err, image: image.id }, 'could not delete image data'));
-    }
-    await imageData.unstage(image.id);
+  const membersRepo = new MembersRepository(db);
+  const sharing = new DataSharing(stores, membersRepo);
+  const dataHooks: DataHooks = {
+    removed: async (ctx, image) => {
+      for (const location of image.locations) {
+        await stores
+          .forLocation(location)
+          ?.delete(location.url, callerOf(ctx))
+          .catch((err: unknown) => logger.warn({ err, image: image.id }, 'could not delete image data'));
+      }
+      await imageData.unstage(image.id);
+    },
+    sharingChanged: (ctx, image) => sharing.sync(callerOf(ctx), image),
   };
   const quotas = new Quotas(limitSource(config, keystone), repo);
-  const images = new ImagesService(repo, policy, config, schema, removeData, protections, quotas);
-  const imageData = new ImageDataService(images, repo, stores, staging, config, quotas);
+  const images = new ImagesService(repo, policy, config, schema, dataHooks, protections, quotas);
+  const imageData = new ImageDataService(images, repo, stores, staging, config, quotas, sharing);
   const recovered = await imageData.recoverInterruptedWrites();
   if (recovered.reset.length || recovered.unstaged.length) {
     logger.warn(recovered, 'recovered writes interrupted by a dead process: images back to queued, stray staged data removed');
   }
-  const members = new MembersService(images, new MembersRepository(db), policy, config.imageMemberQuota);
+  const members = new MembersService(images, membersRepo, policy, config.imageMemberQuota, sharing);
   const tasksRepo = new TasksRepository(db);
   const imports = new ImportService(images, repo, tasksRepo, imageData, stores, config, logger);
   const resumed = await imports.recover();

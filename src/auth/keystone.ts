@@ -166,6 +166,24 @@ export class KeystoneValidator {
     };
   }
 
+  /**
+   * A caller's object-store URL (multi-tenant Swift), from the catalog of the
+   * caller's own token: the URL names the token's project's account.
+   */
+  async objectStoreUrl(userToken: string, where: { serviceType: string; interface: string; region: string | null }): Promise<string> {
+    const res = await this.call(`${this.v3}/auth/catalog`, { headers: { 'x-auth-token': userToken, accept: 'application/json' } });
+    if (res.status !== 200) throw new KeystoneUnavailable(`GET /auth/catalog answered ${res.status}`);
+    const { catalog } = (await res.json()) as { catalog: { type: string; endpoints: { interface: string; region_id?: string; region?: string; url: string }[] }[] };
+    const endpoint = catalog
+      .filter((s) => s.type === where.serviceType)
+      .flatMap((s) => s.endpoints)
+      .find((e) => e.interface === where.interface && (!where.region || e.region_id === where.region || e.region === where.region));
+    if (!endpoint) {
+      throw new GlimpseError('service_unavailable', `The service catalog has no ${where.interface} ${where.serviceType} endpoint${where.region ? ` in ${where.region}` : ''} for this project.`);
+    }
+    return endpoint.url;
+  }
+
   /** Signs a dashboard session out: the token is revoked, not merely forgotten. */
   async revoke(userToken: string): Promise<void> {
     await this.call(`${this.v3}/auth/tokens`, {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { KeystoneOptions } from '../auth/keystone.js';
 import { DEFAULT_IMPORT_FILTER, type ImportFilter } from '../net/url-filter.js';
 import type { S3StoreOptions } from '../store/s3-store.js';
-import type { SwiftAuthOptions, SwiftStoreOptions } from '../store/swift-store.js';
+import type { SwiftAuthOptions, SwiftStoreOptions, SwiftTenancy } from '../store/swift-store.js';
 import { IniReader, parseIni } from './ini.js';
 import { findPolicyFile, readPolicyFile } from './policy-file.js';
 
@@ -242,12 +242,16 @@ const SWIFT_MB = 1024 * 1000;
 
 function swiftConfig(ini: IniReader, g: string, configDir: string): SwiftStoreOptions {
   const file = ini.str(g, 'swift_store_config_file');
-  let auth: SwiftAuthOptions;
+  const tenancy = (ini.bool(g, 'swift_store_multi_tenant') ?? false) ? swiftTenancy(ini, g) : null;
+  let auth: SwiftAuthOptions | null;
   let reference: string | null = null;
   if (file) {
     reference = ini.str(g, 'default_swift_reference') ?? 'ref1';
     const refs = new IniReader(parseIni(readFileSync(path.resolve(configDir, file), 'utf8')));
     auth = swiftAuth(refs, reference, 'auth_address', 'user', 'key', 'auth_version');
+  } else if (tenancy && !ini.str(g, 'swift_store_auth_address')) {
+    // Multi-tenant stores act with each caller's token; the service needs no account of its own.
+    auth = null;
   } else {
     auth = swiftAuth(ini, g, 'swift_store_auth_address', 'swift_store_user', 'swift_store_key', 'swift_store_auth_version');
   }
@@ -258,6 +262,22 @@ function swiftConfig(ini: IniReader, g: string, configDir: string): SwiftStoreOp
     createContainer: ini.bool(g, 'swift_store_create_container_on_put') ?? false,
     largeObjectSize: positive(ini.int(g, 'swift_store_large_object_size') ?? 5120, 'swift_store_large_object_size') * SWIFT_MB,
     chunkSize: positive(ini.int(g, 'swift_store_large_object_chunk_size') ?? 200, 'swift_store_large_object_chunk_size') * SWIFT_MB,
+    tenancy,
+  };
+}
+
+const ENDPOINT_TYPES: Record<string, SwiftTenancy['interface']> = { publicURL: 'public', internalURL: 'internal', adminURL: 'admin' };
+
+function swiftTenancy(ini: IniReader, g: string): SwiftTenancy {
+  const type = ini.str(g, 'swift_store_endpoint_type') ?? 'publicURL';
+  const iface = ENDPOINT_TYPES[type];
+  if (!iface) throw new Error(`[${g}] swift_store_endpoint_type = ${type}: one of ${Object.keys(ENDPOINT_TYPES).join(', ')}`);
+  return {
+    endpoint: ini.str(g, 'swift_store_endpoint') ?? null,
+    serviceType: ini.str(g, 'swift_store_service_type') ?? 'object-store',
+    interface: iface,
+    region: ini.str(g, 'swift_store_region') ?? null,
+    adminProjects: ini.list(g, 'swift_store_admin_tenants') ?? [],
   };
 }
 

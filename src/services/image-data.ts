@@ -14,9 +14,10 @@ import { type Image, type ImageStatus, NO_DATA } from '../domain/image.js';
 import type { InspectionReport } from '../formats/inspector.js';
 import { judgeUpload } from '../formats/policy.js';
 import type { FileStore } from '../store/file-store.js';
-import type { ByteRange, ImageStore } from '../store/image-store.js';
+import type { ByteRange, ImageStore, StoreCaller } from '../store/image-store.js';
 import type { StoreSet } from '../store/stores.js';
 import { type IngestOptions, type IngestResult, ingest } from '../store/ingest.js';
+import { type DataSharing, callerOf } from './data-sharing.js';
 import type { ImagesService } from './images.js';
 import type { Quotas } from './quotas.js';
 
@@ -58,6 +59,7 @@ export class ImageDataService {
     private readonly staging: FileStore,
     private readonly limits: DataLimits,
     private readonly quotas: Quotas,
+    private readonly sharing: DataSharing,
   ) {}
 
   async upload(ctx: RequestContext, id: string, data: IncomingData): Promise<void> {
@@ -70,8 +72,10 @@ export class ImageDataService {
     let virtualSize: number | null = null;
     const inspect = this.inspection(image, data.declaredSize, (v) => (virtualSize = v));
     const store = this.target(data.store);
-    await this.write(image, 'saving', store, data, limit, inspect, async (stored) => {
+    const caller = callerOf(ctx);
+    await this.write(image, 'saving', store, data, limit, inspect, caller, async (stored) => {
       const { location, ...hashes } = stored;
+      await this.sharing.sync(caller, image, [location]);
       const addLocations = [{ url: location, metadata: this.stores.metadataFor(store) }];
       await this.repo.update(id, { fields: { ...hashes, virtual_size: virtualSize, status: 'active' }, addLocations }, 'saving');
     });
@@ -82,7 +86,13 @@ export class ImageDataService {
    * the same single pass as an upload — limits, hashes, inspection. The
    * caller records the location; on its failure it removes the data.
    */
-  async writeToStore(image: Image, store: ImageStore, body: Readable, signal?: AbortSignal): Promise<IngestResult & { virtual_size: number | null }> {
+  async writeToStore(
+    image: Image,
+    store: ImageStore,
+    body: Readable,
+    caller: StoreCaller,
+    signal?: AbortSignal,
+  ): Promise<IngestResult & { virtual_size: number | null }> {
     const limit = await this.sizeLimit(image, 'image_size_total');
     let virtualSize: number | null = null;
     const inspect = this.inspection(image, null, (v) => (virtualSize = v));
@@ -92,15 +102,22 @@ export class ImageDataService {
       limitMessage: limit.message,
       signal,
       inspect,
+      caller,
     });
+    try {
+      await this.sharing.sync(caller, image, [stored.location]);
+    } catch (err) {
+      await store.delete(stored.location, caller).catch(() => undefined);
+      throw err;
+    }
     return { ...stored, virtual_size: virtualSize };
   }
 
   /** The image's data from its first readable location (copy-image's source). */
-  async read(image: Image): Promise<Readable> {
+  async read(image: Image, caller: StoreCaller): Promise<Readable> {
     for (const location of image.locations) {
       const store = this.stores.forLocation(location);
-      if (store) return store.get(location.url);
+      if (store) return store.get(location.url, undefined, caller);
     }
     throw new GlimpseError('service_unavailable', `No configured store serves the data of image ${image.id}.`);
   }
@@ -156,7 +173,7 @@ export class ImageDataService {
     // Inspected already (when the image says what it is), so a hostile image is refused when it arrives,
     // not only when the import writes it to the store, where it is inspected again.
     const inspect = image.disk_format ? this.inspection(image, data.declaredSize, () => undefined) : undefined;
-    await this.write(image, 'uploading', this.staging, data, limit, inspect, async (stored) => {
+    await this.write(image, 'uploading', this.staging, data, limit, inspect, callerOf(ctx), async (stored) => {
       await this.repo.update(id, { fields: { size: stored.size } }, 'uploading');
     });
   }
@@ -175,7 +192,7 @@ export class ImageDataService {
       const store = this.stores.forLocation(location);
       if (!store) continue;
       try {
-        const body = await store.get(location.url, slice ?? undefined);
+        const body = await store.get(location.url, slice ?? undefined, callerOf(ctx));
         return { image, body, range: slice ? { ...slice, total: image.size } : null };
       } catch (err) {
         lastError = err;
@@ -196,7 +213,7 @@ export class ImageDataService {
     if (inStore.length === 0) throw notFound(`Image ${id} is not present in store ${storeId}`);
     if (inStore.length === image.locations.length) throw forbidden('Cannot delete image data from the only store containing it. Consider deleting the image instead.');
     await this.repo.update(id, { removeLocations: inStore.map((l) => l.url) }, 'active');
-    for (const location of inStore) await store.delete(location.url);
+    for (const location of inStore) await store.delete(location.url, callerOf(ctx));
   }
 
   /** Removes the staged data of an image, if any (on delete, and once imported). */
@@ -259,6 +276,7 @@ export class ImageDataService {
     data: IncomingData,
     limit: { maxBytes: number; message: string },
     inspect: IngestOptions['inspect'],
+    caller: StoreCaller,
     commit: (stored: IngestResult) => Promise<void>,
   ): Promise<void> {
     const known = Math.max(data.declaredSize ?? 0, data.contentLength ?? 0);
@@ -273,6 +291,7 @@ export class ImageDataService {
         limitMessage: limit.message,
         signal: data.signal,
         inspect,
+        caller,
       });
       location = stored.location;
       assertDeclaredSize(data.declaredSize, stored.size);
@@ -282,7 +301,7 @@ export class ImageDataService {
         throw err;
       });
     } catch (err) {
-      if (location) await store.delete(location).catch(() => undefined);
+      if (location) await store.delete(location, caller).catch(() => undefined);
       await this.repo.update(image.id, { fields: { status: 'queued', ...NO_DATA } }, status).catch(() => undefined);
       throw err;
     }

@@ -17,10 +17,12 @@ import { type Image, NO_DATA } from '../domain/image.js';
 import { TASK_TIME_TO_LIVE_MS, type Task } from '../domain/task.js';
 import { safeGet } from '../net/safe-get.js';
 import { type ImportFilter, UrlRefused, vetUrl } from '../net/url-filter.js';
+import type { StoreCaller } from '../store/image-store.js';
 import type { StoreSet } from '../store/stores.js';
 import type { ProbeOptions } from '../formats/probe.js';
 import type { FormatPolicy } from '../formats/policy.js';
 import { convertStaged } from './image-conversion.js';
+import { callerOf } from './data-sharing.js';
 import type { ImageDataService } from './image-data.js';
 import type { ImagesService } from './images.js';
 
@@ -113,7 +115,7 @@ export class ImportService {
       if (err instanceof GlimpseError && err.kind === 'conflict') throw conflict('Image has active task');
       throw err;
     }
-    this.track(this.run(task));
+    this.track(this.run(task, callerOf(ctx)));
   }
 
   /**
@@ -137,7 +139,7 @@ export class ImportService {
     if (!image.disk_format || !image.container_format) throw badRequest('image_properties must set disk_format and container_format');
     const task = await this.newTask(ctx, LEGACY_IMPORT_TASK, ctx.projectId ?? '', image.id, input as Record<string, unknown>);
     await this.repo.update(image.id, { fields: { status: 'importing' }, setProperties: { os_glance_import_task: task.id, os_glance_importing_to_stores: this.stores.default.id } }, 'queued');
-    this.track(this.run(task));
+    this.track(this.run(task, callerOf(ctx)));
     return task;
   }
 
@@ -173,7 +175,8 @@ export class ImportService {
       if (!(await this.tasks.claimStale(task.id, task.updated_at))) continue;
       taken.push(task.id);
       this.log.warn({ task: task.id, image: task.image_id }, 'resuming an import whose worker stopped');
-      this.track(this.run(task));
+      // The caller's token is never stored: a multi-tenant store refuses the resumed writes, and the task says why.
+      this.track(this.run(task, { token: null, projectId: task.owner }));
     }
     return taken;
   }
@@ -191,14 +194,14 @@ export class ImportService {
     this.inflight.add(settled);
   }
 
-  private async run(task: Task): Promise<void> {
+  private async run(task: Task, caller: StoreCaller): Promise<void> {
     const abort = new AbortController();
     this.running.set(task.id, abort);
     const beat = setInterval(() => this.track(this.tasks.update(task.id, {}, ['pending', 'processing'])), this.config.taskHeartbeatMs);
     beat.unref();
     try {
       await this.tasks.update(task.id, { status: 'processing' }, ['pending', 'processing']);
-      const outcome = await this.importInto(task, abort.signal);
+      const outcome = await this.importInto(task, caller, abort.signal);
       if (outcome.failed.length === 0) {
         await this.tasks.update(task.id, { status: 'success', result: { image_id: task.image_id }, expires_at: expiry() }, ['processing']);
       } else {
@@ -214,7 +217,7 @@ export class ImportService {
   }
 
   /** Writes the data to each target store in turn; returns the stores that failed and why. */
-  private async importInto(task: Task, signal: AbortSignal): Promise<{ failed: string[]; reason: string }> {
+  private async importInto(task: Task, caller: StoreCaller, signal: AbortSignal): Promise<{ failed: string[]; reason: string }> {
     const plan = planOf(task, this.stores.default.id);
     const method = plan.method;
     const copy = method === 'copy-image';
@@ -237,8 +240,8 @@ export class ImportService {
       if (!store || image.locations.some((l) => this.stores.forLocation(l) === store)) continue; // gone, or written before a restart
       let url: string | null = null;
       try {
-        const body = copy ? await this.data.read(image) : await this.data.staged(image.id);
-        const stored = await this.data.writeToStore(image, store, body, signal);
+        const body = copy ? await this.data.read(image, caller) : await this.data.staged(image.id);
+        const stored = await this.data.writeToStore(image, store, body, caller, signal);
         url = stored.location;
         const known = image.checksum;
         if (known && stored.checksum !== known) throw new Error(`the data written to ${storeId} does not match the image's checksum`);
@@ -255,26 +258,26 @@ export class ImportService {
         );
         written.push(location);
       } catch (err) {
-        if (url) await store.delete(url).catch(() => undefined);
+        if (url) await store.delete(url, caller).catch(() => undefined);
         if (signal.aborted && this.closing) throw err;
         failed.push(storeId);
         reason = err instanceof Error ? err.message : String(err);
         if (plan.allMustSucceed) break;
       }
     }
-    await this.finish(image, plan, failed, written);
+    await this.finish(image, plan, failed, written, caller);
     return { failed, reason };
   }
 
   /** Activates (or, when the stores that had to succeed did not, reverts) and releases the lock. */
-  private async finish(image: Image, plan: Plan, failed: string[], written: string[]): Promise<void> {
+  private async finish(image: Image, plan: Plan, failed: string[], written: string[], caller: StoreCaller): Promise<void> {
     const copy = plan.method === 'copy-image';
     const failedList = [...new Set([...listOf(image.properties.os_glance_failed_import), ...failed])].join(',');
     const properties = { os_glance_importing_to_stores: '', os_glance_failed_import: failedList };
     const revert = failed.length > 0 && (plan.allMustSucceed || written.length === 0);
     if (revert) {
       for (const location of image.locations.filter((l) => written.includes(l.url))) {
-        await this.stores.forLocation(location)?.delete(location.url).catch(() => undefined);
+        await this.stores.forLocation(location)?.delete(location.url, caller).catch(() => undefined);
       }
     }
     if (copy) {

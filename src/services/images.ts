@@ -36,7 +36,13 @@ export interface ImageLimits {
 }
 
 /** Called when an image is deleted, to remove its data wherever it lives. */
-export type DataRemover = (image: Image) => Promise<void>;
+/** What happens to an image's bytes when its record changes (wired by the composition root). */
+export interface DataHooks {
+  /** The image was deleted: its data goes, in every store and staging. */
+  removed(ctx: RequestContext, image: Image): Promise<void>;
+  /** Visibility changed: multi-tenant stores update who may read the data (DataSharing). */
+  sharingChanged(ctx: RequestContext, image: Image): Promise<void>;
+}
 
 export class ImagesService {
   private readonly validator: SchemaValidator;
@@ -47,7 +53,7 @@ export class ImagesService {
     private readonly policy: Policy,
     private readonly limits: ImageLimits,
     schema: JsonSchema,
-    private readonly removeData: DataRemover,
+    private readonly data: DataHooks,
     private readonly protections: PropertyProtections | null,
     private readonly quotas: Quotas,
   ) {
@@ -151,7 +157,9 @@ export class ImagesService {
       if (!(key in next.properties)) throw badRequest(`Property '${key}' is required by this deployment's image schema and cannot be removed.`);
     }
     this.checkQuotas(next, image);
-    return this.repo.update(id, diff(image, next));
+    const updated = await this.repo.update(id, diff(image, next));
+    if (updated.visibility !== image.visibility) await this.data.sharingChanged(ctx, updated);
+    return updated;
   }
 
   async delete(ctx: RequestContext, id: string): Promise<void> {
@@ -160,7 +168,7 @@ export class ImagesService {
     this.authorize(ctx, 'delete_image', target);
     if (image.protected) throw forbidden(`Image ${id} is protected and cannot be deleted.`);
     await this.repo.remove(id);
-    await this.removeData(image);
+    await this.data.removed(ctx, image);
   }
 
   async addTag(ctx: RequestContext, id: string, tag: string): Promise<void> {

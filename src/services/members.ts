@@ -8,6 +8,7 @@ import type { MembersRepository } from '../db/members-repo.js';
 import { badRequest, forbidden, notFound, tooLarge } from '../domain/errors.js';
 import type { Image } from '../domain/image.js';
 import { MEMBER_STATUSES, type Member, type MemberStatus } from '../domain/member.js';
+import { type DataSharing, callerOf } from './data-sharing.js';
 import type { ImagesService } from './images.js';
 
 export class MembersService {
@@ -16,6 +17,7 @@ export class MembersService {
     private readonly members: MembersRepository,
     private readonly policy: Policy,
     private readonly memberQuota: number,
+    private readonly sharing: DataSharing,
   ) {}
 
   async add(ctx: RequestContext, imageId: string, body: unknown): Promise<Member> {
@@ -28,7 +30,9 @@ export class MembersService {
     if (this.memberQuota >= 0 && existing.length + 1 > this.memberQuota && !existing.some((m) => m.member_id === memberId)) {
       throw tooLarge(`The limit has been exceeded on the number of allowed image members for this image. Attempted: ${existing.length + 1}, Maximum: ${this.memberQuota}`);
     }
-    return this.members.add(imageId, memberId);
+    const added = await this.members.add(imageId, memberId);
+    await this.sharing.sync(callerOf(ctx), image);
+    return added;
   }
 
   /** The owner and admins see every member; a member sees only its own record. */
@@ -61,6 +65,7 @@ export class MembersService {
     const member = await this.members.get(imageId, memberId);
     if (!member || (!ctx.isAdmin && memberId !== ctx.projectId)) throw notFound(`Member ${memberId} not found for image ${imageId}.`);
     this.policy.enforce(ctx, 'modify_member', { ...target, member_id: memberId });
+    // A member's answer does not change who may read the data: the ACL lists members whatever their status.
     return (await this.members.setStatus(imageId, memberId, status))!;
   }
 
@@ -70,6 +75,7 @@ export class MembersService {
     assertShared(image);
     this.policy.enforce(ctx, 'delete_member', target);
     if (!(await this.members.remove(imageId, memberId))) throw notFound(`Member ${memberId} not found for image ${imageId}.`);
+    await this.sharing.sync(callerOf(ctx), image);
   }
 }
 

@@ -11,6 +11,22 @@ export interface ByteRange {
   end: number;
 }
 
+/**
+ * Whom the bytes are moved for. Only multi-tenant stores use it: they act
+ * in the caller's own account with the caller's own token, as Glance's
+ * multi-tenant Swift store does.
+ */
+export interface StoreCaller {
+  token: string | null;
+  projectId: string | null;
+}
+
+/** Who may read an image's data directly in a multi-tenant store (Glance's `set_acls`). */
+export interface DataAcl {
+  public: boolean;
+  readProjects: string[];
+}
+
 export interface ImageStore {
   /** The store id (`enabled_backends` key; `file` in single-store mode). */
   readonly id: string;
@@ -21,12 +37,18 @@ export interface ImageStore {
    * `size`, when the client announced it, lets object stores pick one object
    * or a segmented one up front.
    */
-  add(imageId: string, data: Readable, options?: { signal?: AbortSignal; size?: number | null }): Promise<{ location: string; size: number }>;
+  add(
+    imageId: string,
+    data: Readable,
+    options?: { signal?: AbortSignal; size?: number | null; caller?: StoreCaller },
+  ): Promise<{ location: string; size: number }>;
   /** Whether a location URI belongs to this store. */
   owns(location: string): boolean;
-  get(location: string, range?: ByteRange): Promise<Readable>;
+  get(location: string, range?: ByteRange, caller?: StoreCaller): Promise<Readable>;
   /** Idempotent: deleting missing data succeeds. */
-  delete(location: string): Promise<void>;
+  delete(location: string, caller?: StoreCaller): Promise<void>;
+  /** Multi-tenant stores: who may read the data where it lies, kept in step with the image's visibility and members. */
+  setAcl?(location: string, acl: DataAcl, caller: StoreCaller): Promise<void>;
   /**
    * For stores whose writes can outlive a crashed writer: removes what dead
    * writers left and returns their image ids.

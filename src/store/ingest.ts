@@ -11,7 +11,7 @@ import { Worker } from 'node:worker_threads';
 import { tooLarge } from '../domain/errors.js';
 import { FormatInspector, type InspectionReport } from '../formats/inspector.js';
 import type { ProbeOptions } from '../formats/probe.js';
-import type { ImageStore } from './image-store.js';
+import type { ImageStore, StoreCaller } from './image-store.js';
 
 export interface IngestResult {
   location: string;
@@ -29,6 +29,8 @@ export interface IngestOptions {
   maxBytes: number;
   limitMessage: string;
   signal?: AbortSignal;
+  /** For multi-tenant stores: the account and token the data is written with. */
+  caller?: StoreCaller;
   /** Inspect the bytes; `check` sees the report at the end of the stream and throws to refuse the image. */
   inspect?: { options: ProbeOptions; check(report: InspectionReport): void };
 }
@@ -180,7 +182,7 @@ export async function ingest(store: ImageStore, imageId: string, data: Readable,
     if (err) sourceError ??= err;
   });
   try {
-    const stored = await store.add(imageId, counter, { signal: options.signal, size: options.expectedSize ?? null });
+    const stored = await store.add(imageId, counter, { signal: options.signal, size: options.expectedSize ?? null, caller: options.caller });
     return { location: stored.location, size: counter.bytes, ...(await counter.result()) };
   } catch (err) {
     counter.dispose();

@@ -8,7 +8,7 @@ import type { ImageLocation } from '../domain/image.js';
 import { FileStore } from './file-store.js';
 import type { ImageStore } from './image-store.js';
 import { S3Store } from './s3-store.js';
-import { SwiftStore } from './swift-store.js';
+import { type StorageUrlLookup, SwiftStore } from './swift-store.js';
 
 export class StoreSet {
   constructor(
@@ -36,14 +36,14 @@ export class StoreSet {
   }
 }
 
-export function createStores(configs: readonly StoreConfig[], multi: boolean): StoreSet {
+export function createStores(configs: readonly StoreConfig[], multi: boolean, storageUrlOf: StorageUrlLookup | null = null): StoreSet {
   return new StoreSet(
     configs.map((c) => {
       switch (c.type) {
         case 'file':
           return new FileStore(c.id, c.dir);
         case 'swift':
-          return new SwiftStore(c.id, c.swift);
+          return new SwiftStore(c.id, c.swift, storageUrlOf);
         case 's3':
           return new S3Store(c.id, c.s3);
       }

@@ -1,8 +1,17 @@
 /**
- * Glance's Swift store, single tenant: every image in one container of one
- * account, object name = image id, location URIs exactly as glance_store
- * writes them (credentials inline, or `swift+config://<reference>/…` when
- * they come from `swift_store_config_file`), so Glance's data is served as is.
+ * Glance's Swift store, with glance_store's location URIs, so Glance's data
+ * is served as is.
+ *
+ * Single tenant (default): every image in one container of one account,
+ * object name = image id, locations with the credentials inline, or
+ * `swift+config://<reference>/…` when they come from `swift_store_config_file`.
+ *
+ * Multi-tenant (`swift_store_multi_tenant`): each image in the *caller's*
+ * account (the storage URL from the caller's token's service catalog, or
+ * `swift_store_endpoint`), in a container of its own, `<container>_<id>`,
+ * written and read with the caller's own token; locations carry the storage
+ * URL and no credentials. Who else may read it is a container ACL kept in
+ * step with the image's visibility and members (`setAcl`), as Glance does.
  *
  * Images of unknown size or of at least `swift_store_large_object_size` are
  * written as a Static Large Object: `<id>-00001`, `<id>-00002` … segments of
@@ -15,7 +24,7 @@ import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import { GlimpseError, conflict, notFound } from '../domain/errors.js';
 import { containerAndObject, drain, expectStatus, quoteCredential, send, text } from './http-client.js';
-import type { ByteRange, ImageStore } from './image-store.js';
+import type { ByteRange, DataAcl, ImageStore, StoreCaller } from './image-store.js';
 import { Segmenter } from './segments.js';
 
 export interface SwiftAuthOptions {
@@ -30,50 +39,75 @@ export interface SwiftAuthOptions {
   projectDomain?: string;
 }
 
+/** Multi-tenant mode's settings (glance_store's names in comments). */
+export interface SwiftTenancy {
+  /** `swift_store_endpoint`: one storage URL for every caller; else the caller's catalog says. */
+  endpoint: string | null;
+  /** `swift_store_service_type`, `swift_store_endpoint_type`, `swift_store_region`: the catalog entry. */
+  serviceType: string;
+  interface: 'public' | 'internal' | 'admin';
+  region: string | null;
+  /** `swift_store_admin_tenants`: projects that may write every image's container. */
+  adminProjects: string[];
+}
+
 export interface SwiftStoreOptions {
-  auth: SwiftAuthOptions;
+  /** The service's own account (single tenant); unused by a multi-tenant store. */
+  auth: SwiftAuthOptions | null;
   /** Set when the credentials come from `swift_store_config_file`: locations then name the reference. */
   reference: string | null;
   container: string;
   createContainer: boolean;
   largeObjectSize: number;
   chunkSize: number;
+  /** Set in multi-tenant mode. */
+  tenancy: SwiftTenancy | null;
 }
 
-interface Session {
+/** Finds a caller's object-store URL in the catalog of its token (Keystone). */
+export type StorageUrlLookup = (token: string, tenancy: SwiftTenancy) => Promise<string>;
+
+/** Where requests go and with which token. */
+interface Account {
+  url: string;
   token: string;
-  storageUrl: string;
+  /** The service account logs in again after a 401; a caller's token is what it is. */
+  renew: (() => Promise<Account>) | null;
 }
 
 export class SwiftStore implements ImageStore {
   readonly type = 'swift';
-  private session: Promise<Session> | null = null;
+  private session: Promise<Account> | null = null;
 
   constructor(
     readonly id: string,
     private readonly o: SwiftStoreOptions,
-  ) {}
+    private readonly storageUrlOf: StorageUrlLookup | null = null,
+  ) {
+    if (!o.tenancy && !o.auth) throw new Error(`Swift store ${id}: single-tenant mode needs credentials`);
+  }
 
-  async add(imageId: string, data: Readable, options: { signal?: AbortSignal; size?: number | null } = {}) {
-    await this.ensureContainer();
-    const head = await this.request('HEAD', this.o.container, imageId);
+  async add(imageId: string, data: Readable, options: { signal?: AbortSignal; size?: number | null; caller?: StoreCaller } = {}) {
+    const { account, container, location } = await this.placeFor(imageId, options.caller);
+    await this.ensureContainer(account, container);
+    const head = await this.request(account, 'HEAD', container, imageId);
     drain(head);
     if (head.statusCode === 200) throw conflict(`Image data for ${imageId} already exists in store ${this.id}`);
     const size = options.size ?? null;
     const written =
       size !== null && size < this.o.largeObjectSize
-        ? await this.putObject(imageId, data, options.signal)
-        : await this.putLargeObject(imageId, data, options.signal);
-    return { location: this.locationOf(imageId), size: written };
+        ? await this.putObject(account, container, imageId, data, options.signal)
+        : await this.putLargeObject(account, container, imageId, data, options.signal);
+    return { location, size: written };
   }
 
   owns(location: string): boolean {
     return /^swift(\+https?|\+config)?:\/\//.test(location);
   }
 
-  async get(location: string, range?: ByteRange): Promise<Readable> {
-    const { container, object } = containerAndObject(location);
-    const res = await this.request('GET', container, object, range ? { range: `bytes=${range.start}-${range.end}` } : {});
+  async get(location: string, range?: ByteRange, caller?: StoreCaller): Promise<Readable> {
+    const { account, container, object } = await this.locate(location, caller);
+    const res = await this.request(account, 'GET', container, object, range ? { range: `bytes=${range.start}-${range.end}` } : {});
     if (res.statusCode === 404) {
       drain(res);
       throw notFound(`Image data not found at ${container}/${object} in store ${this.id}`);
@@ -82,36 +116,90 @@ export class SwiftStore implements ImageStore {
     return res;
   }
 
-  async delete(location: string): Promise<void> {
-    const { container, object } = containerAndObject(location);
-    const head = await this.request('HEAD', container, object);
+  async delete(location: string, caller?: StoreCaller): Promise<void> {
+    const { account, container, object, tenant } = await this.locate(location, caller);
+    await this.deleteObject(account, container, object);
+    // A tenant image's container is its own: it goes with it (Glance's MultiTenantStore.delete).
+    if (tenant) await this.remove(account, container, null, [409]);
+  }
+
+  /** Glance's `set_acls`: public → everyone may read; else the member projects; admin projects may write. */
+  async setAcl(location: string, acl: DataAcl, caller: StoreCaller): Promise<void> {
+    if (!isTenantLocation(location)) return;
+    const { account, container } = await this.locate(location, caller);
+    const read = acl.public ? '*:*' : acl.readProjects.map((p) => `${p}:*`).join(',');
+    const write = (this.o.tenancy?.adminProjects ?? []).map((p) => `${p}:*`).join(',');
+    const res = await this.request(account, 'POST', container, null, { 'x-container-read': read, 'x-container-write': write });
+    drain(res);
+    if (res.statusCode === 404) throw notFound(`Swift could not find image at URI.`);
+    await expectStatus('Swift', res, [204, 202], `POST container ${container}`);
+  }
+
+  private async deleteObject(account: Account, container: string, object: string): Promise<void> {
+    const head = await this.request(account, 'HEAD', container, object);
     drain(head);
     if (head.statusCode === 404) return;
     await expectStatus('Swift', head, [200], `HEAD ${object}`);
     if (String(head.headers['x-static-large-object']).toLowerCase() === 'true') {
-      await this.remove(container, `${object}?multipart-manifest=delete`);
+      await this.remove(account, container, `${object}?multipart-manifest=delete`);
       return;
     }
     const manifest = head.headers['x-object-manifest'];
     if (typeof manifest === 'string') {
       const [segmentContainer, ...prefix] = manifest.split('/');
-      for (const segment of await this.list(decodeURIComponent(segmentContainer), decodeURIComponent(prefix.join('/')))) {
-        await this.remove(decodeURIComponent(segmentContainer), segment);
+      for (const segment of await this.list(account, decodeURIComponent(segmentContainer), decodeURIComponent(prefix.join('/')))) {
+        await this.remove(account, decodeURIComponent(segmentContainer), segment);
       }
     }
-    await this.remove(container, object);
+    await this.remove(account, container, object);
+  }
+
+  /** Where a new image goes: the service's container, or a container of its own in the caller's account. */
+  private async placeFor(imageId: string, caller?: StoreCaller): Promise<{ account: Account; container: string; location: string }> {
+    if (!this.o.tenancy) return { account: await this.serviceAccount(), container: this.o.container, location: this.serviceLocation(imageId) };
+    const token = callerToken(caller, this.id);
+    const url = (this.o.tenancy.endpoint ?? (await this.lookupStorageUrl(token))).replace(/\/+$/, '');
+    const container = `${this.o.container}_${imageId}`;
+    const scheme = url.startsWith('https:') ? 'swift+https' : 'swift+http';
+    return {
+      account: { url, token, renew: null },
+      container,
+      location: `${scheme}://${url.slice(url.indexOf('://') + 3)}/${container}/${imageId}`,
+    };
+  }
+
+  /**
+   * The account a location lives in: a location with credentials (or a
+   * `swift+config` reference) is in the service's account; one without is a
+   * tenant location, whose URI is its storage URL, read with the caller's token.
+   */
+  private async locate(location: string, caller?: StoreCaller): Promise<{ account: Account; container: string; object: string; tenant: boolean }> {
+    const { container, object } = containerAndObject(location);
+    if (!isTenantLocation(location)) return { account: await this.serviceAccount(), container, object, tenant: false };
+    const afterScheme = location.slice(location.indexOf('://') + 3);
+    const scheme = location.startsWith('swift+https://') || location.startsWith('swift://') ? 'https' : 'http';
+    const path = afterScheme.split('/').slice(0, -2).join('/');
+    return { account: { url: `${scheme}://${path}`, token: callerToken(caller, this.id), renew: null }, container, object, tenant: true };
+  }
+
+  private async lookupStorageUrl(token: string): Promise<string> {
+    if (!this.storageUrlOf || !this.o.tenancy) {
+      throw new GlimpseError('service_unavailable', `Swift store ${this.id}: multi-tenant storage needs swift_store_endpoint or Keystone's service catalog.`);
+    }
+    return this.storageUrlOf(token, this.o.tenancy);
   }
 
   /** `swift+http(s)://user:key@auth/container/id`, or `swift+config://ref/container/id`: glance_store's forms. */
-  private locationOf(imageId: string): string {
+  private serviceLocation(imageId: string): string {
     if (this.o.reference) return `swift+config://${this.o.reference}/${this.o.container}/${imageId}`;
-    const auth = new URL(this.o.auth.url);
-    const scheme = auth.protocol === 'https:' ? 'swift+https' : 'swift+http';
-    const where = `${auth.host}${auth.pathname.replace(/\/$/, '')}`;
-    return `${scheme}://${quoteCredential(this.o.auth.user)}:${quoteCredential(this.o.auth.key)}@${where}/${this.o.container}/${imageId}`;
+    const auth = this.o.auth!;
+    const url = new URL(auth.url);
+    const scheme = url.protocol === 'https:' ? 'swift+https' : 'swift+http';
+    const where = `${url.host}${url.pathname.replace(/\/$/, '')}`;
+    return `${scheme}://${quoteCredential(auth.user)}:${quoteCredential(auth.key)}@${where}/${this.o.container}/${imageId}`;
   }
 
-  private async putObject(imageId: string, data: Readable, signal?: AbortSignal): Promise<number> {
+  private async putObject(account: Account, container: string, imageId: string, data: Readable, signal?: AbortSignal): Promise<number> {
     // Counted on the way, so no HEAD is needed afterwards; the source's errors still fail the PUT.
     let bytes = 0;
     async function* counted(): AsyncGenerator<Buffer> {
@@ -120,13 +208,13 @@ export class SwiftStore implements ImageStore {
         yield chunk;
       }
     }
-    const res = await this.request('PUT', this.o.container, imageId, {}, Readable.from(counted(), { objectMode: false }), signal);
+    const res = await this.request(account, 'PUT', container, imageId, {}, Readable.from(counted(), { objectMode: false }), signal);
     await expectStatus('Swift', res, [201], `PUT ${imageId}`);
     drain(res);
     return bytes;
   }
 
-  private async putLargeObject(imageId: string, data: Readable, signal?: AbortSignal): Promise<number> {
+  private async putLargeObject(account: Account, container: string, imageId: string, data: Readable, signal?: AbortSignal): Promise<number> {
     const segments: { path: string; etag: string; size_bytes: number }[] = [];
     const written: string[] = [];
     const segmenter = new Segmenter(data, this.o.chunkSize);
@@ -134,51 +222,53 @@ export class SwiftStore implements ImageStore {
       do {
         const name = `${imageId}-${String(segments.length + 1).padStart(5, '0')}`;
         const segment = segmenter.next();
-        const res = await this.request('PUT', this.o.container, name, {}, segment.stream, signal);
+        const res = await this.request(account, 'PUT', container, name, {}, segment.stream, signal);
         written.push(name);
         await expectStatus('Swift', res, [201], `PUT segment ${name}`);
         drain(res);
         if (segment.bytes() === 0 && segments.length > 0) break;
-        segments.push({ path: `/${this.o.container}/${name}`, etag: String(res.headers.etag ?? '').replace(/"/g, ''), size_bytes: segment.bytes() });
+        segments.push({ path: `/${container}/${name}`, etag: String(res.headers.etag ?? '').replace(/"/g, ''), size_bytes: segment.bytes() });
       } while (!segmenter.done);
-      const manifest = await this.request('PUT', this.o.container, `${imageId}?multipart-manifest=put`, { 'content-type': 'application/json' }, Buffer.from(JSON.stringify(segments)), signal);
+      const manifest = await this.request(account, 'PUT', container, `${imageId}?multipart-manifest=put`, { 'content-type': 'application/json' }, Buffer.from(JSON.stringify(segments)), signal);
       await expectStatus('Swift', manifest, [201], `PUT manifest ${imageId}`);
       drain(manifest);
       return segments.reduce((sum, s) => sum + s.size_bytes, 0);
     } catch (err) {
-      for (const name of written) await this.remove(this.o.container, name).catch(() => undefined);
+      for (const name of written) await this.remove(account, container, name).catch(() => undefined);
       throw err;
     }
   }
 
-  private async ensureContainer(): Promise<void> {
-    const head = await this.request('HEAD', this.o.container, null);
+  private async ensureContainer(account: Account, container: string): Promise<void> {
+    const head = await this.request(account, 'HEAD', container, null);
     drain(head);
     if (head.statusCode === 204 || head.statusCode === 200) return;
-    if (head.statusCode !== 404) await expectStatus('Swift', head, [204], `HEAD container ${this.o.container}`);
+    if (head.statusCode !== 404) await expectStatus('Swift', head, [204], `HEAD container ${container}`);
     if (!this.o.createContainer) {
-      throw new GlimpseError('service_unavailable', `Swift container ${this.o.container} does not exist (set swift_store_create_container_on_put to create it).`);
+      throw new GlimpseError('service_unavailable', `Swift container ${container} does not exist (set swift_store_create_container_on_put to create it).`);
     }
-    const put = await this.request('PUT', this.o.container, null);
+    const put = await this.request(account, 'PUT', container, null);
     drain(put);
-    await expectStatus('Swift', put, [201, 202], `PUT container ${this.o.container}`);
+    await expectStatus('Swift', put, [201, 202], `PUT container ${container}`);
   }
 
-  private async list(container: string, prefix: string): Promise<string[]> {
-    const res = await this.request('GET', container, null, {}, undefined, undefined, `?format=json&prefix=${encodeURIComponent(prefix)}`);
+  private async list(account: Account, container: string, prefix: string): Promise<string[]> {
+    const res = await this.request(account, 'GET', container, null, {}, undefined, undefined, `?format=json&prefix=${encodeURIComponent(prefix)}`);
     if (res.statusCode === 404) return [];
     await expectStatus('Swift', res, [200, 204], `list ${container}`);
     return (JSON.parse((await text(res)) || '[]') as { name: string }[]).map((o) => o.name);
   }
 
-  private async remove(container: string, object: string): Promise<void> {
-    const res = await this.request('DELETE', container, object);
+  /** DELETE of an object (or, with `object` null, a container); missing is fine, and so is any status in `tolerated`. */
+  private async remove(account: Account, container: string, object: string | null, tolerated: number[] = []): Promise<void> {
+    const res = await this.request(account, 'DELETE', container, object);
     drain(res);
-    if (res.statusCode !== 404) await expectStatus('Swift', res, [200, 204], `DELETE ${object}`);
+    if (res.statusCode !== 404 && !tolerated.includes(res.statusCode ?? 0)) await expectStatus('Swift', res, [200, 204], `DELETE ${object ?? container}`);
   }
 
-  /** One authenticated request; a 401 (expired token) re-authenticates once. */
+  /** One authenticated request; a 401 on the service account (expired token) logs in again once. */
   private async request(
+    account: Account,
     method: string,
     container: string,
     object: string | null,
@@ -187,33 +277,67 @@ export class SwiftStore implements ImageStore {
     signal?: AbortSignal,
     query = '',
   ): Promise<IncomingMessage> {
+    const path = `${encodeURIComponent(container)}${object === null ? '' : `/${encodeObject(object)}`}`;
+    let current = account;
     for (let attempt = 0; ; attempt++) {
-      const session = await this.login();
-      const path = `${encodeURIComponent(container)}${object === null ? '' : `/${encodeObject(object)}`}`;
-      const res = await send({ method, url: `${session.storageUrl}/${path}${query}`, headers: { ...headers, 'x-auth-token': session.token }, body, signal });
+      const res = await send({ method, url: `${current.url}/${path}${query}`, headers: { ...headers, 'x-auth-token': current.token }, body, signal });
       // A streamed body cannot be sent twice; only bodiless or buffered requests are retried.
-      if (res.statusCode === 401 && attempt === 0 && (body === undefined || Buffer.isBuffer(body))) {
+      if (res.statusCode === 401 && attempt === 0 && current.renew && (body === undefined || Buffer.isBuffer(body))) {
         drain(res);
-        this.session = null;
+        current = await current.renew();
         continue;
+      }
+      if (res.statusCode === 401 || res.statusCode === 403) {
+        await expectStatus('Swift', res, [], `${method} ${object ?? container} (refused: ${res.statusCode})`);
       }
       return res;
     }
   }
 
-  private login(): Promise<Session> {
-    this.session ??= authenticate(this.o.auth).catch((err: unknown) => {
-      this.session = null;
-      throw err;
-    });
+  private serviceAccount(): Promise<Account> {
+    if (!this.o.auth) {
+      return Promise.reject(new GlimpseError('service_unavailable', `Swift store ${this.id} has no service credentials to read ${this.o.container}'s single-tenant data with.`));
+    }
+    this.session ??= authenticate(this.o.auth).then(
+      (s): Account => ({
+        url: s.storageUrl,
+        token: s.token,
+        renew: () => {
+          this.session = null;
+          return this.serviceAccount();
+        },
+      }),
+      (err: unknown) => {
+        this.session = null;
+        throw err;
+      },
+    );
     return this.session;
   }
+}
+
+/** A location without credentials (and not a `swift+config` reference) is in a tenant's own account. */
+function isTenantLocation(location: string): boolean {
+  if (location.startsWith('swift+config://')) return false;
+  return !location.slice(location.indexOf('://') + 3).split('/')[0].includes('@');
+}
+
+function callerToken(caller: StoreCaller | undefined, storeId: string): string {
+  if (!caller?.token) {
+    throw new GlimpseError('service_unavailable', `Swift store ${storeId} is multi-tenant: its data is reached only with the caller's Keystone token.`);
+  }
+  return caller.token;
 }
 
 /** Object names keep their `?multipart-manifest=…` query; everything else is path-encoded. */
 function encodeObject(object: string): string {
   const [name, query] = object.split('?');
   return `${name.split('/').map(encodeURIComponent).join('/')}${query ? `?${query}` : ''}`;
+}
+
+interface Session {
+  token: string;
+  storageUrl: string;
 }
 
 async function authenticate(auth: SwiftAuthOptions): Promise<Session> {

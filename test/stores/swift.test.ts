@@ -111,6 +111,7 @@ describe('Swift store', { skip: swiftSkip() }, () => {
       createContainer: false,
       largeObjectSize: 10 ** 9,
       chunkSize: 10 ** 6,
+      tenancy: null,
     });
     const location = `swift+config://ref1/${container}/${id}`;
     assert.ok(store.owns(location));
