@@ -8,6 +8,7 @@ import { date } from '../format';
 import type { Image } from '../images';
 import { projectId, session } from '../session';
 import { ErrorBox } from './ErrorBox';
+import { useAction } from './useAction';
 import { useAsync } from './useAsync';
 
 interface Member {
@@ -30,19 +31,10 @@ function OwnerView({ image }: { image: Image }) {
   const base = `/v2/images/${encodeURIComponent(image.id)}/members`;
   const { data, error, reload } = useAsync(() => api<{ members: Member[] }>('GET', base).then((r) => r.members), [image.id]);
   const [project, setProject] = useState('');
-  const [actionError, setActionError] = useState<unknown>(null);
-  const act = async (run: () => Promise<unknown>) => {
-    setActionError(null);
-    try {
-      await run();
-      reload();
-    } catch (err) {
-      setActionError(err);
-    }
-  };
+  const action = useAction(reload);
   return (
     <div class="members">
-      <ErrorBox error={error ?? actionError} />
+      <ErrorBox error={error ?? action.error} />
       <table>
         <caption class="visually-hidden">Projects this image is shared with</caption>
         <thead>
@@ -62,7 +54,7 @@ function OwnerView({ image }: { image: Image }) {
               <td>{m.status}</td>
               <td>{date(m.created_at)}</td>
               <td>
-                <button type="button" aria-label={`Stop sharing with ${m.member_id}`} onClick={() => act(() => api('DELETE', `${base}/${encodeURIComponent(m.member_id)}`))}>
+                <button type="button" aria-label={`Stop sharing with ${m.member_id}`} onClick={() => action.run(() => api('DELETE', `${base}/${encodeURIComponent(m.member_id)}`))}>
                   Remove
                 </button>
               </td>
@@ -79,7 +71,7 @@ function OwnerView({ image }: { image: Image }) {
         class="row"
         onSubmit={(e) => {
           e.preventDefault();
-          void act(() => api('POST', base, { body: { member: project.trim() } })).then(() => setProject(''));
+          void action.run(() => api('POST', base, { body: { member: project.trim() } })).then(() => setProject(''));
         }}
       >
         <label>
@@ -96,19 +88,11 @@ function MemberView({ image }: { image: Image }) {
   const me = projectId() ?? '';
   const path = `/v2/images/${encodeURIComponent(image.id)}/members/${encodeURIComponent(me)}`;
   const { data, error, reload } = useAsync(() => api<Member>('GET', path), [image.id, me]);
-  const [actionError, setActionError] = useState<unknown>(null);
-  const answer = async (status: 'accepted' | 'rejected') => {
-    setActionError(null);
-    try {
-      await api('PUT', path, { body: { status } });
-      reload();
-    } catch (err) {
-      setActionError(err);
-    }
-  };
+  const action = useAction(reload);
+  const answer = (status: 'accepted' | 'rejected') => action.run(() => api('PUT', path, { body: { status } }));
   return (
     <div class="members">
-      <ErrorBox error={error ?? actionError} />
+      <ErrorBox error={error ?? action.error} />
       {data && (
         <p>
           Shared with your project: <strong data-testid="member-status">{data.status}</strong>{' '}

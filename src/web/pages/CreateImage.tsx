@@ -6,6 +6,7 @@
 import { useState } from 'preact/hooks';
 import { ApiError, api } from '../api';
 import { ErrorBox } from '../components/ErrorBox';
+import { RecordFields, type RecordValues, tagList } from '../components/RecordFields';
 import { UploadProgress } from '../components/UploadProgress';
 import { useAsync } from '../components/useAsync';
 import { type Image, type ImageSchema, schemaEnum } from '../images';
@@ -86,10 +87,7 @@ export function CreateImage({ schema }: { schema: ImageSchema | null }) {
       <form class="create" onSubmit={submit}>
         <fieldset disabled={busy || created !== null}>
           <legend>Record</legend>
-          <label>
-            Name
-            <input name="name" required value={form.name} onInput={set('name')} />
-          </label>
+          <RecordFields values={form} set={set} />
           <label>
             Disk format
             <select name="disk_format" value={form.disk_format} onChange={set('disk_format')}>
@@ -105,30 +103,6 @@ export function CreateImage({ schema }: { schema: ImageSchema | null }) {
                 <option key={f}>{f}</option>
               ))}
             </select>
-          </label>
-          <label>
-            Minimum disk (GiB)
-            <input name="min_disk" type="number" min="0" value={form.min_disk} onInput={set('min_disk')} />
-          </label>
-          <label>
-            Minimum RAM (MiB)
-            <input name="min_ram" type="number" min="0" value={form.min_ram} onInput={set('min_ram')} />
-          </label>
-          <label>
-            Visibility
-            <select name="visibility" value={form.visibility} onChange={set('visibility')}>
-              {['private', 'shared', 'community', 'public'].map((v) => (
-                <option key={v}>{v}</option>
-              ))}
-            </select>
-          </label>
-          <label class="check">
-            <input name="protected" type="checkbox" checked={form.protected} onChange={set('protected')} />
-            Protected
-          </label>
-          <label>
-            Tags (comma separated)
-            <input name="tags" value={form.tags} onInput={set('tags')} />
           </label>
           <label>
             Properties (one key=value per line)
@@ -174,7 +148,7 @@ export function CreateImage({ schema }: { schema: ImageSchema | null }) {
   );
 }
 
-function record(form: { name: string; disk_format: string; container_format: string; min_disk: string; min_ram: string; visibility: string; protected: boolean; tags: string; properties: string }) {
+function record(form: RecordValues & { disk_format: string; container_format: string; properties: string }) {
   const body: Record<string, unknown> = {
     name: form.name,
     disk_format: form.disk_format,
@@ -183,7 +157,7 @@ function record(form: { name: string; disk_format: string; container_format: str
     min_ram: Number(form.min_ram) || 0,
     visibility: form.visibility,
     protected: form.protected,
-    tags: form.tags.split(',').map((t) => t.trim()).filter(Boolean),
+    tags: tagList(form.tags),
   };
   for (const line of form.properties.split('\n')) {
     const eq = line.indexOf('=');

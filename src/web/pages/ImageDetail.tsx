@@ -5,6 +5,8 @@ import { Confirm } from '../components/Confirm';
 import { ErrorBox } from '../components/ErrorBox';
 import { Members } from '../components/Members';
 import { MetadataEditor } from '../components/MetadataEditor';
+import { RecordFields, type RecordValues, tagList } from '../components/RecordFields';
+import { useAction } from '../components/useAction';
 import { useAsync } from '../components/useAsync';
 import { bytes, date } from '../format';
 import { BUSY_STATUSES, type Image, type ImageSchema } from '../images';
@@ -14,7 +16,8 @@ import { Status } from './Images';
 export function ImageDetail({ id }: { id: string; schema: ImageSchema | null }) {
   const path = `/v2/images/${encodeURIComponent(id)}`;
   const { data: image, error, reload } = useAsync(() => api<Image>('GET', path), [id]);
-  const [actionError, setActionError] = useState<unknown>(null);
+  const action = useAction(reload);
+  const removal = useAction(() => go(href('images')));
   const [confirmDelete, setConfirmDelete] = useState(false);
 
   const busy = image ? BUSY_STATUSES.has(image.status) : false;
@@ -24,28 +27,12 @@ export function ImageDetail({ id }: { id: string; schema: ImageSchema | null }) 
     return () => clearInterval(timer);
   }, [busy, reload]);
 
-  const act = async (run: () => Promise<unknown>) => {
-    setActionError(null);
-    try {
-      await run();
-      reload();
-    } catch (err) {
-      setActionError(err);
-    }
-  };
-
   if (error) return <ErrorBox error={error} />;
   if (!image) return <p class="loading">Loading…</p>;
 
-  const remove = async () => {
+  const remove = () => {
     setConfirmDelete(false);
-    setActionError(null);
-    try {
-      await api('DELETE', path);
-      go(href('images'));
-    } catch (err) {
-      setActionError(err);
-    }
+    void removal.run(() => api('DELETE', path));
   };
 
   return (
@@ -54,12 +41,12 @@ export function ImageDetail({ id }: { id: string; schema: ImageSchema | null }) 
         <h1 id="image-title">{image.name || image.id}</h1>
         <div class="actions">
           {image.status === 'active' && (
-            <button type="button" onClick={() => act(() => api('POST', `${path}/actions/deactivate`))}>
+            <button type="button" onClick={() => action.run(() => api('POST', `${path}/actions/deactivate`))}>
               Deactivate
             </button>
           )}
           {image.status === 'deactivated' && (
-            <button type="button" onClick={() => act(() => api('POST', `${path}/actions/reactivate`))}>
+            <button type="button" onClick={() => action.run(() => api('POST', `${path}/actions/reactivate`))}>
               Reactivate
             </button>
           )}
@@ -68,13 +55,13 @@ export function ImageDetail({ id }: { id: string; schema: ImageSchema | null }) 
           </button>
         </div>
       </div>
-      <ErrorBox error={actionError} />
+      <ErrorBox error={action.error ?? removal.error} />
       <Confirm
         open={confirmDelete}
         title={`Delete ${image.name || image.id}?`}
         body="The image record and its data are deleted for good."
         action="Delete image"
-        onConfirm={() => void remove()}
+        onConfirm={remove}
         onCancel={() => setConfirmDelete(false)}
       />
       <div class="columns">
@@ -134,7 +121,7 @@ function Fields({ image }: { image: Image }) {
 }
 
 function EditForm({ image, onSaved }: { image: Image; onSaved: () => void }) {
-  const initial = () => ({
+  const initial = (): RecordValues => ({
     name: image.name ?? '',
     visibility: image.visibility,
     protected: image.protected,
@@ -146,7 +133,7 @@ function EditForm({ image, onSaved }: { image: Image; onSaved: () => void }) {
   const [error, setError] = useState<unknown>(null);
   const [saved, setSaved] = useState(false);
   useEffect(() => setForm(initial()), [image.updated_at]);
-  const set = (k: keyof typeof form) => (e: Event) => {
+  const set = (k: keyof RecordValues) => (e: Event) => {
     const t = e.target as HTMLInputElement;
     setSaved(false);
     setForm({ ...form, [k]: t.type === 'checkbox' ? t.checked : t.value });
@@ -155,7 +142,7 @@ function EditForm({ image, onSaved }: { image: Image; onSaved: () => void }) {
   const save = async (e: Event) => {
     e.preventDefault();
     setError(null);
-    const tags = form.tags.split(',').map((t) => t.trim()).filter(Boolean);
+    const tags = tagList(form.tags);
     const ops: unknown[] = [];
     if (form.name !== (image.name ?? '')) ops.push({ op: 'replace', path: '/name', value: form.name });
     if (form.visibility !== image.visibility) ops.push({ op: 'replace', path: '/visibility', value: form.visibility });
@@ -176,34 +163,7 @@ function EditForm({ image, onSaved }: { image: Image; onSaved: () => void }) {
   return (
     <form class="edit" onSubmit={save} aria-label="Edit image">
       <h2>Edit</h2>
-      <label>
-        Name
-        <input name="name" value={form.name} onInput={set('name')} />
-      </label>
-      <label>
-        Visibility
-        <select name="visibility" value={form.visibility} onChange={set('visibility')}>
-          {['private', 'shared', 'community', 'public'].map((v) => (
-            <option key={v}>{v}</option>
-          ))}
-        </select>
-      </label>
-      <label class="check">
-        <input name="protected" type="checkbox" checked={form.protected} onChange={set('protected')} />
-        Protected
-      </label>
-      <label>
-        Tags (comma separated)
-        <input name="tags" value={form.tags} onInput={set('tags')} />
-      </label>
-      <label>
-        Minimum disk (GiB)
-        <input name="min_disk" type="number" min="0" value={form.min_disk} onInput={set('min_disk')} />
-      </label>
-      <label>
-        Minimum RAM (MiB)
-        <input name="min_ram" type="number" min="0" value={form.min_ram} onInput={set('min_ram')} />
-      </label>
+      <RecordFields values={form} set={set} />
       <button type="submit" class="primary">
         Save changes
       </button>

@@ -6,6 +6,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api';
 import { ErrorBox } from '../components/ErrorBox';
+import { VISIBILITIES } from '../components/RecordFields';
 import { useAsync } from '../components/useAsync';
 import { bytes, date } from '../format';
 import { BUSY_STATUSES, type ImageList, type ImageSchema, schemaEnum } from '../images';
@@ -13,7 +14,7 @@ import { go, href, route } from '../router';
 import { isAdmin } from '../session';
 
 const STATUSES = ['queued', 'saving', 'uploading', 'importing', 'active', 'deactivated', 'killed', 'deleted', 'pending_delete'];
-const VISIBILITIES = ['public', 'private', 'shared', 'community', 'all'];
+const VISIBILITY_FILTERS = [...VISIBILITIES, 'all'];
 const SORT_KEYS = ['created_at', 'name', 'updated_at', 'size', 'status', 'disk_format'];
 const PAGE_SIZES = ['25', '50', '100', '1000'];
 /** Query keys the form owns; any other key is a property filter (`os_distro=ubuntu`). */
@@ -167,7 +168,7 @@ function Filters({ query, diskFormats }: { query: URLSearchParams; diskFormats: 
         Visibility
         <select value={form.visibility} onChange={set('visibility')}>
           <option value="">default</option>
-          {VISIBILITIES.map((s) => (
+          {VISIBILITY_FILTERS.map((s) => (
             <option key={s}>{s}</option>
           ))}
         </select>

@@ -3,6 +3,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api';
 import { Confirm } from '../components/Confirm';
 import { ErrorBox } from '../components/ErrorBox';
+import { useAction } from '../components/useAction';
 import { useAsync } from '../components/useAsync';
 import { go, href } from '../router';
 import { isAdmin } from '../session';
@@ -16,29 +17,15 @@ interface NamespaceDetail extends NamespaceSummary {
 export function Namespace({ name }: { name: string }) {
   const path = `/v2/metadefs/namespaces/${encodeURIComponent(name)}`;
   const { data: ns, error, reload } = useAsync(() => api<NamespaceDetail>('GET', path), [name]);
-  const [actionError, setActionError] = useState<unknown>(null);
+  const action = useAction(reload);
+  const removal = useAction(() => go(href('metadefs')));
   const [confirm, setConfirm] = useState(false);
-  const act = async (run: () => Promise<unknown>) => {
-    setActionError(null);
-    try {
-      await run();
-      reload();
-    } catch (err) {
-      setActionError(err);
-    }
-  };
   if (error) return <ErrorBox error={error} />;
   if (!ns) return <p class="loading">Loading…</p>;
   const admin = isAdmin();
-  const remove = async () => {
+  const remove = () => {
     setConfirm(false);
-    setActionError(null);
-    try {
-      await api('DELETE', path);
-      go(href('metadefs'));
-    } catch (err) {
-      setActionError(err);
-    }
+    void removal.run(() => api('DELETE', path));
   };
 
   return (
@@ -53,16 +40,16 @@ export function Namespace({ name }: { name: string }) {
       </div>
       <p class="mono">{ns.namespace}</p>
       {ns.description && <p>{ns.description}</p>}
-      <ErrorBox error={actionError} />
+      <ErrorBox error={action.error ?? removal.error} />
       <Confirm
         open={confirm}
         title={`Delete ${ns.namespace}?`}
         body="The namespace, its properties, objects, tags and resource type associations are deleted."
         action="Delete namespace"
-        onConfirm={() => void remove()}
+        onConfirm={remove}
         onCancel={() => setConfirm(false)}
       />
-      {admin && <Settings ns={ns} onSave={(body) => act(() => api('PUT', path, { body }))} />}
+      {admin && <Settings ns={ns} onSave={(body) => action.run(() => api('PUT', path, { body }))} />}
       <h2>Resource types</h2>
       <ul>
         {ns.resource_type_associations?.map((r) => (
@@ -70,14 +57,14 @@ export function Namespace({ name }: { name: string }) {
             {r.name}
             {r.prefix && <span class="mono"> (prefix {r.prefix})</span>}{' '}
             {admin && (
-              <button type="button" onClick={() => act(() => api('DELETE', `${path}/resource_types/${encodeURIComponent(r.name)}`))}>
+              <button type="button" onClick={() => action.run(() => api('DELETE', `${path}/resource_types/${encodeURIComponent(r.name)}`))}>
                 Remove
               </button>
             )}
           </li>
         ))}
       </ul>
-      {admin && <Associate onAdd={(body) => act(() => api('POST', `${path}/resource_types`, { body }))} />}
+      {admin && <Associate onAdd={(body) => action.run(() => api('POST', `${path}/resource_types`, { body }))} />}
       <h2>Properties</h2>
       <dl class="defs">
         {Object.entries(ns.properties ?? {}).map(([k, p]) => (
