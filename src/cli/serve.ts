@@ -24,7 +24,8 @@ Examples:
     const config = configFrom(options);
     const logger = createLogger(config.logLevel);
     const server = await startServer(config, logger);
-    logger.info({ url: server.url, auth: config.auth, database: server.db.description, data_dir: config.dataDir }, 'glimpse is serving');
+    const dashboard = config.enableDashboard ? `${server.url}/dashboard/` : undefined;
+    logger.info({ url: server.url, dashboard, auth: config.auth, database: server.db.description, data_dir: config.dataDir }, 'glimpse is serving');
     const stop = (signal: string) => {
       logger.info({ signal }, 'shutting down');
       server.close().then(
