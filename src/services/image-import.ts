@@ -288,6 +288,9 @@ export class ImportService {
       });
       return;
     }
+    // Unstaged first, so no client ever sees the import finished with its staged copy still there;
+    // a crash in between resumes into finish() again, since the stores already hold the data.
+    await this.data.unstage(image.id);
     await this.repo.update(
       image.id,
       revert
@@ -295,7 +298,6 @@ export class ImportService {
         : { fields: { status: 'active' }, setProperties: properties, removeProperties: ['os_glance_import_task'] },
       'importing',
     );
-    await this.data.unstage(image.id);
   }
 
   private async download(uri: string, signal: AbortSignal) {
