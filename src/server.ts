@@ -132,7 +132,10 @@ export async function startServer(config: GlimpseConfig, logger = createLogger(c
 
   const db = await openAndCheckDatabase(config, logger);
   const repo = new ImagesRepository(db);
-  const stores = createStores(config.stores, config.multiStore, keystone ? (token, tenancy) => keystone.objectStoreUrl(token, tenancy) : null);
+  const stores = createStores(config.stores, config.multiStore, {
+    storageUrlOf: keystone ? (token, tenancy) => keystone.objectStoreUrl(token, tenancy) : null,
+    heartbeatMs: config.taskHeartbeatMs,
+  });
   const staging = new FileStore('os_glance_staging_store', config.stagingDir);
   const membersRepo = new MembersRepository(db);
   const sharing = new DataSharing(stores, membersRepo);

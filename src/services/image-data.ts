@@ -244,8 +244,8 @@ export class ImageDataService {
     for (const id of (await this.staging.removeDeadPartials()) ?? []) await requeue(id, 'uploading');
     const stale = new Date(now.getTime() - 60_000);
     for (const id of await this.repo.idsInStatusSince('saving', stale)) {
-      // Only stores that can tell a dead writer from a live one may release; object stores cannot (yet).
-      const released = await Promise.all(this.stores.all.map((s) => s.releaseAbandoned?.(id) ?? Promise.resolve(false)));
+      // Every store must find no live writer; a store that cannot tell (unreachable, multi-tenant) keeps the image as it is.
+      const released = await Promise.all(this.stores.all.map((s) => (s.releaseAbandoned?.(id) ?? Promise.resolve(false)).catch(() => false)));
       if (released.every(Boolean)) await requeue(id, 'saving');
     }
     for (const id of await this.repo.idsInStatusSince('uploading', stale)) {

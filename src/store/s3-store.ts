@@ -13,10 +13,12 @@
 import { createHash, createHmac } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
+import { hostname } from 'node:os';
 import type { Readable } from 'node:stream';
 import { GlimpseError, conflict, notFound } from '../domain/errors.js';
 import { containerAndObject, drain, expectStatus, quoteCredential, send, text } from './http-client.js';
 import type { ByteRange, ImageStore } from './image-store.js';
+import { LEASE_SUFFIX, type LeaseObject, ageFromHeaders, whileLeased, writerState } from './lease.js';
 
 export interface S3StoreOptions {
   /** `s3_store_host`: `http(s)://host[:port]`, or a bare host (https). */
@@ -41,6 +43,7 @@ export class S3Store implements ImageStore {
   constructor(
     readonly id: string,
     private readonly o: S3StoreOptions,
+    private readonly runtime: { heartbeatMs: number },
   ) {
     this.endpoint = new URL(/^https?:\/\//.test(o.host) ? o.host : `https://${o.host}`);
     this.region = o.region ?? regionOf(this.endpoint.hostname);
@@ -51,17 +54,69 @@ export class S3Store implements ImageStore {
     const head = await this.request('HEAD', imageId);
     drain(head);
     if (head.statusCode === 200) throw conflict(`Image data for ${imageId} already exists in store ${this.id}`);
+    const size = await whileLeased(this.lease(imageId), this.runtime.heartbeatMs, () => this.putData(imageId, data, options.signal));
+    return { location: this.locationOf(imageId), size };
+  }
+
+  /**
+   * For an image stuck in `saving`: false while a writer's lease is fresh;
+   * else aborts what a dead writer left (multipart uploads), removes an object
+   * never committed, and answers true. Multipart uploads without any lease
+   * were started by a writer that keeps none (glance-api): not ours to judge.
+   */
+  async releaseAbandoned(imageId: string): Promise<boolean> {
+    const lease = this.lease(imageId);
+    const state = await writerState(lease, this.runtime.heartbeatMs);
+    if (state === 'live') return false;
+    const listing = await this.request('GET', null, { query: { uploads: '', prefix: imageId } });
+    await expectStatus('S3', listing, [200], `ListMultipartUploads ${imageId}`);
+    const uploads = [...(await text(listing)).matchAll(/<Upload>.*?<Key>([^<]+)<\/Key>.*?<UploadId>([^<]+)<\/UploadId>.*?<\/Upload>/gs)]
+      .filter(([, key]) => key === imageId)
+      .map(([, , uploadId]) => uploadId);
+    if (state === 'none' && uploads.length > 0) return false;
+    for (const uploadId of uploads) {
+      const abort = await this.request('DELETE', imageId, { query: { uploadId } });
+      drain(abort);
+    }
+    await this.delete(this.locationOf(imageId));
+    await lease.remove();
+    return true;
+  }
+
+  private async putData(imageId: string, data: Readable, signal?: AbortSignal): Promise<number> {
     const parts = partsOf(data, this.o.chunkSize);
     const first = await parts.next();
     const second = first.done ? first : await parts.next();
     if (second.done) {
       const body = first.done ? Buffer.alloc(0) : first.value;
-      const res = await this.request('PUT', imageId, { body, signal: options.signal });
+      const res = await this.request('PUT', imageId, { body, signal });
       await expectStatus('S3', res, [200], `PutObject ${imageId}`);
       drain(res);
-      return { location: this.locationOf(imageId), size: body.length };
+      return body.length;
     }
-    return { location: this.locationOf(imageId), size: await this.multipart(imageId, [first.value as Buffer, second.value], parts, options.signal) };
+    return this.multipart(imageId, [first.value as Buffer, second.value], parts, signal);
+  }
+
+  private lease(imageId: string): LeaseObject {
+    const key = `${imageId}${LEASE_SUFFIX}`;
+    return {
+      write: async () => {
+        const res = await this.request('PUT', key, { body: Buffer.from(`${hostname()} ${process.pid}\n`) });
+        drain(res);
+        await expectStatus('S3', res, [200], `PutObject ${key}`);
+      },
+      age: async () => {
+        const res = await this.request('HEAD', key);
+        drain(res);
+        if (res.statusCode === 404) return null;
+        await expectStatus('S3', res, [200], `HeadObject ${key}`);
+        return ageFromHeaders(res.headers);
+      },
+      remove: async () => {
+        const res = await this.request('DELETE', key);
+        drain(res);
+      },
+    };
   }
 
   owns(location: string): boolean {

@@ -36,16 +36,22 @@ export class StoreSet {
   }
 }
 
-export function createStores(configs: readonly StoreConfig[], multi: boolean, storageUrlOf: StorageUrlLookup | null = null): StoreSet {
+/** What stores share beyond their own settings: the Keystone catalog lookup (multi-tenant Swift) and the writers' heartbeat. */
+export interface StoreRuntime {
+  storageUrlOf: StorageUrlLookup | null;
+  heartbeatMs: number;
+}
+
+export function createStores(configs: readonly StoreConfig[], multi: boolean, runtime: StoreRuntime): StoreSet {
   return new StoreSet(
     configs.map((c) => {
       switch (c.type) {
         case 'file':
           return new FileStore(c.id, c.dir);
         case 'swift':
-          return new SwiftStore(c.id, c.swift, storageUrlOf);
+          return new SwiftStore(c.id, c.swift, runtime);
         case 's3':
-          return new S3Store(c.id, c.s3);
+          return new S3Store(c.id, c.s3, runtime);
       }
     }),
     multi,

@@ -23,8 +23,10 @@
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import { GlimpseError, conflict, notFound } from '../domain/errors.js';
+import { hostname } from 'node:os';
 import { containerAndObject, drain, expectStatus, quoteCredential, send, text } from './http-client.js';
 import type { ByteRange, DataAcl, ImageStore, StoreCaller } from './image-store.js';
+import { LEASE_SUFFIX, type LeaseObject, ageFromHeaders, whileLeased, writerState } from './lease.js';
 import { Segmenter } from './segments.js';
 
 export interface SwiftAuthOptions {
@@ -82,7 +84,7 @@ export class SwiftStore implements ImageStore {
   constructor(
     readonly id: string,
     private readonly o: SwiftStoreOptions,
-    private readonly storageUrlOf: StorageUrlLookup | null = null,
+    private readonly runtime: { storageUrlOf: StorageUrlLookup | null; heartbeatMs: number },
   ) {
     if (!o.tenancy && !o.auth) throw new Error(`Swift store ${id}: single-tenant mode needs credentials`);
   }
@@ -94,11 +96,54 @@ export class SwiftStore implements ImageStore {
     drain(head);
     if (head.statusCode === 200) throw conflict(`Image data for ${imageId} already exists in store ${this.id}`);
     const size = options.size ?? null;
-    const written =
+    const written = await whileLeased(this.lease(account, container, imageId), this.runtime.heartbeatMs, () =>
       size !== null && size < this.o.largeObjectSize
-        ? await this.putObject(account, container, imageId, data, options.signal)
-        : await this.putLargeObject(account, container, imageId, data, options.signal);
+        ? this.putObject(account, container, imageId, data, options.signal)
+        : this.putLargeObject(account, container, imageId, data, options.signal),
+    );
     return { location, size: written };
+  }
+
+  /**
+   * For an image stuck in `saving`: false while a writer's lease is fresh; else
+   * removes what a dead writer left (segments, an object never committed) and
+   * answers true. Segments without any lease were written by a writer that
+   * keeps none (glance-api beside Glimpse): not ours to judge. Tenant accounts
+   * cannot be reached without their caller's token, so a multi-tenant store
+   * cannot tell.
+   */
+  async releaseAbandoned(imageId: string): Promise<boolean> {
+    if (this.o.tenancy) return false;
+    const account = await this.serviceAccount();
+    const container = this.o.container;
+    const lease = this.lease(account, container, imageId);
+    const state = await writerState(lease, this.runtime.heartbeatMs);
+    if (state === 'live') return false;
+    const segments = await this.list(account, container, `${imageId}-`);
+    if (state === 'none' && segments.length > 0) return false;
+    for (const segment of segments) await this.remove(account, container, segment);
+    await this.remove(account, container, imageId);
+    await lease.remove();
+    return true;
+  }
+
+  private lease(account: Account, container: string, imageId: string): LeaseObject {
+    const name = `${imageId}${LEASE_SUFFIX}`;
+    return {
+      write: async () => {
+        const res = await this.request(account, 'PUT', container, name, { 'content-type': 'text/plain' }, Buffer.from(`${hostname()} ${process.pid}\n`));
+        drain(res);
+        await expectStatus('Swift', res, [201], `PUT ${name}`);
+      },
+      age: async () => {
+        const res = await this.request(account, 'HEAD', container, name);
+        drain(res);
+        if (res.statusCode === 404) return null;
+        await expectStatus('Swift', res, [200], `HEAD ${name}`);
+        return ageFromHeaders(res.headers);
+      },
+      remove: () => this.remove(account, container, name),
+    };
   }
 
   owns(location: string): boolean {
@@ -183,10 +228,10 @@ export class SwiftStore implements ImageStore {
   }
 
   private async lookupStorageUrl(token: string): Promise<string> {
-    if (!this.storageUrlOf || !this.o.tenancy) {
+    if (!this.runtime.storageUrlOf || !this.o.tenancy) {
       throw new GlimpseError('service_unavailable', `Swift store ${this.id}: multi-tenant storage needs swift_store_endpoint or Keystone's service catalog.`);
     }
-    return this.storageUrlOf(token, this.o.tenancy);
+    return this.runtime.storageUrlOf(token, this.o.tenancy);
   }
 
   /** `swift+http(s)://user:key@auth/container/id`, or `swift+config://ref/container/id`: glance_store's forms. */

@@ -74,7 +74,7 @@ describe('S3 store', { skip: swiftSkip() }, () => {
   });
 
   it('refuses a second write of the same image, and a hostile image leaves no object', async () => {
-    const store = new S3Store('s3', { host: S3_ENDPOINT, accessKey: 'test:tester', secretKey: 'testing', bucket, createBucket: false, urlFormat: 'path', region: null, chunkSize: 5 * MiB });
+    const store = new S3Store('s3', { host: S3_ENDPOINT, accessKey: 'test:tester', secretKey: 'testing', bucket, createBucket: false, urlFormat: 'path', region: null, chunkSize: 5 * MiB }, { heartbeatMs: 10_000 });
     const id = randomUUID();
     const written = await store.add(id, Readable.from([Buffer.from('once')]));
     await assert.rejects(store.add(id, Readable.from([Buffer.from('twice')])), /already exists/);

@@ -112,7 +112,7 @@ describe('Swift store', { skip: swiftSkip() }, () => {
       largeObjectSize: 10 ** 9,
       chunkSize: 10 ** 6,
       tenancy: null,
-    });
+    }, { storageUrlOf: null, heartbeatMs: 10_000 });
     const location = `swift+config://ref1/${container}/${id}`;
     assert.ok(store.owns(location));
     const chunks: Buffer[] = [];
