@@ -113,27 +113,34 @@ export class KeystoneValidator {
   /** The service's own token, renewed a minute before it expires. */
   async service(): Promise<string> {
     if (this.serviceToken && this.serviceToken.expiresAt - 60_000 > Date.now()) return this.serviceToken.token;
-    const body = {
-      auth: {
-        identity: {
-          methods: ['password'],
-          password: { user: { name: this.o.username, domain: { name: this.o.userDomainName }, password: this.o.password } },
-        },
-        scope: this.o.projectName === null ? { system: { all: true } } : { project: { name: this.o.projectName, domain: { name: this.o.projectDomainName } } },
-      },
-    };
+    const scope = this.o.projectName === null ? { system: { all: true } } : { project: { name: this.o.projectName, domain: { name: this.o.projectDomainName } } };
+    const issued = await this.passwordToken({ name: this.o.username, domain: this.o.userDomainName, password: this.o.password }, scope);
+    if (issued.status !== 201 || !issued.token) {
+      throw new KeystoneUnavailable(`the service credentials of [keystone_authtoken] were refused (${issued.status})`);
+    }
+    this.serviceToken = { token: issued.token, expiresAt: Date.parse(issued.body.token.expires_at) };
+    return issued.token;
+  }
+
+  /** `POST /v3/auth/tokens` with a password: the answer's status, token and body, judged by the caller. */
+  private async passwordToken(
+    user: { name: string; domain: string; password: string },
+    scope: Record<string, unknown>,
+  ): Promise<{ status: number; token: string | null; body: { token: Record<string, any> } }> {
     const res = await this.call(`${this.v3}/auth/tokens?nocatalog`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/json' },
-      body: JSON.stringify(body),
+      body: JSON.stringify({
+        auth: { identity: { methods: ['password'], password: { user: { name: user.name, domain: { name: user.domain }, password: user.password } } }, scope },
+      }),
     });
     const token = res.headers.get('x-subject-token');
-    if (res.status !== 201 || !token) {
-      throw new KeystoneUnavailable(`the service credentials of [keystone_authtoken] were refused (${res.status})`);
+    if (res.status !== 201) {
+      await res.arrayBuffer().catch(() => undefined);
+      return { status: res.status, token, body: { token: {} } };
     }
-    const info = (await res.json()) as { token: { expires_at: string } };
-    this.serviceToken = { token, expiresAt: Date.parse(info.token.expires_at) };
-    return token;
+    const body = (await res.json()) as { token: Record<string, any> };
+    return { status: res.status, token, body };
   }
 
   /**
@@ -141,27 +148,18 @@ export class KeystoneValidator {
    * goes to Keystone and nowhere else. Null when Keystone refuses the credentials.
    */
   async signIn(c: { username: string; password: string; project: string; domain: string }): Promise<SignedIn | null> {
-    const body = {
-      auth: {
-        identity: { methods: ['password'], password: { user: { name: c.username, domain: { name: c.domain }, password: c.password } } },
-        scope: { project: { name: c.project, domain: { name: c.domain } } },
-      },
-    };
-    const res = await this.call(`${this.v3}/auth/tokens?nocatalog`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json' },
-      body: JSON.stringify(body),
-    });
-    const token = res.headers.get('x-subject-token');
-    if (res.status === 401 || res.status === 404 || res.status === 400) return null;
-    if (res.status !== 201 || !token) throw new KeystoneUnavailable(`sign-in answered ${res.status}`);
-    const info = (await res.json()) as { token: Record<string, any> };
-    const identity = toIdentity(info);
+    const issued = await this.passwordToken(
+      { name: c.username, domain: c.domain, password: c.password },
+      { project: { name: c.project, domain: { name: c.domain } } },
+    );
+    if (issued.status === 401 || issued.status === 404 || issued.status === 400) return null;
+    if (issued.status !== 201 || !issued.token) throw new KeystoneUnavailable(`sign-in answered ${issued.status}`);
+    const identity = toIdentity(issued.body);
     return {
-      token,
+      token: issued.token,
       expiresAt: new Date(identity.expiresAt).toISOString(),
-      user: { id: identity.userId, name: String(info.token.user?.name ?? c.username) },
-      project: { id: identity.projectId, name: String(info.token.project?.name ?? c.project) },
+      user: { id: identity.userId, name: String(issued.body.token.user?.name ?? c.username) },
+      project: { id: identity.projectId, name: String(issued.body.token.project?.name ?? c.project) },
       roles: identity.roles,
     };
   }
