@@ -28,3 +28,35 @@ export async function objectNames(container: string, prefix = ''): Promise<strin
   const listing = (await swift('GET', `${container}?format=json&prefix=${prefix}`)).text;
   return (JSON.parse(listing || '[]') as { name: string }[]).map((o) => o.name);
 }
+
+/** `[glance_store]` for one Swift store in the all-in-one's test:tester account: small segments, so tests see several. */
+export function swiftStoreIni(container: string): string {
+  return [
+    '[glance_store]',
+    'default_store = swift',
+    `swift_store_auth_address = ${SWIFT_AUTH_URL}`,
+    'swift_store_user = test:tester',
+    'swift_store_key = testing',
+    'swift_store_auth_version = 1',
+    `swift_store_container = ${container}`,
+    'swift_store_create_container_on_put = true',
+    'swift_store_large_object_size = 2',
+    'swift_store_large_object_chunk_size = 1',
+    '',
+  ].join('\n');
+}
+
+/** `[glance_store]` for one S3 store on the all-in-one's S3 API, parts of 5 MiB (S3's smallest). */
+export function s3StoreIni(bucket: string): string {
+  return [
+    '[glance_store]',
+    'default_store = s3',
+    `s3_store_host = ${S3_ENDPOINT}`,
+    's3_store_access_key = test:tester',
+    's3_store_secret_key = testing',
+    `s3_store_bucket = ${bucket}`,
+    's3_store_create_bucket_on_put = true',
+    's3_store_large_object_chunk_size = 5',
+    '',
+  ].join('\n');
+}

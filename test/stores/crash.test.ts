@@ -14,7 +14,7 @@ import { after, describe, it } from 'node:test';
 import SQLite from 'better-sqlite3';
 import { Client } from '../helpers/client.js';
 import { type ServerProcess, serveProcess, stopProcess } from '../helpers/process.js';
-import { S3_ENDPOINT, SWIFT_AUTH_URL, objectNames as listNames, swiftSkip } from '../helpers/swift.js';
+import { objectNames as listNames, s3StoreIni, swiftSkip, swiftStoreIni } from '../helpers/swift.js';
 import { sleep, slowUpload, waitFor } from '../helpers/upload.js';
 
 const HEARTBEAT_SECONDS = 1;
@@ -22,32 +22,7 @@ const HEARTBEAT_SECONDS = 1;
 /** Names in a container that may not exist yet. */
 const objectNames = (container: string, prefix: string) => listNames(container, prefix).catch(() => [] as string[]);
 
-const STORES = {
-  swift: (container: string) =>
-    [
-      '[glance_store]',
-      'default_store = swift',
-      `swift_store_auth_address = ${SWIFT_AUTH_URL}`,
-      'swift_store_user = test:tester',
-      'swift_store_key = testing',
-      'swift_store_auth_version = 1',
-      `swift_store_container = ${container}`,
-      'swift_store_create_container_on_put = true',
-      'swift_store_large_object_size = 2',
-      'swift_store_large_object_chunk_size = 1',
-    ].join('\n'),
-  s3: (bucket: string) =>
-    [
-      '[glance_store]',
-      'default_store = s3',
-      `s3_store_host = ${S3_ENDPOINT}`,
-      's3_store_access_key = test:tester',
-      's3_store_secret_key = testing',
-      `s3_store_bucket = ${bucket}`,
-      's3_store_create_bucket_on_put = true',
-      's3_store_large_object_chunk_size = 5',
-    ].join('\n'),
-};
+const STORES = { swift: swiftStoreIni, s3: s3StoreIni };
 
 describe('crash safety on object stores', { skip: swiftSkip() }, () => {
   const dirs: string[] = [];

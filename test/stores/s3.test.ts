@@ -12,7 +12,7 @@ import { S3Store } from '../../src/store/s3-store.js';
 import { Client } from '../helpers/client.js';
 import { hostileQcow2 } from '../helpers/images.js';
 import { type TestServer, startTestServer } from '../helpers/server.js';
-import { S3_ENDPOINT, objectNames, swiftSkip } from '../helpers/swift.js';
+import { S3_ENDPOINT, objectNames, s3StoreIni, swiftSkip } from '../helpers/swift.js';
 
 const MiB = 1024 * 1024;
 
@@ -23,19 +23,7 @@ describe('S3 store', { skip: swiftSkip() }, () => {
 
   before(async () => {
     server = await startTestServer({
-      ini: [
-        '[DEFAULT]',
-        'show_multiple_locations = true',
-        '[glance_store]',
-        'default_store = s3',
-        `s3_store_host = ${S3_ENDPOINT}`,
-        's3_store_access_key = test:tester',
-        's3_store_secret_key = testing',
-        `s3_store_bucket = ${bucket}`,
-        's3_store_create_bucket_on_put = true',
-        's3_store_large_object_chunk_size = 5',
-        '',
-      ].join('\n'),
+      ini: `[DEFAULT]\nshow_multiple_locations = true\n${s3StoreIni(bucket)}`,
     });
     api = new Client(server.url);
   });

@@ -15,7 +15,7 @@ import { SwiftStore } from '../../src/store/swift-store.js';
 import { Client } from '../helpers/client.js';
 import { hostileQcow2 } from '../helpers/images.js';
 import { type TestServer, startTestServer } from '../helpers/server.js';
-import { SWIFT_AUTH_URL as AUTH_URL, objectNames, swift, swiftSkip } from '../helpers/swift.js';
+import { SWIFT_AUTH_URL as AUTH_URL, objectNames, swift, swiftSkip, swiftStoreIni } from '../helpers/swift.js';
 
 describe('Swift store', { skip: swiftSkip() }, () => {
   const container = `glimpse-${randomUUID().slice(0, 8)}`;
@@ -25,21 +25,7 @@ describe('Swift store', { skip: swiftSkip() }, () => {
 
   before(async () => {
     server = await startTestServer({
-      ini: [
-        '[DEFAULT]',
-        'show_multiple_locations = true',
-        '[glance_store]',
-        'default_store = swift',
-        `swift_store_auth_address = ${AUTH_URL}`,
-        'swift_store_user = test:tester',
-        'swift_store_key = testing',
-        'swift_store_auth_version = 1',
-        `swift_store_container = ${container}`,
-        'swift_store_create_container_on_put = true',
-        'swift_store_large_object_size = 2',
-        'swift_store_large_object_chunk_size = 1',
-        '',
-      ].join('\n'),
+      ini: `[DEFAULT]\nshow_multiple_locations = true\n${swiftStoreIni(container)}`,
     });
     api = new Client(server.url);
   });
