@@ -4,12 +4,12 @@
  * (loopback URL) explained on the page.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { chromiumSkip, launchBrowser, watchErrors } from '../helpers/browser.js';
+import { chromiumSkip, launchBrowser, openPage, rawDiskFile, throttleUploads } from '../helpers/browser.js';
 import { type TestServer, startTestServer } from '../helpers/server.js';
 
 const MiB = 1024 * 1024;
@@ -38,12 +38,9 @@ describe('dashboard data paths in a browser (noauth)', { skip: chromiumSkip() },
   before(async () => {
     server = await startTestServer();
     dir = mkdtempSync(path.join(tmpdir(), 'glimpse-dash-data-'));
-    rawFile = path.join(dir, 'disk.raw');
-    writeFileSync(rawFile, Buffer.alloc(16 * MiB, 'glimpse-raw-disk '));
+    rawFile = rawDiskFile(dir, 16 * MiB);
     browser = await launchBrowser();
-    page = await browser.newPage();
-    page.setDefaultTimeout(10_000);
-    errors = watchErrors(page);
+    ({ page, errors } = await openPage(browser));
   });
 
   after(async () => {
@@ -55,14 +52,12 @@ describe('dashboard data paths in a browser (noauth)', { skip: chromiumSkip() },
   it('cancels an upload: the image is left queued, without data', async () => {
     await createForm('dash-cancel', 'Upload a file');
     await page.getByLabel('File', { exact: true }).setInputFiles(rawFile);
-    const cdp = await page.context().newCDPSession(page);
-    await cdp.send('Network.enable');
-    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 1 * MiB });
+    const unthrottle = await throttleUploads(page, 1 * MiB);
     await page.getByRole('button', { name: 'Create image' }).click();
     await page.waitForFunction(() => (document.querySelector('progress')?.value ?? 0) > 0);
     await page.getByRole('button', { name: 'Cancel upload' }).click();
     await page.getByRole('alert').filter({ hasText: 'The upload was cancelled.' }).waitFor();
-    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+    await unthrottle();
     // The server sees the disconnect and puts the image back to queued.
     for (let i = 0; i < 50 && (await image('dash-cancel')).status !== 'queued'; i++) await new Promise((r) => setTimeout(r, 100));
     const cancelled = await image('dash-cancel');

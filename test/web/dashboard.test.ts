@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { chromiumSkip, launchBrowser, screenshot, watchErrors } from '../helpers/browser.js';
+import { chromiumSkip, launchBrowser, openPage, rawDiskFile, screenshot, throttleUploads } from '../helpers/browser.js';
 import { KEYSTONE_INI, issueToken, keystoneSkip, projectId } from '../helpers/keystone.js';
 import { type TestServer, startTestServer } from '../helpers/server.js';
 
@@ -53,13 +53,9 @@ describe('dashboard in a browser (keystone mode)', { skip }, () => {
   before(async () => {
     server = await startTestServer({ auth: 'keystone', ini: KEYSTONE_INI() });
     dir = mkdtempSync(path.join(tmpdir(), 'glimpse-dash-'));
-    rawFile = path.join(dir, 'disk.raw');
-    // A raw disk: 24 MiB of a repeating, non-zero pattern (no other format's signature).
-    writeFileSync(rawFile, Buffer.alloc(24 * MiB, 'glimpse-raw-disk '));
+    rawFile = rawDiskFile(dir, 24 * MiB);
     browser = await launchBrowser();
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    page.setDefaultTimeout(10_000);
-    errors = watchErrors(page);
+    ({ page, errors } = await openPage(browser));
   });
 
   after(async () => {
@@ -111,9 +107,7 @@ describe('dashboard in a browser (keystone mode)', { skip }, () => {
     await page.getByLabel('Tags (comma separated)').fill('e2e, dashboard');
     await page.getByLabel('File', { exact: true }).setInputFiles(rawFile);
     // Slow the upload down to ~8 MiB/s so that the progress can be watched.
-    const cdp = await page.context().newCDPSession(page);
-    await cdp.send('Network.enable');
-    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 8 * MiB });
+    const unthrottle = await throttleUploads(page, 8 * MiB);
     await page.getByRole('button', { name: 'Create image' }).click();
 
     const figures = page.getByTestId('upload-figures');
@@ -125,7 +119,7 @@ describe('dashboard in a browser (keystone mode)', { skip }, () => {
     assert.match(await figures.innerText(), / of 24 MiB · [\d.]+ [KM]iB\/s · \d+ s left/);
     await screenshot(page, '03-upload-progress');
     await page.getByRole('heading', { name, exact: true }).waitFor({ timeout: 30_000 });
-    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+    await unthrottle();
 
     imageId = decodeURIComponent(new URL(page.url()).hash.split('/')[2]);
     const image = (await (await api('GET', `/v2/images/${imageId}`)).json()) as Record<string, unknown>;
