@@ -18,6 +18,7 @@ import { ImagesRepository } from './db/images-repo.js';
 import { MembersRepository } from './db/members-repo.js';
 import { MetadefsRepository } from './db/metadefs-repo.js';
 import { TasksRepository } from './db/tasks-repo.js';
+import { EXTRA_INDEX_HINT, missingExtraIndexes } from './db/extra-indexes.js';
 import { assertUsableSchema, schemaState, syncDatabase } from './db/migrate.js';
 import { imageSchema } from './domain/schemas.js';
 import { ImageDataService } from './services/image-data.js';
@@ -88,6 +89,8 @@ export async function openAndCheckDatabase(config: GlimpseConfig, logger: Logger
       logger.info({ database: db.description, revision, metadef_namespaces: catalog.loaded.length }, 'created the embedded database');
     }
     await assertUsableSchema(db);
+    const missing = await missingExtraIndexes(db);
+    if (missing.length) logger.warn({ missing: missing.map((i) => i.name) }, EXTRA_INDEX_HINT);
     return db;
   } catch (err) {
     await db.close();

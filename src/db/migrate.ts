@@ -1,10 +1,12 @@
 /**
  * `db sync` and `db version`: an empty database gets Glance's head schema in
- * one transaction; a database already at a known Glance head is left as it is;
+ * one transaction (then Glimpse's extra indexes, extra-indexes.ts); a
+ * database already at a known Glance head is left as it is;
  * anything else is refused with a clear message.
  */
 import { sql } from 'kysely';
 import type { Db } from './connection.js';
+import { addExtraIndexes } from './extra-indexes.js';
 import { GLANCE_HEAD, KNOWN_HEADS, glanceSchemaDdl } from './glance-schema.js';
 
 export type SchemaState = { kind: 'empty' } | { kind: 'known'; revision: string } | { kind: 'unknown'; revisions: string[] };
@@ -24,7 +26,11 @@ export async function schemaState(db: Db): Promise<SchemaState> {
 
 export class SchemaError extends Error {}
 
-/** Creates the schema when the database is empty; returns the revision in force. */
+/**
+ * Creates the schema when the database is empty, with Glimpse's extra
+ * indexes; returns the revision in force. A database already at a Glance head
+ * is not touched (its extra indexes are the operator's call: `db add-indexes`).
+ */
 export async function syncDatabase(db: Db): Promise<{ revision: string; created: boolean }> {
   const state = await schemaState(db);
   if (state.kind === 'known') return { revision: state.revision, created: false };
@@ -32,6 +38,7 @@ export async function syncDatabase(db: Db): Promise<{ revision: string; created:
   await db.kysely.transaction().execute(async (trx) => {
     for (const statement of glanceSchemaDdl(db.dialect)) await sql.raw(statement).execute(trx);
   });
+  await addExtraIndexes(db);
   return { revision: GLANCE_HEAD, created: true };
 }
 

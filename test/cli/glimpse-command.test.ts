@@ -76,7 +76,7 @@ describe('glimpse command', () => {
       const port = new URL(url).port;
       assert.equal((await fetch(`http://127.0.0.1:${port}/versions`)).status, 200);
     } finally {
-      await stopProcess({ child, url });
+      await stopProcess({ child });
     }
   });
 
@@ -87,7 +87,7 @@ describe('glimpse command', () => {
     let logs = '';
     child.stdout!.on('data', (d) => (logs += d));
     await new Promise((r) => setTimeout(r, 100));
-    assert.equal(await stopProcess({ child, url }), 0);
+    assert.equal(await stopProcess({ child }), 0);
     for (const line of logs.trim().split('\n')) JSON.parse(line);
     assert.doesNotMatch(logs, /secret-token-value/);
   });

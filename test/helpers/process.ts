@@ -6,6 +6,8 @@ import { REPO_ROOT } from './tools.js';
 export interface ServerProcess {
   child: ChildProcess;
   url: string;
+  /** What the server has logged on stdout so far (JSON lines). */
+  log(): string;
 }
 
 /** Starts `glimpse serve ARGS` and resolves once it logs the URL it serves on. */
@@ -16,13 +18,13 @@ export function serveProcess(args: string[]): Promise<ServerProcess> {
     child.stdout!.on('data', (d) => {
       out += d;
       const m = /"url":"(http:[^"]+)"/.exec(out);
-      if (m) resolve({ child, url: m[1] });
+      if (m) resolve({ child, url: m[1], log: () => out });
     });
     child.on('exit', (code) => reject(new Error(`glimpse serve exited with ${code}: ${out}`)));
   });
 }
 
-export async function stopProcess(server: ServerProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+export async function stopProcess(server: Pick<ServerProcess, 'child'>, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
   if (server.child.exitCode !== null || server.child.signalCode !== null) return server.child.exitCode;
   const exited = new Promise<number | null>((r) => server.child.on('exit', r));
   server.child.kill(signal);

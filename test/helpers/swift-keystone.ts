@@ -66,7 +66,7 @@ reseller_prefix = AUTH_
   child.stderr?.on('data', (c: Buffer) => (log = (log + c.toString()).slice(-4000)));
   const url = `http://127.0.0.1:${port}`;
   const stop = async () => {
-    await stopProcess({ child, url: '' });
+    await stopProcess({ child });
     rmSync(dir, { recursive: true, force: true });
   };
   try {
