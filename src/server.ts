@@ -224,7 +224,14 @@ export async function startServer(config: GlimpseConfig, logger = createLogger(c
     db,
     url: `http://${host}:${port}`,
     close: async () => {
-      await app.close();
+      // Requests in flight finish; their connections close as soon as they
+      // fall idle (not a keep-alive timeout later: closing only looks once).
+      const sweep = setInterval(() => app.server.closeIdleConnections(), 100);
+      try {
+        await app.close();
+      } finally {
+        clearInterval(sweep);
+      }
       await imports.close();
       await db.close();
     },

@@ -96,6 +96,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     const rendered = renderError(status, explanation, request.headers.accept);
     for (const [name, value] of Object.entries(known?.headers ?? {})) reply.header(name, value);
     if (status === 401 && deps.wwwAuthenticate) reply.header('www-authenticate', deps.wwwAuthenticate);
+    // Refused mid-body (an upload over a limit, say): close the connection
+    // after answering, rather than read and discard the rest of the image.
+    if (!request.raw.complete) reply.header('connection', 'close');
     return reply.code(status).type(rendered.contentType).send(rendered.body);
   });
   app.setNotFoundHandler((request, reply) => {

@@ -12,6 +12,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { conflict, notFound } from '../domain/errors.js';
+import { writeDirect } from './direct-write.js';
 import type { ByteRange, ImageStore } from './image-store.js';
 
 /** `.<image id>.partial-<host>-<pid>-<random>`: who was writing it, so a restart can tell dead writes from live ones. */
@@ -33,8 +34,9 @@ export class FileStore implements ImageStore {
     if (await exists(final)) throw conflict(`Image data for ${imageId} already exists in store ${this.id}`);
     const temp = path.join(this.dir, `.${imageId}.partial-${HOST}-${process.pid}-${randomBytes(6).toString('hex')}`);
     try {
-      const out = createWriteStream(temp, { flags: 'wx', highWaterMark: 1024 * 1024 });
-      await pipeline(data, out, { signal: options.signal });
+      if ((await writeDirect(temp, data, options.signal)) === null) {
+        await pipeline(data, createWriteStream(temp, { flags: 'wx', highWaterMark: 1024 * 1024 }), { signal: options.signal });
+      }
       await fsyncPath(temp);
       await rename(temp, final);
       await fsyncPath(this.dir);

@@ -65,46 +65,43 @@ class InlineHasher implements Hasher {
 }
 
 /**
- * Hashes on a worker thread, so the event loop keeps moving bytes between
- * the socket and the store while another core hashes. At most `window`
- * bytes wait in the worker, so memory stays flat.
+ * One digest computed on a worker thread. At most `window` bytes wait in the
+ * worker, so memory stays flat.
  */
-class WorkerHasher implements Hasher {
+class DigestWorker {
   private readonly worker: Worker;
   private pending = 0;
   private wake: (() => void) | null = null;
-  private final: ((d: { checksum: string; value: string }) => void) | null = null;
+  private final: ((hex: string) => void) | null = null;
 
   constructor(
-    private readonly algorithm: string,
-    private readonly window = 16 * 1024 * 1024,
+    algorithm: string,
+    private readonly window: number,
   ) {
     this.worker = new Worker(new URL('./hash-worker.js', import.meta.url), { workerData: { algorithm } });
-    this.worker.on('message', (m: number | { checksum: string; value: string }) => {
-      if (typeof m === 'number') {
-        this.pending -= m;
-        if (this.pending <= this.window && this.wake) {
-          const wake = this.wake;
-          this.wake = null;
-          wake();
-        }
-      } else this.final?.(m);
+    this.worker.on('message', (m: number | { digest: string }) => {
+      if (typeof m !== 'number') return this.final?.(m.digest);
+      this.pending -= m;
+      if (this.pending <= this.window && this.wake) {
+        const wake = this.wake;
+        this.wake = null;
+        wake();
+      }
     });
   }
 
+  /** Resolves once the worker has room again, when it is behind by more than the window. */
   update(chunk: Buffer): Promise<void> | void {
     this.pending += chunk.length;
     this.worker.postMessage(chunk);
     if (this.pending > this.window) return new Promise((resolve) => (this.wake = resolve));
   }
 
-  async result(): Promise<Digests> {
-    const done = await new Promise<{ checksum: string; value: string }>((resolve) => {
+  digest(): Promise<string> {
+    return new Promise((resolve) => {
       this.final = resolve;
       this.worker.postMessage('end');
     });
-    this.dispose();
-    return { checksum: done.checksum, os_hash_algo: this.algorithm, os_hash_value: done.value };
   }
 
   dispose(): void {
@@ -112,12 +109,60 @@ class WorkerHasher implements Hasher {
   }
 }
 
+/**
+ * Hashes off the event loop, md5 and the configured digest each on its own
+ * worker thread: the event loop keeps moving bytes between the socket and
+ * the store while the other cores hash. A single worker doing both digests
+ * one after the other was the ceiling of large uploads (~290 MB/s here,
+ * against ~400 MB/s for the two digests in one pass and more in two).
+ */
+class WorkerHasher implements Hasher {
+  private readonly md5: DigestWorker;
+  private readonly digest: DigestWorker;
+
+  constructor(
+    private readonly algorithm: string,
+    window = 8 * 1024 * 1024,
+  ) {
+    this.md5 = new DigestWorker('md5', window);
+    this.digest = new DigestWorker(algorithm, window);
+  }
+
+  update(chunk: Buffer): Promise<void> | void {
+    const a = this.md5.update(chunk);
+    const b = this.digest.update(chunk);
+    if (a || b) return Promise.all([a, b]).then(() => undefined);
+  }
+
+  async result(): Promise<Digests> {
+    const [checksum, value] = await Promise.all([this.md5.digest(), this.digest.digest()]);
+    this.dispose();
+    return { checksum, os_hash_algo: this.algorithm, os_hash_value: value };
+  }
+
+  dispose(): void {
+    this.md5.dispose();
+    this.digest.dispose();
+  }
+}
+
+/**
+ * Bytes are copied once, from the source's chunks (64 KiB from a socket)
+ * into blocks of this size, shared with the hashing workers (no copy per
+ * worker) and handed to the store as they are: a sixteenth of the messages,
+ * callbacks and write calls.
+ */
+const BLOCK_SIZE = 1024 * 1024;
+
 /** Uploads at least this large (when the size is known) hash on a worker thread. */
 const OFF_THREAD_FROM = 64 * 1024 * 1024;
 
 export class HashingCounter extends Transform {
   private readonly hasher: Hasher;
   private readonly inspector: FormatInspector | null;
+  /** The block being filled: bytes move on in blocks of BLOCK_SIZE, whatever size the source's chunks are. */
+  private block: Buffer | null = null;
+  private filled = 0;
   bytes = 0;
 
   constructor(
@@ -139,18 +184,39 @@ export class HashingCounter extends Transform {
       return;
     }
     this.inspector?.feed(chunk);
-    const waiting = this.hasher.update(chunk);
-    if (waiting) waiting.then(() => done(null, chunk));
-    else done(null, chunk);
+    const full: Buffer[] = [];
+    for (let offset = 0; offset < chunk.length; ) {
+      this.block ??= Buffer.from(new SharedArrayBuffer(BLOCK_SIZE));
+      const n = chunk.copy(this.block, this.filled, offset);
+      offset += n;
+      this.filled += n;
+      if (this.filled === BLOCK_SIZE) {
+        full.push(this.block);
+        this.block = null;
+        this.filled = 0;
+      }
+    }
+    this.emit_(full).then(() => done(), done);
   }
 
   /** The last byte has passed: the inspection's verdict decides whether the stream ends well. */
   override _flush(done: TransformCallback): void {
     try {
       if (this.inspector) this.inspect?.check(this.inspector.finish());
-      done();
     } catch (err) {
       done(err as Error);
+      return;
+    }
+    const last = this.block && this.filled > 0 ? [this.block.subarray(0, this.filled)] : [];
+    this.block = null;
+    this.emit_(last).then(() => done(), done);
+  }
+
+  /** Hashes and passes on whole blocks, waiting whenever the hashing workers are a window behind. */
+  private async emit_(blocks: Buffer[]): Promise<void> {
+    for (const block of blocks) {
+      await this.hasher.update(block);
+      this.push(block);
     }
   }
 

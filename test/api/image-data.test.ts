@@ -84,6 +84,7 @@ describe('image data', () => {
     const res = await upload.response;
     assert.equal(res.status, 413);
     assert.match(res.body, /image_size_cap/);
+    assert.equal(res.headers.connection, 'close', 'the rest of a refused body is not read');
     await waitFor(async () => (await status(image.id)) === 'queued', 'queued');
     assert.deepEqual(files('images', image.id), []);
     const declared = await api.upload(image.id, 'x', { headers: { 'x-openstack-image-size': '1000001' } });
@@ -169,5 +170,36 @@ describe('image data', () => {
     } finally {
       await other.close();
     }
+  });
+});
+
+describe('large image data (hashed on worker threads)', () => {
+  let server: TestServer;
+
+  before(async () => {
+    server = await startTestServer({ auth: 'headers', ini: '[DEFAULT]\nhashing_algorithm = sha384\n' });
+  });
+  after(() => server.close());
+
+  it('computes what md5sum and sha384sum compute, and serves the same bytes back', async () => {
+    const api = new Client(server.url, ALPHA_MEMBER);
+    const image = await api.createImage(READY);
+    // Over the 64 MiB from which a known size hashes off-thread, not a whole number of blocks.
+    const data = randomBytes(65 * 1024 * 1024 + 4099);
+    const res = await fetch(`${server.url}/v2/images/${image.id}/file`, {
+      method: 'PUT',
+      headers: { ...headersOf(ALPHA_MEMBER), 'content-type': 'application/octet-stream', 'content-length': String(data.length) },
+      body: data,
+    });
+    assert.equal(res.status, 204);
+    const file = path.join(server.dataDir, 'large.bin');
+    writeFileSync(file, data);
+    const shown = (await api.get(`/v2/images/${image.id}`)).json;
+    assert.equal(shown.checksum, execFileSync('md5sum', [file], { encoding: 'utf8' }).split(' ')[0]);
+    assert.equal(shown.os_hash_algo, 'sha384');
+    assert.equal(shown.os_hash_value, execFileSync('sha384sum', [file], { encoding: 'utf8' }).split(' ')[0]);
+    assert.equal(shown.size, data.length);
+    const back = Buffer.from(await (await fetch(`${server.url}/v2/images/${image.id}/file`, { headers: headersOf(ALPHA_MEMBER) })).arrayBuffer());
+    assert.ok(back.equals(data));
   });
 });

@@ -9,7 +9,7 @@ export interface SlowUpload {
   /** Drops the connection mid-body, as a crashed client would. */
   cut(): void;
   /** Resolves with the status once the server answers (possibly before the body ends). */
-  response: Promise<{ status: number; body: string }>;
+  response: Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }>;
 }
 
 export function slowUpload(url: string, headers: Record<string, string> = {}): SlowUpload {
@@ -17,11 +17,11 @@ export function slowUpload(url: string, headers: Record<string, string> = {}): S
     method: 'PUT',
     headers: { 'content-type': 'application/octet-stream', 'transfer-encoding': 'chunked', accept: 'application/json', ...headers },
   });
-  const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
+  const response = new Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }>((resolve, reject) => {
     req.on('response', (res) => {
       let body = '';
       res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
     });
     req.on('error', reject);
   });

@@ -1,0 +1,105 @@
+/**
+ * The file store's write path: direct I/O where the file system supports it
+ * (the temporary directory: ext4 here), the page cache where it does not (a
+ * ramfs mounted for the test), byte-exact either way, whatever the size's
+ * alignment, and nothing left behind by a failed write.
+ */
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { after, describe, it } from 'node:test';
+import { writeDirect } from '../../src/store/direct-write.js';
+import { FileStore } from '../../src/store/file-store.js';
+import { requireTool } from '../helpers/tools.js';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+/** Around the 4 KiB alignment and the 4 MiB buffers. */
+const SIZES = [0, 1, 4095, 4096, 4097, 4 * MiB - 1, 4 * MiB, 4 * MiB + 1, 9 * MiB + 3];
+
+/** `size` random bytes in chunks of awkward sizes, and their sha256. */
+function source(size: number): { stream: Readable; sha256: string } {
+  const bytes = randomBytes(size);
+  const chunks: Buffer[] = [];
+  for (let at = 0, n = 1; at < size; at += n, n = (n * 7 + 13) % 200_000 || 1) chunks.push(bytes.subarray(at, Math.min(size, at + n)));
+  return { stream: Readable.from(chunks), sha256: createHash('sha256').update(bytes).digest('hex') };
+}
+
+const sha256Of = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
+
+/** A ramfs (no O_DIRECT) mounted on a new directory; null where mounting is not allowed. */
+function mountRamfs(): string | null {
+  const dir = mkdtempSync(path.join(tmpdir(), 'glimpse-ramfs-'));
+  if (spawnSync('mount', ['-t', 'ramfs', 'ramfs', dir]).status === 0) return dir;
+  rmSync(dir, { recursive: true });
+  return null;
+}
+
+const ramfs = mountRamfs();
+const ramfsSkip = requireTool('mounting a ramfs', () => ramfs !== null, 'run the tests as root, as CI does');
+after(() => {
+  if (ramfs && spawnSync('umount', [ramfs]).status === 0) rmSync(ramfs, { recursive: true });
+});
+
+const cases = [
+  { label: 'the temporary directory (direct I/O)', root: tmpdir(), direct: true, skip: false as string | false },
+  { label: 'a ramfs (page cache)', root: ramfs ?? tmpdir(), direct: false, skip: ramfsSkip },
+];
+
+for (const { label, root, direct, skip } of cases) {
+  describe(`file store on ${label}`, { skip }, () => {
+    const dir = mkdtempSync(path.join(root, 'glimpse-filestore-'));
+    after(() => rmSync(dir, { recursive: true, force: true }));
+
+    it(`${direct ? 'writes directly' : 'falls back to buffered writes'}`, async () => {
+      const probe = path.join(dir, 'probe');
+      const written = await writeDirect(probe, Readable.from([Buffer.from('x')]));
+      assert.equal(written, direct ? 1 : null);
+      assert.equal(existsSync(probe), direct, 'a refused direct write leaves no file');
+      rmSync(probe, { force: true });
+    });
+
+    it('stores every size byte for byte, with nothing else left in the directory', async () => {
+      const store = new FileStore('file', dir);
+      for (const size of SIZES) {
+        const id = `00000000-0000-4000-8000-${String(size).padStart(12, '0')}`;
+        const { stream, sha256 } = source(size);
+        const stored = await store.add(id, stream);
+        assert.equal(stored.size, size);
+        assert.equal(stored.location, `file://${path.join(dir, id)}`);
+        assert.equal(sha256Of(path.join(dir, id)), sha256, `${size} bytes`);
+      }
+      assert.deepEqual(readdirSync(dir).sort(), SIZES.map((s) => `00000000-0000-4000-8000-${String(s).padStart(12, '0')}`).sort());
+    });
+
+    it('leaves nothing behind when the source fails mid-way', async () => {
+      const store = new FileStore('file', dir);
+      const failing = Readable.from(
+        (async function* () {
+          yield randomBytes(5 * MiB);
+          throw new Error('client went away');
+        })(),
+      );
+      await assert.rejects(store.add('00000000-0000-4000-8000-00000000dead', failing), /client went away/);
+      assert.ok(!readdirSync(dir).some((n) => n.includes('dead')), readdirSync(dir).join(', '));
+    });
+
+    it('stops at an abort, removing the partial file', async () => {
+      const store = new FileStore('file', dir);
+      const abort = new AbortController();
+      const slow = Readable.from(
+        (async function* () {
+          yield randomBytes(5 * MiB);
+          abort.abort();
+          yield randomBytes(MiB);
+        })(),
+      );
+      await assert.rejects(store.add('00000000-0000-4000-8000-0000000abort', slow, { signal: abort.signal }));
+      assert.ok(!readdirSync(dir).some((n) => n.includes('abort')));
+    });
+  });
+}
