@@ -138,8 +138,9 @@ export async function startServer(config: GlimpseConfig, logger = createLogger(c
   const stores = createStores(config.stores, config.multiStore, {
     storageUrlOf: keystone ? (token, tenancy) => keystone.objectStoreUrl(token, tenancy) : null,
     heartbeatMs: config.taskHeartbeatMs,
+    directIo: config.fileStoreDirectIo,
   });
-  const staging = new FileStore('os_glance_staging_store', config.stagingDir);
+  const staging = new FileStore('os_glance_staging_store', config.stagingDir, { directIo: config.fileStoreDirectIo });
   const membersRepo = new MembersRepository(db);
   const sharing = new DataSharing(stores, membersRepo);
   const dataHooks: DataHooks = {

@@ -70,6 +70,8 @@ export interface GlimpseConfig {
   conversionOutputFormat: string | null;
   /** `[glimpse] task_heartbeat_seconds`, in ms: how often a running import proves it is alive. */
   taskHeartbeatMs: number;
+  /** `[glimpse] file_store_direct_io`: file stores write with O_DIRECT (see src/store/direct-write.ts). */
+  fileStoreDirectIo: boolean;
   diskFormats: string[];
   containerFormats: string[];
   /** `[image_format]` rules for what uploaded bytes must be (see src/formats/). */
@@ -158,6 +160,7 @@ export function loadConfig(cli: CliOptions, cwd = process.cwd()): GlimpseConfig 
     importFilter: importFilterConfig(ini),
     conversionOutputFormat: conversionConfig(ini),
     taskHeartbeatMs: positive(ini.int('glimpse', 'task_heartbeat_seconds') ?? 10, 'task_heartbeat_seconds') * 1000,
+    fileStoreDirectIo: ini.bool('glimpse', 'file_store_direct_io') ?? true,
     diskFormats: ini.list('image_format', 'disk_formats') ?? ini.list('DEFAULT', 'disk_formats') ?? [
       'ami', 'ari', 'aki', 'vhd', 'vhdx', 'vmdk', 'raw', 'qcow2', 'vdi', 'iso', 'ploop',
     ],

@@ -1,7 +1,8 @@
 /**
  * Glance's filesystem store: `<filesystem_store_datadir>/<image_id>`, location
  * `file://<path>`, so an existing Glance data directory works unchanged.
- * Data is written to a hidden temporary name, fsynced, and renamed into place
+ * Data is written to a hidden temporary name (directly to the device where the
+ * file system allows, see direct-write.ts), fsynced, and renamed into place
  * only when complete.
  */
 import { randomBytes } from 'node:crypto';
@@ -25,6 +26,7 @@ export class FileStore implements ImageStore {
   constructor(
     readonly id: string,
     private readonly dir: string,
+    private readonly settings: { directIo: boolean } = { directIo: true },
   ) {}
 
   async add(imageId: string, data: Readable, options: { signal?: AbortSignal } = {}) {
@@ -34,7 +36,8 @@ export class FileStore implements ImageStore {
     if (await exists(final)) throw conflict(`Image data for ${imageId} already exists in store ${this.id}`);
     const temp = path.join(this.dir, `.${imageId}.partial-${HOST}-${process.pid}-${randomBytes(6).toString('hex')}`);
     try {
-      if ((await writeDirect(temp, data, options.signal)) === null) {
+      const direct = this.settings.directIo && (await writeDirect(temp, data, options.signal)) !== null;
+      if (!direct) {
         await pipeline(data, createWriteStream(temp, { flags: 'wx', highWaterMark: 1024 * 1024 }), { signal: options.signal });
       }
       await fsyncPath(temp);

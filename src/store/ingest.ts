@@ -65,93 +65,107 @@ class InlineHasher implements Hasher {
 }
 
 /**
- * One digest computed on a worker thread. At most `window` bytes wait in the
- * worker, so memory stays flat.
- */
-class DigestWorker {
-  private readonly worker: Worker;
-  private pending = 0;
-  private wake: (() => void) | null = null;
-  private final: ((hex: string) => void) | null = null;
-
-  constructor(
-    algorithm: string,
-    private readonly window: number,
-  ) {
-    this.worker = new Worker(new URL('./hash-worker.js', import.meta.url), { workerData: { algorithm } });
-    this.worker.on('message', (m: number | { digest: string }) => {
-      if (typeof m !== 'number') return this.final?.(m.digest);
-      this.pending -= m;
-      if (this.pending <= this.window && this.wake) {
-        const wake = this.wake;
-        this.wake = null;
-        wake();
-      }
-    });
-  }
-
-  /** Resolves once the worker has room again, when it is behind by more than the window. */
-  update(chunk: Buffer): Promise<void> | void {
-    this.pending += chunk.length;
-    this.worker.postMessage(chunk);
-    if (this.pending > this.window) return new Promise((resolve) => (this.wake = resolve));
-  }
-
-  digest(): Promise<string> {
-    return new Promise((resolve) => {
-      this.final = resolve;
-      this.worker.postMessage('end');
-    });
-  }
-
-  dispose(): void {
-    void this.worker.terminate();
-  }
-}
-
-/**
  * Hashes off the event loop, md5 and the configured digest each on its own
- * worker thread: the event loop keeps moving bytes between the socket and
- * the store while the other cores hash. A single worker doing both digests
- * one after the other was the ceiling of large uploads (~290 MB/s here,
- * against ~400 MB/s for the two digests in one pass and more in two).
+ * worker thread, so the event loop keeps moving bytes between the socket and
+ * the store while the other cores hash (one worker doing both digests was
+ * the ceiling of large uploads: ~290 MB/s here).
+ *
+ * Bytes reach the workers through a fixed pool of shared 1 MiB blocks: the
+ * event loop copies each chunk once into the block being filled and posts
+ * full blocks to both workers, which read the same memory; a block is
+ * refilled once both have acknowledged it. Memory is the pool, whatever the
+ * image size (shared buffers are not left to the workers' garbage
+ * collectors, which hardly run), and when the workers are a pool behind, the
+ * upload waits for them.
  */
 class WorkerHasher implements Hasher {
-  private readonly md5: DigestWorker;
-  private readonly digest: DigestWorker;
+  private readonly workers: Worker[];
+  private readonly blocks: Buffer[] = [];
+  /** Per block: how many workers have yet to acknowledge it. */
+  private readonly pending: number[] = [];
+  private readonly free: number[] = [];
+  private wake: (() => void) | null = null;
+  private current: number | null = null;
+  private filled = 0;
+  private readonly digests: ((hex: string) => void)[] = [];
 
   constructor(
     private readonly algorithm: string,
-    window = 8 * 1024 * 1024,
+    poolSize = 8,
   ) {
-    this.md5 = new DigestWorker('md5', window);
-    this.digest = new DigestWorker(algorithm, window);
+    this.workers = ['md5', algorithm].map((name, i) => {
+      const worker = new Worker(new URL('./hash-worker.js', import.meta.url), { workerData: { algorithm: name } });
+      worker.on('message', (m: number | { digest: string }) => (typeof m === 'number' ? this.acknowledged(m) : this.digests[i]?.(m.digest)));
+      return worker;
+    });
+    for (let id = 0; id < poolSize; id++) {
+      this.blocks.push(Buffer.from(new SharedArrayBuffer(BLOCK_SIZE)));
+      this.pending.push(0);
+      this.free.push(id);
+    }
   }
 
   update(chunk: Buffer): Promise<void> | void {
-    const a = this.md5.update(chunk);
-    const b = this.digest.update(chunk);
-    if (a || b) return Promise.all([a, b]).then(() => undefined);
+    if (this.current !== null && this.filled + chunk.length < BLOCK_SIZE) {
+      chunk.copy(this.blocks[this.current], this.filled);
+      this.filled += chunk.length;
+      return;
+    }
+    return this.fill(chunk);
+  }
+
+  private async fill(chunk: Buffer): Promise<void> {
+    for (let offset = 0; offset < chunk.length; ) {
+      if (this.current === null) {
+        while (this.free.length === 0) await new Promise<void>((resolve) => (this.wake = resolve));
+        this.current = this.free.pop()!;
+        this.filled = 0;
+      }
+      const n = chunk.copy(this.blocks[this.current], this.filled, offset);
+      offset += n;
+      this.filled += n;
+      if (this.filled === BLOCK_SIZE) this.dispatch();
+    }
+  }
+
+  /** Hands the current block, as far as it is filled, to both workers. */
+  private dispatch(): void {
+    const id = this.current!;
+    this.current = null;
+    this.pending[id] = this.workers.length;
+    const bytes = this.blocks[id].subarray(0, this.filled);
+    for (const worker of this.workers) worker.postMessage({ id, bytes });
+  }
+
+  private acknowledged(id: number): void {
+    if (--this.pending[id] > 0) return;
+    this.free.push(id);
+    const wake = this.wake;
+    this.wake = null;
+    wake?.();
   }
 
   async result(): Promise<Digests> {
-    const [checksum, value] = await Promise.all([this.md5.digest(), this.digest.digest()]);
+    if (this.current !== null && this.filled > 0) this.dispatch();
+    const [checksum, value] = await Promise.all(
+      this.workers.map(
+        (worker, i) =>
+          new Promise<string>((resolve) => {
+            this.digests[i] = resolve;
+            worker.postMessage('end');
+          }),
+      ),
+    );
     this.dispose();
     return { checksum, os_hash_algo: this.algorithm, os_hash_value: value };
   }
 
   dispose(): void {
-    this.md5.dispose();
-    this.digest.dispose();
+    for (const worker of this.workers) void worker.terminate();
   }
 }
 
-/**
- * Bytes are copied once, from the source's chunks (64 KiB from a socket)
- * into blocks of this size, shared with the hashing workers (no copy per
- * worker) and handed to the store as they are: a sixteenth of the messages,
- * callbacks and write calls.
- */
+/** The size of the shared blocks that carry bytes to the hashing workers. */
 const BLOCK_SIZE = 1024 * 1024;
 
 /** Uploads at least this large (when the size is known) hash on a worker thread. */
@@ -160,9 +174,6 @@ const OFF_THREAD_FROM = 64 * 1024 * 1024;
 export class HashingCounter extends Transform {
   private readonly hasher: Hasher;
   private readonly inspector: FormatInspector | null;
-  /** The block being filled: bytes move on in blocks of BLOCK_SIZE, whatever size the source's chunks are. */
-  private block: Buffer | null = null;
-  private filled = 0;
   bytes = 0;
 
   constructor(
@@ -184,39 +195,18 @@ export class HashingCounter extends Transform {
       return;
     }
     this.inspector?.feed(chunk);
-    const full: Buffer[] = [];
-    for (let offset = 0; offset < chunk.length; ) {
-      this.block ??= Buffer.from(new SharedArrayBuffer(BLOCK_SIZE));
-      const n = chunk.copy(this.block, this.filled, offset);
-      offset += n;
-      this.filled += n;
-      if (this.filled === BLOCK_SIZE) {
-        full.push(this.block);
-        this.block = null;
-        this.filled = 0;
-      }
-    }
-    this.emit_(full).then(() => done(), done);
+    const waiting = this.hasher.update(chunk);
+    if (waiting) waiting.then(() => done(null, chunk), done);
+    else done(null, chunk);
   }
 
   /** The last byte has passed: the inspection's verdict decides whether the stream ends well. */
   override _flush(done: TransformCallback): void {
     try {
       if (this.inspector) this.inspect?.check(this.inspector.finish());
+      done();
     } catch (err) {
       done(err as Error);
-      return;
-    }
-    const last = this.block && this.filled > 0 ? [this.block.subarray(0, this.filled)] : [];
-    this.block = null;
-    this.emit_(last).then(() => done(), done);
-  }
-
-  /** Hashes and passes on whole blocks, waiting whenever the hashing workers are a window behind. */
-  private async emit_(blocks: Buffer[]): Promise<void> {
-    for (const block of blocks) {
-      await this.hasher.update(block);
-      this.push(block);
     }
   }
 

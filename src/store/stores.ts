@@ -40,6 +40,8 @@ export class StoreSet {
 export interface StoreRuntime {
   storageUrlOf: StorageUrlLookup | null;
   heartbeatMs: number;
+  /** Whether file stores write with O_DIRECT. */
+  directIo: boolean;
 }
 
 export function createStores(configs: readonly StoreConfig[], multi: boolean, runtime: StoreRuntime): StoreSet {
@@ -47,7 +49,7 @@ export function createStores(configs: readonly StoreConfig[], multi: boolean, ru
     configs.map((c) => {
       switch (c.type) {
         case 'file':
-          return new FileStore(c.id, c.dir);
+          return new FileStore(c.id, c.dir, { directIo: runtime.directIo });
         case 'swift':
           return new SwiftStore(c.id, c.swift, runtime);
         case 's3':

@@ -18,6 +18,8 @@ import { requireTool } from '../helpers/tools.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
+/** What finding an aligned buffer writes through the page cache at most (one block). */
+const ALIGNMENT_PROBE = 4 * KiB;
 /** Around the 4 KiB alignment and the 4 MiB buffers. */
 const SIZES = [0, 1, 4095, 4096, 4097, 4 * MiB - 1, 4 * MiB, 4 * MiB + 1, 9 * MiB + 3];
 
@@ -74,6 +76,19 @@ for (const { label, root, direct, skip } of cases) {
         assert.equal(sha256Of(path.join(dir, id)), sha256, `${size} bytes`);
       }
       assert.deepEqual(readdirSync(dir).sort(), SIZES.map((s) => `00000000-0000-4000-8000-${String(s).padStart(12, '0')}`).sort());
+    });
+
+    it(`${direct ? 'keeps written images out of the page cache, unless direct I/O is turned off' : 'caches what it writes'}`, async () => {
+      // fincore (util-linux): how much of a file the page cache holds.
+      const resident = (file: string) => Number(spawnSync('fincore', ['--bytes', '--noheadings', '--output', 'RES', file], { encoding: 'utf8' }).stdout.trim());
+      const write = async (id: string, directIo: boolean) => {
+        await new FileStore('file', dir, { directIo }).add(id, source(8 * MiB).stream);
+        return resident(path.join(dir, id));
+      };
+      const cached = await write('00000000-0000-4000-8000-0000000cache1', true);
+      if (direct) assert.ok(cached <= ALIGNMENT_PROBE, `direct write left ${cached} bytes cached`);
+      else assert.equal(cached, 8 * MiB);
+      assert.equal(await write('00000000-0000-4000-8000-0000000cache2', false), 8 * MiB);
     });
 
     it('leaves nothing behind when the source fails mid-way', async () => {
