@@ -168,7 +168,7 @@ class WorkerHasher implements Hasher {
 /** The size of the shared blocks that carry bytes to the hashing workers. */
 const BLOCK_SIZE = 1024 * 1024;
 
-/** Uploads at least this large (when the size is known) hash on a worker thread. */
+/** Uploads at least this large (when the size is known) hash on worker threads. */
 const OFF_THREAD_FROM = 64 * 1024 * 1024;
 
 export class HashingCounter extends Transform {

@@ -5,7 +5,7 @@
  * `drop-indexes` takes it back to exactly Glance's schema.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -13,22 +13,12 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { Client } from '../helpers/client.js';
 import { type TestDatabase, createTestDatabase } from '../helpers/databases.js';
-import { serveProcess, stopProcess } from '../helpers/process.js';
+import { runGlimpse, serveProcess, stopProcess } from '../helpers/process.js';
 import { REPO_ROOT, requireTool } from '../helpers/tools.js';
 
-const BIN = path.join(REPO_ROOT, 'bin', 'glimpse');
 const EXTRA = ['glimpse_image_locations_image_id_hash', 'glimpse_image_members_image_id_hash', 'glimpse_image_properties_image_id_hash', 'glimpse_image_tags_image_id_hash'];
 
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const run = runGlimpse;
 
 const probe = () => spawnSync(process.execPath, [path.join(REPO_ROOT, 'dist', 'test', 'helpers', 'probe-db.js'), 'postgres']).status === 0;
 const skip = requireTool('PostgreSQL on 127.0.0.1:5432', probe, "the machine's PostgreSQL service");

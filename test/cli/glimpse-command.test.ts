@@ -1,27 +1,13 @@
 /** The `glimpse` command as a person runs it: real processes, real exit codes. */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import SQLite from 'better-sqlite3';
-import { serveProcess, stopProcess } from '../helpers/process.js';
-import { REPO_ROOT } from '../helpers/tools.js';
+import { runGlimpse, serveProcess, stopProcess } from '../helpers/process.js';
 
-const BIN = path.join(REPO_ROOT, 'bin', 'glimpse');
-
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
+const run = runGlimpse;
 const serve = serveProcess;
 
 describe('glimpse command', () => {

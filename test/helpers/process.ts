@@ -1,4 +1,4 @@
-/** `glimpse serve` as a real process: started, waited for, stopped. */
+/** The `glimpse` command as real processes: `glimpse serve` started, waited for and stopped; other commands run to their end. */
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { REPO_ROOT } from './tools.js';
@@ -29,4 +29,16 @@ export async function stopProcess(server: Pick<ServerProcess, 'child'>, signal: 
   const exited = new Promise<number | null>((r) => server.child.on('exit', r));
   server.child.kill(signal);
   return exited;
+}
+
+/** Runs `glimpse ARGS` to its end: exit code and everything it printed. */
+export function runGlimpse(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'glimpse'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
 }
