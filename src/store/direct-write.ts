@@ -20,7 +20,7 @@ import type { Readable } from 'node:stream';
 /** Offsets and lengths are multiples of this (4 KiB covers 512 B and 4 KiB block devices). */
 const ALIGN = 4096;
 /** Each of the two buffers: one is written while the other fills. */
-const BUFFER_SIZE = 4 * 1024 * 1024;
+const BUFFER_SIZE = 1024 * 1024;
 
 /**
  * Creates `file` (which must not exist) and writes `data` into it directly.

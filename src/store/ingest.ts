@@ -91,7 +91,7 @@ class WorkerHasher implements Hasher {
 
   constructor(
     private readonly algorithm: string,
-    poolSize = 8,
+    poolSize = 4,
   ) {
     this.workers = ['md5', algorithm].map((name, i) => {
       const worker = new Worker(new URL('./hash-worker.js', import.meta.url), { workerData: { algorithm: name } });

@@ -20,8 +20,8 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 /** What finding an aligned buffer writes through the page cache at most (one block). */
 const ALIGNMENT_PROBE = 4 * KiB;
-/** Around the 4 KiB alignment and the 4 MiB buffers. */
-const SIZES = [0, 1, 4095, 4096, 4097, 4 * MiB - 1, 4 * MiB, 4 * MiB + 1, 9 * MiB + 3];
+/** Around the 4 KiB alignment and the 1 MiB buffers (and a few of them). */
+const SIZES = [0, 1, 4095, 4096, 4097, MiB - 1, MiB, MiB + 1, 2 * MiB, 9 * MiB + 3];
 
 /** `size` random bytes in chunks of awkward sizes, and their sha256. */
 function source(size: number): { stream: Readable; sha256: string } {
