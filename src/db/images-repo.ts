@@ -64,14 +64,24 @@ export class ImagesRepository {
   constructor(private readonly db: Db) {}
 
   async get(id: string): Promise<Image | null> {
+    const row = await this.liveRow(id);
+    return row ? (await this.hydrate([row]))[0] : null;
+  }
+
+  /** The image's own columns only, with no properties, tags or locations loaded: enough for a list marker. */
+  async getRecord(id: string): Promise<Image | null> {
+    const row = await this.liveRow(id);
+    return row ? toImage(row) : null;
+  }
+
+  private async liveRow(id: string): Promise<Database['images'] | null> {
     const row = await this.db.kysely
       .selectFrom('images')
       .selectAll()
       .where('id', '=', id)
       .where('deleted', '=', this.db.toBool(false))
       .executeTakeFirst();
-    if (!row || SOFT_DELETED_STATUSES.includes(row.status)) return null;
-    return (await this.hydrate([row]))[0];
+    return row && !SOFT_DELETED_STATUSES.includes(row.status) ? row : null;
   }
 
   async create(image: Image): Promise<void> {

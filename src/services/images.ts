@@ -113,15 +113,7 @@ export class ImagesService {
   async list(ctx: RequestContext, pairs: QueryPairs): Promise<{ images: Image[]; more: boolean }> {
     this.policy.enforce(ctx, 'get_images', { project_id: ctx.projectId });
     const parsed = parseListQuery(pairs, this.limits);
-    let marker: Image | null = null;
-    if (parsed.markerId !== null) {
-      marker = await this.load(ctx, parsed.markerId).then(
-        ({ image }) => image,
-        () => {
-          throw badRequest(`Invalid marker: image ${parsed.markerId} could not be found.`);
-        },
-      );
-    }
+    const marker = parsed.markerId === null ? null : await this.marker(ctx, parsed.markerId);
     if (parsed.limit === 0) return { images: [], more: false };
     const viewer = { projectId: ctx.projectId, isAdmin: ctx.isAdmin };
     const rows = await this.repo.list({ ...parsed, viewer, marker });
@@ -211,6 +203,16 @@ export class ImagesService {
       if (isVisible(image, ctx, memberId !== null) && this.policy.allowed(ctx, 'get_image', target)) return { image, target };
     }
     throw notFound(`No image found with ID ${id}`);
+  }
+
+  /**
+   * A list marker: only its sort columns are needed, and only that the caller
+   * can see it (Glance checks a marker's visibility, not get_image policy).
+   */
+  private async marker(ctx: RequestContext, id: string): Promise<Image> {
+    const image = id.length <= 36 ? await this.repo.getRecord(id) : null;
+    if (image && isVisible(image, ctx, (await this.memberId(ctx, image)) !== null)) return image;
+    throw badRequest(`Invalid marker: image ${id} could not be found.`);
   }
 
   /** The image as this caller may read it: properties it may not read are left out. */
