@@ -7,6 +7,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ADMIN, ALPHA_MEMBER, BETA_MEMBER, Client, type Identity } from '../helpers/client.js';
 import { type TestServer, startTestServer } from '../helpers/server.js';
+import { pageCacheBytes } from '../helpers/tools.js';
 import { slowUpload, waitFor } from '../helpers/upload.js';
 
 const READY = { disk_format: 'raw', container_format: 'bare' };
@@ -200,7 +201,7 @@ describe('large image data (hashed on worker threads)', () => {
     assert.equal(shown.os_hash_value, execFileSync('sha384sum', [file], { encoding: 'utf8' }).split(' ')[0]);
     assert.equal(shown.size, data.length);
     // Written past the page cache (O_DIRECT): at most the one-block alignment probe is cached.
-    assert.ok(cachedBytes(path.join(server.dataDir, 'images', image.id)) <= 4096);
+    assert.ok(pageCacheBytes(path.join(server.dataDir, 'images', image.id)) <= 4096);
     const back = Buffer.from(await (await fetch(`${server.url}/v2/images/${image.id}/file`, { headers: headersOf(ALPHA_MEMBER) })).arrayBuffer());
     assert.ok(back.equals(data));
   });
@@ -211,14 +212,9 @@ describe('large image data (hashed on worker threads)', () => {
       const api = new Client(buffered.url, ALPHA_MEMBER);
       const image = await api.createImage(READY);
       assert.equal((await api.upload(image.id, randomBytes(3 * 1024 * 1024))).status, 204);
-      assert.equal(cachedBytes(path.join(buffered.dataDir, 'images', image.id)), 3 * 1024 * 1024);
+      assert.equal(pageCacheBytes(path.join(buffered.dataDir, 'images', image.id)), 3 * 1024 * 1024);
     } finally {
       await buffered.close();
     }
   });
 });
-
-/** How many bytes of a file the page cache holds (fincore, util-linux). */
-function cachedBytes(file: string): number {
-  return Number(execFileSync('fincore', ['--bytes', '--noheadings', '--output', 'RES', file], { encoding: 'utf8' }).trim());
-}

@@ -5,7 +5,6 @@
  * `drop-indexes` takes it back to exactly Glance's schema.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -14,14 +13,13 @@ import pg from 'pg';
 import { Client } from '../helpers/client.js';
 import { type TestDatabase, createTestDatabase } from '../helpers/databases.js';
 import { runGlimpse, serveProcess, stopProcess } from '../helpers/process.js';
-import { REPO_ROOT, requireTool } from '../helpers/tools.js';
+import { postgresSkip } from '../helpers/tools.js';
 
 const EXTRA = ['glimpse_image_locations_image_id_hash', 'glimpse_image_members_image_id_hash', 'glimpse_image_properties_image_id_hash', 'glimpse_image_tags_image_id_hash'];
 
 const run = runGlimpse;
 
-const probe = () => spawnSync(process.execPath, [path.join(REPO_ROOT, 'dist', 'test', 'helpers', 'probe-db.js'), 'postgres']).status === 0;
-const skip = requireTool('PostgreSQL on 127.0.0.1:5432', probe, "the machine's PostgreSQL service");
+const skip = postgresSkip();
 
 describe("Glimpse's extra indexes on PostgreSQL", { skip }, () => {
   let database: TestDatabase;

@@ -5,7 +5,6 @@
  * double-upload nor lose each other's updates.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -13,18 +12,14 @@ import { after, before, describe, it } from 'node:test';
 import { Client } from '../helpers/client.js';
 import { type TestDatabase, createTestDatabase } from '../helpers/databases.js';
 import { type ServerProcess, serveProcess, stopProcess } from '../helpers/process.js';
-import { REPO_ROOT, requireTool } from '../helpers/tools.js';
+import { postgresSkip } from '../helpers/tools.js';
 import { slowUpload, waitFor } from '../helpers/upload.js';
 
 type Node = ServerProcess;
 const startNode = (dataDir: string, database: string) => serveProcess(['--data-dir', dataDir, '--database', database, '--bind', '127.0.0.1:0']);
 const stop = stopProcess;
 
-const probe = (dialect: string) => spawnSync(process.execPath, [path.join(REPO_ROOT, 'dist', 'test', 'helpers', 'probe-db.js'), dialect]).status === 0;
-const SKIPS = {
-  sqlite: false as const,
-  postgres: requireTool('PostgreSQL on 127.0.0.1:5432', () => probe('postgres'), "the machine's PostgreSQL service"),
-};
+const SKIPS = { sqlite: false as const, postgres: postgresSkip() };
 
 for (const dialect of ['sqlite', 'postgres'] as const) {
   describe(`two nodes on one ${dialect} database`, { skip: SKIPS[dialect] }, () => {

@@ -33,3 +33,17 @@ export function openstackSkip(): string | false {
 export function sharedSkip(file: string): string | false {
   return requireTool(`../shared/${file}`, () => existsSync(path.join(SHARED_DIR, file)), 'the shared/ folder beside the repository');
 }
+
+/** The machine's PostgreSQL, for suites that need one whatever GLIMPSE_TEST_DB says (asked in a child process: skips are decided synchronously). */
+export function postgresSkip(): string | false {
+  return requireTool(
+    'PostgreSQL on 127.0.0.1:5432',
+    () => spawnSync(process.execPath, [path.join(REPO_ROOT, 'dist', 'test', 'helpers', 'probe-db.js'), 'postgres']).status === 0,
+    "the machine's PostgreSQL service",
+  );
+}
+
+/** How many bytes of a file the page cache holds (fincore, util-linux). */
+export function pageCacheBytes(file: string): number {
+  return Number(spawnSync('fincore', ['--bytes', '--noheadings', '--output', 'RES', file], { encoding: 'utf8' }).stdout.trim());
+}

@@ -14,7 +14,7 @@ import { Readable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import { writeDirect } from '../../src/store/direct-write.js';
 import { FileStore } from '../../src/store/file-store.js';
-import { requireTool } from '../helpers/tools.js';
+import { pageCacheBytes, requireTool } from '../helpers/tools.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -79,11 +79,9 @@ for (const { label, root, direct, skip } of cases) {
     });
 
     it(`${direct ? 'keeps written images out of the page cache, unless direct I/O is turned off' : 'caches what it writes'}`, async () => {
-      // fincore (util-linux): how much of a file the page cache holds.
-      const resident = (file: string) => Number(spawnSync('fincore', ['--bytes', '--noheadings', '--output', 'RES', file], { encoding: 'utf8' }).stdout.trim());
       const write = async (id: string, directIo: boolean) => {
         await new FileStore('file', dir, { directIo }).add(id, source(8 * MiB).stream);
-        return resident(path.join(dir, id));
+        return pageCacheBytes(path.join(dir, id));
       };
       const cached = await write('00000000-0000-4000-8000-0000000cache1', true);
       if (direct) assert.ok(cached <= ALIGNMENT_PROBE, `direct write left ${cached} bytes cached`);
