@@ -81,7 +81,11 @@ function storeProperties(s: StoreConfig): Record<string, unknown> {
 
 /** Opens the database; an empty embedded SQLite database gets Glance's schema on first start. */
 export async function openAndCheckDatabase(config: GlimpseConfig, logger: Logger): Promise<Db> {
-  const db = openDatabase(config.database, { maxPoolSize: config.databaseMaxPoolSize });
+  const db = openDatabase(config.database, {
+    maxPoolSize: config.databaseMaxPoolSize,
+    poolTimeoutMs: config.databasePoolTimeoutMs,
+    statementTimeoutMs: config.databaseStatementTimeoutMs,
+  });
   try {
     if (db.dialect === 'sqlite' && (await schemaState(db)).kind === 'empty') {
       const { revision } = await syncDatabase(db);
@@ -157,11 +161,19 @@ export async function startServer(config: GlimpseConfig, logger = createLogger(c
   };
   const quotas = new Quotas(limitSource(config, keystone), repo);
   const images = new ImagesService(repo, policy, config, schema, dataHooks, protections, quotas);
-  const imageData = new ImageDataService(images, repo, stores, staging, config, quotas, sharing);
-  const recovered = await imageData.recoverInterruptedWrites();
-  if (recovered.reset.length || recovered.unstaged.length) {
-    logger.warn(recovered, 'recovered writes interrupted by a dead process: images back to queued, stray staged data removed');
-  }
+  const imageData = new ImageDataService(images, repo, stores, staging, config, quotas, sharing, logger);
+  const recover = async () => {
+    const recovered = await imageData.recoverInterruptedWrites();
+    if (recovered.reset.length || recovered.unstaged.length) {
+      logger.warn(recovered, 'recovered writes interrupted by a dead process: images back to queued, stray staged data removed');
+    }
+  };
+  await recover();
+  // Not only at start-up: a node that died is not always followed by a restart of this one.
+  const recovery = setInterval(() => {
+    recover().catch((err: unknown) => logger.warn({ err }, 'the periodic recovery sweep failed; it runs again next interval'));
+  }, config.recoveryIntervalMs);
+  recovery.unref();
   const members = new MembersService(images, membersRepo, policy, config.imageMemberQuota, sharing);
   const tasksRepo = new TasksRepository(db);
   const imports = new ImportService(images, repo, tasksRepo, imageData, stores, config, logger);
@@ -209,10 +221,13 @@ export async function startServer(config: GlimpseConfig, logger = createLogger(c
     publicEndpoint: config.publicEndpoint,
     maxRequestIdLength: config.maxRequestIdLength,
     storeIds: config.multiStore ? config.stores.map((s) => s.id) : null,
+    health: async () => ((await db.ping(2000)) ? null : 'the database gives no connection within 2 s'),
+    timeouts: { clientSocketMs: config.clientSocketTimeoutMs, jsonBodyMs: config.jsonBodyTimeoutMs, bodyIdleMs: config.bodyIdleTimeoutMs },
   });
   try {
     await app.listen({ host: config.bindHost, port: config.bindPort });
   } catch (err) {
+    clearInterval(recovery);
     await imports.close();
     await db.close();
     throw err;
@@ -233,6 +248,7 @@ export async function startServer(config: GlimpseConfig, logger = createLogger(c
       } finally {
         clearInterval(sweep);
       }
+      clearInterval(recovery);
       await imports.close();
       await db.close();
     },

@@ -4,11 +4,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { IdentityResolver } from '../auth/identity.js';
 import type { CorsConfig } from '../config/config.js';
-import { GlimpseError, badRequest } from '../domain/errors.js';
+import { GlimpseError, badRequest, notFound } from '../domain/errors.js';
+import { isDatabaseBusy } from '../db/connection.js';
+import { assertStorable, parseJsonBody } from './json-body.js';
 import type { ImageDataService } from '../services/image-data.js';
 import type { ImportService } from '../services/image-import.js';
 import type { ImagesService } from '../services/images.js';
@@ -50,6 +52,9 @@ export interface AppDeps {
   wwwAuthenticate?: string | null;
   /** The web dashboard; null with --no-dashboard. */
   dashboard?: DashboardOptions | null;
+  /** `/healthcheck`: null when healthy, else why not. */
+  health?: () => Promise<string | null>;
+  timeouts?: { clientSocketMs: number; jsonBodyMs: number; bodyIdleMs: number };
 }
 
 const JSON_BODY_LIMIT = 16 * 1024 * 1024;
@@ -59,8 +64,14 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     exposeHeadRoutes: false,
-    // Tags and property names of up to 255 characters travel in paths.
-    routerOptions: { maxParamLength: 2048 },
+    // Tags and property names travel in paths. Any length reaches the route,
+    // whose own checks answer (404 for an id that cannot exist), never a 414.
+    routerOptions: { maxParamLength: 65_536 },
+    // A path that does not decode (`%ff`): Glance's router would match nothing.
+    frameworkErrors: (_error, request, reply) => {
+      const rendered = renderError(404, 'The resource could not be found.', request.headers.accept);
+      (reply as FastifyReply).code(404).header('x-openstack-request-id', request.id).type(rendered.contentType).send(rendered.body);
+    },
     bodyLimit: JSON_BODY_LIMIT,
     genReqId: (req) => requestId(req.headers['x-openstack-request-id']),
     rewriteUrl: (req) => rewriteUrl(req.url ?? '/', multiStore),
@@ -70,12 +81,19 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     // never the side that closes an idle connection a client is reusing.
     // 1 MiB socket and request buffers: with Node's 16 KiB default an upload
     // stalls the socket after every 64 KiB read.
-    serverFactory: (handler) =>
-      http.createServer({ highWaterMark: 1024 * 1024, requestTimeout: 0, keepAliveTimeout: 75_000, headersTimeout: 60_000 }, handler),
+    // `client_socket_timeout` as Glance's: a connection with nothing sent
+    // either way for that long is closed (uploads that stall are cut sooner,
+    // by the body idle timeout of the data routes).
+    serverFactory: (handler) => {
+      const server = http.createServer({ highWaterMark: 1024 * 1024, requestTimeout: 0, keepAliveTimeout: 75_000, headersTimeout: 60_000 }, handler);
+      server.setTimeout(deps.timeouts?.clientSocketMs ?? 900_000);
+      return server;
+    },
   });
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-openstack-request-id', request.id);
+    assertStorableQuery(request.url);
     const incoming = request.headers['x-openstack-request-id'];
     if (typeof incoming === 'string' && incoming.length > deps.maxRequestIdLength) {
       throw new GlimpseError('header_too_large', `x-openstack-request-id is longer than ${deps.maxRequestIdLength} characters.`);
@@ -96,9 +114,13 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     const rendered = renderError(status, explanation, request.headers.accept);
     for (const [name, value] of Object.entries(known?.headers ?? {})) reply.header(name, value);
     if (status === 401 && deps.wwwAuthenticate) reply.header('www-authenticate', deps.wwwAuthenticate);
-    // Refused mid-body (an upload over a limit, say): close the connection
-    // after answering, rather than read and discard the rest of the image.
-    if (!request.raw.complete) reply.header('connection', 'close');
+    // Refused before or while its body arrives (an upload over a limit, say):
+    // answer, then close the connection, reading and discarding a bounded
+    // amount meanwhile so the client, still sending, gets to read the answer.
+    if (!request.raw.complete) {
+      reply.header('connection', 'close');
+      discardThenClose(request.raw);
+    }
     return reply.code(status).type(rendered.contentType).send(rendered.body);
   });
   app.setNotFoundHandler((request, reply) => {
@@ -106,15 +128,16 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     return reply.code(404).type(rendered.contentType).send(rendered.body);
   });
 
-  versionRoutes(app, { publicEndpoint: deps.publicEndpoint, multiStore });
+  versionRoutes(app, { publicEndpoint: deps.publicEndpoint, multiStore, health: deps.health });
   if (deps.dashboard) dashboardRoutes(app, deps.dashboard);
   app.register(async (api) => {
     api.decorateRequest('ctx', null as never);
     api.addHook('onRequest', async (request) => {
       request.ctx = await deps.identity(request.headers, request.id);
     });
+    api.addHook('preValidation', async (request) => assertStorableParams(request));
     api.register(async (json) => {
-      jsonBodies(json);
+      jsonBodies(json, deps.timeouts?.jsonBodyMs ?? 60_000);
       imageRoutes(json, {
         images: deps.images,
         wire: deps.wire,
@@ -129,25 +152,81 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       schemaRoutes(json, deps.imageSchema);
       infoRoutes(json, deps.info);
     });
-    api.register(async (data) => imageDataRoutes(data, deps.imageData));
+    api.register(async (data) =>
+      imageDataRoutes(data, deps.imageData, { bodyIdleMs: deps.timeouts?.bodyIdleMs ?? 60_000, clientSocketMs: deps.timeouts?.clientSocketMs ?? 900_000 }),
+    );
   });
   return app;
 }
 
-/** Glance parses JSON bodies whatever their Content-Type says. */
-function jsonBodies(app: FastifyInstance): void {
+/**
+ * Glance parses JSON bodies whatever their Content-Type says (see
+ * json-body.ts for what is refused). A body still arriving after
+ * `timeoutMs` is cut: a client dripping bytes cannot hold a connection.
+ */
+function jsonBodies(app: FastifyInstance, timeoutMs: number): void {
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'string' }, (_request: FastifyRequest, text: string | Buffer, done) => {
-    const body = String(text);
-    if (body.trim() === '') return done(null, undefined);
+  app.addHook('onRequest', async (request) => {
+    if (request.raw.complete) return;
+    const timer = setTimeout(() => request.raw.destroy(new Error('request body timed out')), timeoutMs);
+    request.raw.once('end', () => clearTimeout(timer));
+    request.raw.once('close', () => clearTimeout(timer));
+  });
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request: FastifyRequest, bytes: string | Buffer, done) => {
     try {
-      const parsed: unknown = JSON.parse(body);
-      if (parsed === null || typeof parsed !== 'object') return done(badRequest('Expected a JSON object or array in the request body.'), undefined);
-      done(null, parsed);
-    } catch {
-      done(badRequest('Malformed JSON in request body.'), undefined);
+      done(null, parseJsonBody(Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes)));
+    } catch (err) {
+      done(err as Error, undefined);
     }
   });
+}
+
+/**
+ * Path parameters and query values that no database row can hold (NUL,
+ * surrogates: 4-byte UTF-8) name nothing: 404 on a read, 400 on a write.
+ * Checked before any route touches the database with them.
+ */
+function assertStorableParams(request: FastifyRequest): void {
+  for (const value of Object.values((request.params ?? {}) as Record<string, string>)) {
+    try {
+      assertStorable(value, 'the path');
+    } catch (err) {
+      if (['GET', 'HEAD', 'DELETE'].includes(request.method)) throw notFound('The resource could not be found.');
+      throw badRequest(`The path cannot name a stored resource: ${(err as Error).message.replace(/^JSON body: the path /, '')}`);
+    }
+  }
+}
+
+function assertStorableQuery(url: string): void {
+  const q = url.indexOf('?');
+  if (q === -1) return;
+  for (const [key, value] of new URLSearchParams(url.slice(q + 1))) {
+    try {
+      assertStorable(key, 'a query parameter name');
+      assertStorable(value, `query parameter ${key}`);
+    } catch (err) {
+      throw badRequest((err as Error).message.replace(/^JSON body: /, ''));
+    }
+  }
+}
+
+/** Up to 64 MiB or 10 s of an unread body are read and dropped before the socket closes. */
+const DISCARD_BYTES = 64 * 1024 * 1024;
+const DISCARD_MS = 10_000;
+
+function discardThenClose(body: http.IncomingMessage): void {
+  if (body.destroyed) return;
+  let left = DISCARD_BYTES;
+  const close = () => body.socket?.destroy();
+  const timer = setTimeout(close, DISCARD_MS);
+  timer.unref();
+  body.on('data', (chunk: Buffer) => {
+    left -= chunk.length;
+    if (left <= 0) close();
+  });
+  body.once('end', () => clearTimeout(timer));
+  body.once('close', () => clearTimeout(timer));
+  body.resume();
 }
 
 function requestId(incoming: string | string[] | undefined): string {
@@ -162,5 +241,6 @@ function toGlimpseError(error: unknown): GlimpseError | null {
   if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new GlimpseError('too_large', `Request body is larger than ${JSON_BODY_LIMIT} bytes.`);
   if (e.statusCode === 400) return badRequest(e.message ?? 'Bad request');
   if (e.statusCode === 415) return new GlimpseError('unsupported_media_type', e.message ?? 'Unsupported media type');
+  if (isDatabaseBusy(error)) return new GlimpseError('service_unavailable', 'The database is too busy to answer in time; try again.');
   return null;
 }

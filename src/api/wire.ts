@@ -1,4 +1,5 @@
 /** Images as Glance renders them on the wire (shared/spec/images-api.md §2.1). */
+import { dict, hasKey } from '../domain/dict.js';
 import { HIDDEN_PROPERTIES, type Image, type ImageLocation } from '../domain/image.js';
 
 export interface WireOptions {
@@ -22,7 +23,8 @@ export function isoSeconds(d: Date): string {
 
 /** `locations` are those the caller may see (ImagesService.visibleLocations). */
 export function imageToWire(image: Image, locations: ImageLocation[], o: WireOptions): Record<string, unknown> {
-  const out: Record<string, unknown> = {
+  const out = dict<unknown>();
+  Object.assign(out, {
     id: image.id,
     name: image.name,
     status: image.status,
@@ -42,9 +44,9 @@ export function imageToWire(image: Image, locations: ImageLocation[], o: WireOpt
     created_at: isoSeconds(image.created_at),
     updated_at: isoSeconds(image.updated_at),
     tags: image.tags,
-  };
+  });
   for (const [key, value] of Object.entries(image.properties)) {
-    if (!HIDDEN_PROPERTIES.has(key) && !(key in out)) out[key] = value;
+    if (!HIDDEN_PROPERTIES.has(key) && !hasKey(out, key)) out[key] = value;
   }
   if (o.showMultipleLocations) out.locations = locations.map(({ url, metadata }) => ({ url, metadata }));
   if (o.showImageDirectUrl && locations.length > 0) out.direct_url = locations[0].url;

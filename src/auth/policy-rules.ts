@@ -108,7 +108,7 @@ function parseCheck(token: string, rule: string): Check {
 function interpolate(template: string, target: Target): string | undefined {
   let missing = false;
   const out = template.replace(/%\((\w+)\)s/g, (_m, name: string) => {
-    const v = target[name];
+    const v = Object.hasOwn(target, name) ? target[name] : undefined;
     if (v === undefined || v === null) {
       missing = true;
       return '';

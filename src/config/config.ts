@@ -45,6 +45,22 @@ export interface GlimpseConfig {
   database: string;
   /** `[database] max_pool_size`: connections per process to PostgreSQL or MySQL. */
   databaseMaxPoolSize: number;
+  /** `[database] pool_timeout`, in ms: the longest wait for a pooled connection (then 503). */
+  databasePoolTimeoutMs: number;
+  /** `[database] statement_timeout`, in ms (0: none): the server cancels a statement running longer. */
+  databaseStatementTimeoutMs: number;
+  /** `[DEFAULT] client_socket_timeout`, in ms (0: none): a connection idle this long is closed. */
+  clientSocketTimeoutMs: number;
+  /** `[glimpse] body_idle_timeout`, in ms: an upload or JSON body that sends nothing this long is cut. */
+  bodyIdleTimeoutMs: number;
+  /** `[glimpse] json_body_timeout`, in ms: the longest a JSON request body may take to arrive. */
+  jsonBodyTimeoutMs: number;
+  /** `[glimpse] max_concurrent_uploads`: uploads and stagings one process receives at once (503 beyond). */
+  maxConcurrentUploads: number;
+  /** `[glimpse] max_list_filters`: filters one image list may carry (400 beyond). */
+  maxListFilters: number;
+  /** `[glimpse] recovery_interval_seconds`, in ms: how often interrupted writes are looked for while serving. */
+  recoveryIntervalMs: number;
   auth: AuthMode;
   insecure: boolean;
   /** The project every request belongs to in noauth mode. */
@@ -139,6 +155,14 @@ export function loadConfig(cli: CliOptions, cwd = process.cwd()): GlimpseConfig 
     dataDir,
     database: cli.database ?? databaseUrl(ini) ?? `sqlite:///${path.join(dataDir, 'glimpse.sqlite')}`,
     databaseMaxPoolSize: positive(ini.int('database', 'max_pool_size') ?? 10, 'max_pool_size'),
+    databasePoolTimeoutMs: positive(ini.int('database', 'pool_timeout') ?? 30, 'pool_timeout') * 1000,
+    databaseStatementTimeoutMs: nonNegative(ini.int('database', 'statement_timeout') ?? 60, 'statement_timeout') * 1000,
+    clientSocketTimeoutMs: nonNegative(ini.int('DEFAULT', 'client_socket_timeout') ?? 900, 'client_socket_timeout') * 1000,
+    bodyIdleTimeoutMs: positive(ini.int('glimpse', 'body_idle_timeout') ?? 60, 'body_idle_timeout') * 1000,
+    jsonBodyTimeoutMs: positive(ini.int('glimpse', 'json_body_timeout') ?? 60, 'json_body_timeout') * 1000,
+    maxConcurrentUploads: positive(ini.int('glimpse', 'max_concurrent_uploads') ?? 16, 'max_concurrent_uploads'),
+    maxListFilters: positive(ini.int('glimpse', 'max_list_filters') ?? 20, 'max_list_filters'),
+    recoveryIntervalMs: positive(ini.int('glimpse', 'recovery_interval_seconds') ?? 30, 'recovery_interval_seconds') * 1000,
     auth,
     insecure: cli.insecure ?? false,
     noauthProjectId: ini.str('glimpse', 'noauth_project_id') ?? 'admin',
@@ -350,6 +374,11 @@ function flavorToAuth(flavor: string | undefined): string {
 
 function databaseUrl(ini: IniReader): string | undefined {
   return ini.str('database', 'connection') ?? ini.str('DEFAULT', 'sql_connection') ?? ini.str('sql', 'connection');
+}
+
+function nonNegative(n: number, name: string): number {
+  if (n < 0) throw new Error(`${name} must not be negative`);
+  return n;
 }
 
 function positive(n: number, name: string): number {

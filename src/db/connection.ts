@@ -2,11 +2,13 @@
  * Opens the database named by a SQLAlchemy-style URL (`[database] connection`)
  * and knows how each dialect stores booleans and timestamps.
  */
+import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, MysqlDialect, PostgresDialect, type RawBuilder, SqliteDialect, sql } from 'kysely';
 import { createPool } from 'mysql2';
+import { createConnection as createMysqlConnection } from 'mysql2/promise';
 import pg from 'pg';
 import type { Database, DbBool, DbTime } from './tables.js';
 
@@ -25,6 +27,23 @@ export interface Db {
    * low-selectivity indexes over the image_id ones and scans every live row.
    */
   unindexed(column: string): RawBuilder<unknown>;
+  /**
+   * Runs `work` in one transaction that holds an exclusive lock named `key`
+   * until it commits: what `work` counts and then writes cannot be raced by
+   * another request, process or node. `work` must use the executor it is
+   * given (a second connection could wait on the first one forever).
+   */
+  exclusive<T>(key: string, work: (trx: Kysely<Database>) => Promise<T>): Promise<T>;
+  /** Locks an image row inside a transaction until it ends (a write lock on SQLite). */
+  lockImage(trx: Kysely<Database>, id: string): Promise<void>;
+  /**
+   * Runs `work` on one connection, and cancels its statement in the server
+   * when `signal` aborts (the client went away): a query nobody waits for
+   * stops using the database.
+   */
+  cancellable<T>(signal: AbortSignal | undefined, work: (db: Kysely<Database>) => Promise<T>): Promise<T>;
+  /** Whether a connection can be had and answers within `ms` (the health check). */
+  ping(ms: number): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -84,6 +103,43 @@ export function utcText(d: Date, fraction = true): string {
 export interface PoolOptions {
   /** `[database] max_pool_size` */
   maxPoolSize?: number;
+  /** `[database] pool_timeout`, in ms: how long a request waits for a free connection before a 503. */
+  poolTimeoutMs?: number;
+  /** `[database] statement_timeout`, in ms (0: none): a statement running longer is cancelled by the server. */
+  statementTimeoutMs?: number;
+}
+
+/** The error a database timeout (statement or pool) becomes: callers map it to 503. */
+export class DatabaseBusyError extends Error {}
+
+/** PostgreSQL's query_canceled, MariaDB's and MySQL's statement timeouts, and waits for a pooled connection. */
+export function isDatabaseBusy(err: unknown): boolean {
+  const e = err as { code?: string; errno?: number; message?: string } | null;
+  if (!e) return false;
+  if (err instanceof DatabaseBusyError || e.code === '57014') return true;
+  if (e.errno === 1969 || e.errno === 3024 || e.errno === 1317) return true;
+  return typeof e.message === 'string' && /timeout exceeded when trying to connect|Queue limit reached|Pool is closed/.test(e.message);
+}
+
+const lockName = (key: string) => createHash('sha1').update(key).digest('hex');
+
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<typeof TIMED_OUT>((resolve) => (timer = setTimeout(() => resolve(TIMED_OUT), ms)));
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+const TIMED_OUT = Symbol('timed out');
+
+async function pingWith(kysely: Kysely<Database>, ms: number): Promise<boolean> {
+  const answer = sql`SELECT 1`.execute(kysely).then(
+    () => true,
+    () => false,
+  );
+  return (await withTimeout(answer, ms)) === true;
 }
 
 /** Opens a database from a SQLAlchemy-style URL: sqlite:///…, postgresql[+driver]://…, mysql[+driver]://… */
@@ -132,10 +188,16 @@ function openPostgres(url: string, options: PoolOptions): Db {
     password: u.password,
     database: u.database,
     max: options.maxPoolSize ?? 10,
+    connectionTimeoutMillis: options.poolTimeoutMs ?? 30_000,
     // Every Glimpse query is short and index-driven; a parallel plan's worker
     // start-up made a filtered list of 1,000 images six times slower (270 ms
     // against 45 ms on 1M images), so this pool's sessions plan serially.
-    options: '-c max_parallel_workers_per_gather=0',
+    // join_collapse_limit = 1: each list filter is a semi-join, and searching
+    // every join order of N of them took seconds to plan past ~20 filters
+    // (50: 1.4 s, 200: minutes); in the written order planning stays linear.
+    options:
+      '-c max_parallel_workers_per_gather=0 -c join_collapse_limit=1' +
+      (options.statementTimeoutMs ? ` -c statement_timeout=${options.statementTimeoutMs}` : ''),
   });
   // An idle connection the server drops (restart, failover) is an event, not a crash: the pool replaces it.
   pool.on('error', () => undefined);
@@ -147,6 +209,25 @@ function openPostgres(url: string, options: PoolOptions): Db {
     toBool: (v) => v,
     toTime: (d) => utcText(d),
     unindexed: (column) => sql.ref(column),
+    exclusive: (key, work) =>
+      kysely.transaction().execute(async (trx) => {
+        await sql`SELECT pg_advisory_xact_lock(hashtextextended(${key}, 0))`.execute(trx);
+        return work(trx);
+      }),
+    lockImage: async (trx, id) => {
+      await sql`SELECT id FROM images WHERE id = ${id} FOR UPDATE`.execute(trx);
+    },
+    cancellable: (signal, work) =>
+      cancellableOn(kysely, signal, sql<{ pid: number }>`SELECT pg_backend_pid() AS pid`, async (pid) => {
+        const client = new pg.Client({ host: u.params.get('host') ?? u.host, port: u.port, user: u.user, password: u.password, database: u.database });
+        await client.connect();
+        try {
+          await client.query('SELECT pg_cancel_backend($1)', [pid]);
+        } finally {
+          await client.end();
+        }
+      }, work),
+    ping: (ms) => pingWith(kysely, ms),
     close: () => kysely.destroy(),
   };
 }
@@ -165,9 +246,20 @@ function openMysql(url: string, options: PoolOptions): Db {
     dateStrings: true,
     supportBigNumbers: true,
   });
-  // oslo.db's default session mode for MySQL ([database] mysql_sql_mode).
-  pool.on('connection', (connection) => connection.query("SET SESSION sql_mode = 'TRADITIONAL'"));
+  pool.on('connection', (connection) => {
+    // oslo.db's default session mode for MySQL ([database] mysql_sql_mode).
+    connection.query("SET SESSION sql_mode = 'TRADITIONAL'");
+    // Read committed, as PostgreSQL: a count taken after waiting for a lock
+    // sees what the lock's previous holder committed.
+    connection.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED');
+    if (options.statementTimeoutMs) {
+      // MariaDB's name (seconds) and MySQL's (ms, SELECT only); each server ignores the other's with an error.
+      connection.query(`SET SESSION max_statement_time = ${options.statementTimeoutMs / 1000}`, () => undefined);
+      connection.query(`SET SESSION max_execution_time = ${options.statementTimeoutMs}`, () => undefined);
+    }
+  });
   const kysely = new Kysely<Database>({ dialect: new MysqlDialect({ pool }) });
+  const timeoutS = Math.ceil((options.poolTimeoutMs ?? 30_000) / 1000);
   return {
     kysely,
     dialect: 'mysql',
@@ -175,11 +267,70 @@ function openMysql(url: string, options: PoolOptions): Db {
     toBool: (v) => (v ? 1 : 0),
     toTime: (d) => utcText(d, false),
     unindexed: (column) => sql.ref(column),
+    // GET_LOCK belongs to the session, not the transaction: taken and released on the one connection around it.
+    exclusive: (key, work) =>
+      kysely.connection().execute(async (conn) => {
+        const name = lockName(key);
+        const got = await sql<{ got: number | null }>`SELECT GET_LOCK(${name}, ${timeoutS}) AS got`.execute(conn);
+        if (Number(got.rows[0]?.got) !== 1) throw new DatabaseBusyError(`could not take the database lock for ${key} within ${timeoutS} s`);
+        try {
+          return await conn.transaction().execute(work);
+        } finally {
+          await sql`SELECT RELEASE_LOCK(${name})`.execute(conn);
+        }
+      }),
+    lockImage: async (trx, id) => {
+      await sql`SELECT id FROM images WHERE id = ${id} FOR UPDATE`.execute(trx);
+    },
+    cancellable: (signal, work) =>
+      cancellableOn(kysely, signal, sql<{ pid: number }>`SELECT CONNECTION_ID() AS pid`, async (pid) => {
+        const killer = await createMysqlConnection({ host: u.host, port: u.port, user: u.user, password: u.password, database: u.database });
+        try {
+          await killer.query(`KILL QUERY ${Number(pid)}`);
+        } finally {
+          await killer.end();
+        }
+      }, work),
+    ping: (ms) => pingWith(kysely, ms),
     close: () => kysely.destroy(),
   };
 }
 
 /** `sqlite:////abs/path`, `sqlite:///relative/path`, `sqlite://` (in memory). */
+/**
+ * Pins one connection, learns its server-side id, and asks the server to
+ * cancel whatever that connection runs if the signal aborts before `work` ends.
+ */
+async function cancellableOn<T>(
+  kysely: Kysely<Database>,
+  signal: AbortSignal | undefined,
+  whoAmI: RawBuilder<{ pid: number }>,
+  cancel: (pid: number) => Promise<void>,
+  work: (db: Kysely<Database>) => Promise<T>,
+): Promise<T> {
+  if (!signal) return work(kysely);
+  return kysely.connection().execute(async (conn) => {
+    const pid = (await whoAmI.execute(conn)).rows[0].pid;
+    let done = false;
+    let cancelling: Promise<void> | null = null;
+    // Best effort: if the cancel fails, the statement timeout still ends the query.
+    const onAbort = () => {
+      if (!done) cancelling = cancel(pid).catch(() => undefined);
+    };
+    if (signal.aborted) throw new DatabaseBusyError('the client went away');
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await work(conn);
+    } finally {
+      done = true;
+      signal.removeEventListener('abort', onAbort);
+      // The connection goes back to the pool only once a cancel sent for it has
+      // landed, so it can never cancel the next request's statement.
+      if (cancelling) await cancelling;
+    }
+  });
+}
+
 function sqlitePath(url: string): string {
   const rest = url.replace(/^sqlite(\+\w+)?:\/\//, '').split('?', 1)[0];
   if (rest === '' || rest === '/') return ':memory:';
@@ -218,6 +369,13 @@ function openSqlite(url: string): Db {
   sqlite.pragma('busy_timeout = 10000');
   sqlite.pragma('foreign_keys = ON');
   const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+  // A write as a transaction's first statement takes SQLite's one write lock
+  // (waiting up to busy_timeout), so what the transaction reads next is not
+  // stale: a transaction that read first and wrote second would fail with
+  // SQLITE_BUSY_SNAPSHOT when another process wrote in between.
+  const takeWriteLock = async (trx: Kysely<Database>) => {
+    await sql`UPDATE images SET deleted = deleted WHERE id = ''`.execute(trx);
+  };
   return {
     kysely,
     dialect: 'sqlite',
@@ -225,6 +383,15 @@ function openSqlite(url: string): Db {
     toBool: (v) => (v ? 1 : 0),
     toTime: (d) => utcText(d),
     unindexed: (column) => sql`+${sql.ref(column)}`,
+    exclusive: (_key, work) =>
+      kysely.transaction().execute(async (trx) => {
+        await takeWriteLock(trx);
+        return work(trx);
+      }),
+    lockImage: (trx) => takeWriteLock(trx),
+    // A SQLite statement runs to its end on this thread: there is nothing to cancel from outside.
+    cancellable: (_signal, work) => work(kysely),
+    ping: (ms) => pingWith(kysely, ms),
     close: () => kysely.destroy(),
   };
 }

@@ -5,9 +5,10 @@
  * change is a compare-and-set on the current status.
  */
 import { type ExpressionBuilder, type Kysely, type SqlBool, sql } from 'kysely';
-import { conflict } from '../domain/errors.js';
-import type { Image, ImageLocation, ImageStatus, Visibility } from '../domain/image.js';
+import { conflict, tooLarge } from '../domain/errors.js';
+import { type Image, type ImageLocation, type ImageStatus, RESERVED_PREFIX, type Visibility } from '../domain/image.js';
 import type { Viewer } from '../domain/visibility.js';
+import { dict } from '../domain/dict.js';
 import { type Db, fromBool, fromTime } from './connection.js';
 import type { Database } from './tables.js';
 
@@ -54,6 +55,26 @@ export interface ImageChange {
   removeLocations?: string[];
 }
 
+/** image_property_quota and image_tag_quota (negative: unlimited). */
+export interface ChildQuotas {
+  properties: number;
+  tags: number;
+}
+interface ChildCounts {
+  properties: number;
+  tags: number;
+}
+
+/** Only growth past a quota is refused, so an image already over a lowered quota can still shrink. */
+function assertWithin(quotas: ChildQuotas, before: ChildCounts, after: ChildCounts): void {
+  if (quotas.properties >= 0 && after.properties > quotas.properties && after.properties > before.properties) {
+    throw tooLarge(`The limit has been exceeded on the number of allowed image properties. Attempted: ${after.properties}, Maximum: ${quotas.properties}`);
+  }
+  if (quotas.tags >= 0 && after.tags > quotas.tags && after.tags > before.tags) {
+    throw tooLarge(`The limit has been exceeded on the number of allowed image tags. Attempted: ${after.tags}, Maximum: ${quotas.tags}`);
+  }
+}
+
 type Eb = ExpressionBuilder<Database, 'images'>;
 type Trx = Kysely<Database>;
 
@@ -74,14 +95,21 @@ export class ImagesRepository {
     return row ? toImage(row) : null;
   }
 
+  /**
+   * The live row an id names. Ids are compared as stored: an id as given, or
+   * its lower-case form (what Glimpse stores), with an exact match first; on
+   * MySQL's case-insensitive collation either may find a row in another case.
+   * Callers go on with the row's own id, never the one they were given.
+   */
   private async liveRow(id: string): Promise<Database['images'] | null> {
-    const row = await this.db.kysely
+    const rows = await this.db.kysely
       .selectFrom('images')
       .selectAll()
-      .where('id', '=', id)
+      .where('id', 'in', [...new Set([id, id.toLowerCase()])])
       .where('deleted', '=', this.db.toBool(false))
-      .executeTakeFirst();
-    return row && !SOFT_DELETED_STATUSES.includes(row.status) ? row : null;
+      .execute();
+    const live = rows.filter((r) => !SOFT_DELETED_STATUSES.includes(r.status));
+    return live.find((r) => r.id === id) ?? live.find((r) => r.id === id.toLowerCase()) ?? live[0] ?? null;
   }
 
   async create(image: Image): Promise<void> {
@@ -101,8 +129,11 @@ export class ImagesRepository {
   /**
    * Applies a change atomically. With `fromStatus`, the update happens only if
    * the image is still in that status (else 409), Glance's `from_state` guard.
+   * The first statement updates the image row, which locks it: changes to one
+   * image run one after another, so `quotas` are checked on what is really
+   * there once this change is made, whatever runs beside it.
    */
-  async update(id: string, change: ImageChange, fromStatus?: ImageStatus | ImageStatus[]): Promise<Image> {
+  async update(id: string, change: ImageChange, fromStatus?: ImageStatus | ImageStatus[], quotas?: ChildQuotas): Promise<Image> {
     const now = new Date();
     await this.db.kysely.transaction().execute(async (trx) => {
       let query = trx
@@ -115,6 +146,7 @@ export class ImagesRepository {
       if (Number(result.numUpdatedRows) === 0) {
         throw conflict(fromStatus ? `Image status transition from ${[fromStatus].flat().join(' or ')} is no longer possible: the image changed meanwhile.` : `Image ${id} was changed or deleted meanwhile.`);
       }
+      const before = quotas ? await this.childCounts(trx, id) : null;
       if (change.setProperties) await this.writeProperties(trx, id, change.setProperties, now);
       if (change.removeProperties?.length) await this.softDelete(trx, 'image_properties', id, now, 'name', change.removeProperties);
       if (change.addTags?.length) await this.addTags(trx, id, change.addTags, now);
@@ -135,18 +167,24 @@ export class ImagesRepository {
           })
           .execute();
       }
+      if (quotas && before) assertWithin(quotas, before, await this.childCounts(trx, id));
     });
     const image = await this.get(id);
     if (!image) throw conflict(`Image ${id} was deleted meanwhile.`);
     return image;
   }
 
-  /** Glance's delete: the image row and every live child row, soft-deleted with one timestamp. */
-  async remove(id: string, fromStatus?: ImageStatus[]): Promise<void> {
+  /**
+   * Glance's delete: the image row and every live child row, soft-deleted
+   * with one timestamp. Returns the locations it dropped, read under the
+   * image row's lock: an upload that committed on another node just before
+   * is seen here, so its data is removed with the image, never orphaned.
+   */
+  async remove(id: string, fromStatus?: ImageStatus[]): Promise<ImageLocation[]> {
     const now = new Date();
     const t = this.db.toTime(now);
     const yes = this.db.toBool(true);
-    await this.db.kysely.transaction().execute(async (trx) => {
+    return this.db.kysely.transaction().execute(async (trx) => {
       let query = trx
         .updateTable('images')
         .set({ status: 'deleted', deleted: yes, deleted_at: t, updated_at: t })
@@ -155,6 +193,12 @@ export class ImagesRepository {
       if (fromStatus) query = query.where('status', 'in', fromStatus);
       const result = await query.executeTakeFirst();
       if (Number(result.numUpdatedRows) === 0) throw conflict(`Image ${id} was changed or deleted meanwhile.`);
+      const locations = await trx
+        .selectFrom('image_locations')
+        .select(['value', 'meta_data', 'deleted', 'status'])
+        .where('image_id', '=', id)
+        .orderBy('id')
+        .execute();
       await this.dropLocations(trx, id, now);
       for (const table of ['image_properties', 'image_members', 'image_tags'] as const) {
         await trx
@@ -164,7 +208,24 @@ export class ImagesRepository {
           .where('deleted', '=', this.db.toBool(false))
           .execute();
       }
+      return locations
+        .filter((l) => !fromBool(l.deleted) && l.status === 'active')
+        .map((l) => ({ url: l.value, metadata: parseMeta(l.meta_data) }));
     });
+  }
+
+  /** Live custom properties (os_glance_* not counted, as Glance) and tags of an image, inside a transaction. */
+  private async childCounts(trx: Trx, id: string): Promise<ChildCounts> {
+    const no = this.db.toBool(false);
+    const [props, tags] = await Promise.all([
+      trx.selectFrom('image_properties').select(['name', 'deleted']).where('image_id', '=', id).execute(),
+      trx.selectFrom('image_tags').select(['value', 'deleted']).where('image_id', '=', id).where('deleted', '=', no).execute(),
+    ]);
+    const liveNames = props.filter((p) => !fromBool(p.deleted)).map((p) => p.name);
+    return {
+      properties: new Set(liveNames.filter((n) => !n.startsWith(RESERVED_PREFIX))).size,
+      tags: new Set(tags.map((t) => t.value)).size,
+    };
   }
 
   /** The caller's live membership of a shared image, any status. */
@@ -260,9 +321,14 @@ export class ImagesRepository {
     return new Set(rows.filter((r) => !SOFT_DELETED_STATUSES.includes(r.status)).map((r) => r.id));
   }
 
-  async list(q: ImageListQuery): Promise<Image[]> {
+  /** A page of images; `signal` aborting (the client left) cancels the query in the database. */
+  async list(q: ImageListQuery, signal?: AbortSignal): Promise<Image[]> {
+    return this.db.cancellable(signal, (k) => this.listOn(k, q));
+  }
+
+  private async listOn(k: Kysely<Database>, q: ImageListQuery): Promise<Image[]> {
     const no = this.db.toBool(false);
-    let query = this.db.kysely
+    let query = k
       .selectFrom('images')
       .selectAll()
       .where('deleted', '=', no)
@@ -302,7 +368,7 @@ export class ImagesRepository {
     // paging is consistent, and NULLs sort alike on every database.
     for (const { key, dir } of q.sort) query = query.orderBy((eb) => sortExpression(eb, key), dir);
     const rows = await query.limit(q.limit).execute();
-    return this.hydrate(rows);
+    return this.hydrate(rows, k);
   }
 
   /** Glance's union of public/community, owned, and shared-with-me (by member status) images. */
@@ -441,10 +507,9 @@ export class ImagesRepository {
   }
 
   /** Turns rows into images, loading properties, tags and locations in one query each. */
-  private async hydrate(rows: Database['images'][]): Promise<Image[]> {
+  private async hydrate(rows: Database['images'][], k: Kysely<Database> = this.db.kysely): Promise<Image[]> {
     if (rows.length === 0) return [];
     const ids = rows.map((r) => r.id);
-    const k = this.db.kysely;
     // Liveness is checked here rather than in SQL: with `deleted = ?` in the
     // WHERE clause SQLite picks Glance's low-selectivity ix_*_deleted index
     // over the image_id one and scans every live row.
@@ -461,17 +526,26 @@ export class ImagesRepository {
         .then((rows) => live(rows).filter((r) => r.status === 'active')),
     ]);
     const byId = new Map<string, Image>();
+    const byFoldedId = new Map<string, Image>();
     const images = rows.map((r) => {
       const image = toImage(r);
       byId.set(r.id, image);
+      byFoldedId.set(r.id.toLowerCase(), image);
       return image;
     });
-    for (const p of props) byId.get(p.image_id)!.properties[p.name] = p.value ?? '';
-    for (const t of tags) {
-      const image = byId.get(t.image_id)!;
-      if (!image.tags.includes(t.value)) image.tags.push(t.value);
+    // MySQL compares ids without case, so a child row may carry its image's id
+    // in another case (a Glance database can hold such rows): it still
+    // belongs to that image. A row that matches no image is not one of ours.
+    const owner = (imageId: string) => byId.get(imageId) ?? byFoldedId.get(imageId.toLowerCase());
+    for (const p of props) {
+      const image = owner(p.image_id);
+      if (image) image.properties[p.name] = p.value ?? '';
     }
-    for (const l of locations) byId.get(l.image_id)!.locations.push({ url: l.value, metadata: parseMeta(l.meta_data) });
+    for (const t of tags) {
+      const image = owner(t.image_id);
+      if (image && !image.tags.includes(t.value)) image.tags.push(t.value);
+    }
+    for (const l of locations) owner(l.image_id)?.locations.push({ url: l.value, metadata: parseMeta(l.meta_data) });
     return images;
   }
 }
@@ -513,7 +587,7 @@ function toImage(r: Database['images']): Image {
     min_disk: Number(r.min_disk),
     created_at: fromTime(r.created_at),
     updated_at: fromTime(r.updated_at ?? r.created_at),
-    properties: {},
+    properties: dict<string>(),
     tags: [],
     locations: [],
   };

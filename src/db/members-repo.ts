@@ -3,7 +3,7 @@
  * soft-deleted, and adding it again revives its old row (status back to
  * pending), so the (image_id, member, deleted_at) key never collides.
  */
-import { conflict } from '../domain/errors.js';
+import { conflict, tooLarge } from '../domain/errors.js';
 import type { Member, MemberStatus } from '../domain/member.js';
 import { type Db, fromBool, fromTime } from './connection.js';
 import type { Database } from './tables.js';
@@ -23,11 +23,22 @@ export class MembersRepository {
     return row ? toMember(row) : null;
   }
 
-  async add(imageId: string, memberId: string): Promise<Member> {
+  /**
+   * Adds a member, or revives its old row, under the image row's lock:
+   * concurrent adds (a retry, a double submit, two nodes) find the row the
+   * first one wrote, so there is never more than one live row to revoke, and
+   * `quota` (image_member_quota; negative: unlimited) counts what is stored.
+   */
+  async add(imageId: string, memberId: string, quota: number): Promise<Member> {
     const now = this.db.toTime(new Date());
     await this.db.kysely.transaction().execute(async (trx) => {
+      await this.db.lockImage(trx, imageId);
       const rows = await this.rows(imageId, memberId, trx);
       if (rows.some((r) => !fromBool(r.deleted))) throw conflict(`Member ${memberId} already exists for image ${imageId}.`);
+      const live = (await this.rows(imageId, undefined, trx)).filter((r) => !fromBool(r.deleted)).length;
+      if (quota >= 0 && live + 1 > quota) {
+        throw tooLarge(`The limit has been exceeded on the number of allowed image members for this image. Attempted: ${live + 1}, Maximum: ${quota}`);
+      }
       if (rows.length > 0) {
         await trx
           .updateTable('image_members')
@@ -45,26 +56,30 @@ export class MembersRepository {
   }
 
   async setStatus(imageId: string, memberId: string, status: MemberStatus): Promise<Member | null> {
-    const row = (await this.rows(imageId, memberId)).find((r) => !fromBool(r.deleted));
-    if (!row) return null;
-    await this.db.kysely
+    const result = await this.db.kysely
       .updateTable('image_members')
       .set({ status, updated_at: this.db.toTime(new Date()) })
-      .where('id', '=', row.id)
-      .execute();
-    return this.get(imageId, memberId);
+      .where('image_id', '=', imageId)
+      .where('member', '=', memberId)
+      .where('deleted', '=', this.db.toBool(false))
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0 ? this.get(imageId, memberId) : null;
   }
 
+  /** Revokes a member: every live row of it (a database written before adds were atomic may hold several). */
   async remove(imageId: string, memberId: string): Promise<boolean> {
-    const row = (await this.rows(imageId, memberId)).find((r) => !fromBool(r.deleted));
-    if (!row) return false;
-    const now = this.db.toTime(new Date());
-    await this.db.kysely
-      .updateTable('image_members')
-      .set({ deleted: this.db.toBool(true), deleted_at: now, updated_at: now })
-      .where('id', '=', row.id)
-      .execute();
-    return true;
+    const live = (await this.rows(imageId, memberId)).filter((r) => !fromBool(r.deleted));
+    const now = Date.now();
+    // One second apart: Glance's unique key is (image_id, member, deleted_at), and MySQL keeps whole seconds.
+    for (const [i, row] of live.entries()) {
+      const t = this.db.toTime(new Date(now + i * 1000));
+      await this.db.kysely
+        .updateTable('image_members')
+        .set({ deleted: this.db.toBool(true), deleted_at: t, updated_at: t })
+        .where('id', '=', row.id)
+        .execute();
+    }
+    return live.length > 0;
   }
 
   /** Every row of an image (or of one member of it), live or not: liveness is checked in code, see images-repo. */

@@ -38,22 +38,64 @@ for (const [net, bits] of [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 
   INTERNAL.addSubnet(net, bits, 'ipv6');
 }
 
-/** IPv4 addresses hidden inside IPv6 ones (mapped ::ffff:a.b.c.d, NAT64 64:ff9b::a.b.c.d, 6to4 2002:ab:cd::). */
-function embeddedIpv4(address: string): string | null {
-  const mapped = /^(?:::ffff:|64:ff9b::)(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped) return mapped[1];
-  const groups = /^(?:::ffff:|64:ff9b::)([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(address) ?? /^2002:([0-9a-f]{1,4}):([0-9a-f]{1,4}):/i.exec(address);
-  if (!groups) return null;
-  const [hi, lo] = [parseInt(groups[1], 16), parseInt(groups[2], 16)];
-  return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+/** An IPv6 address as its 16 bytes (dotted-quad tails included), or null if it is not one. */
+function ipv6Bytes(address: string): number[] | null {
+  let text = address;
+  const tail: number[] = [];
+  const quad = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (quad) {
+    tail.push(...quad.slice(1).map(Number));
+    if (tail.some((b) => b > 255)) return null;
+    text = `${text.slice(0, quad.index)}0:0`;
+  }
+  const halves = text.split('::');
+  if (halves.length > 2) return null;
+  const groups = (part: string) => (part === '' ? [] : part.split(':'));
+  const head = groups(halves[0]);
+  const rest = halves.length === 2 ? groups(halves[1]) : [];
+  const missing = 8 - head.length - rest.length;
+  if ((halves.length === 1 && missing !== 0) || missing < 0) return null;
+  const all = [...head, ...Array<string>(missing).fill('0'), ...rest];
+  const bytes: number[] = [];
+  for (const g of all) {
+    if (!/^[0-9a-f]{1,4}$/i.test(g)) return null;
+    const v = parseInt(g, 16);
+    bytes.push(v >> 8, v & 255);
+  }
+  if (tail.length) bytes.splice(12, 4, ...tail);
+  return bytes;
 }
+
+const startsWith = (bytes: number[], prefix: number[]) => prefix.every((b, i) => bytes[i] === b);
+const zeros = (n: number) => Array<number>(n).fill(0);
+
+/**
+ * IPv4 addresses hidden inside IPv6 ones, in every form a stack may route
+ * to them: IPv4-compatible (::a.b.c.d), mapped (::ffff:a.b.c.d), translated
+ * (::ffff:0:a.b.c.d), NAT64 (64:ff9b::a.b.c.d) and 6to4 (2002:AABB:CCDD::).
+ */
+function embeddedIpv4(bytes: number[]): string | null {
+  const last4 = bytes.slice(12).join('.');
+  if (startsWith(bytes, zeros(12))) return last4;
+  if (startsWith(bytes, [...zeros(10), 0xff, 0xff])) return last4;
+  if (startsWith(bytes, [...zeros(8), 0xff, 0xff, 0, 0])) return last4;
+  if (startsWith(bytes, [0, 0x64, 0xff, 0x9b, ...zeros(8)])) return last4;
+  if (startsWith(bytes, [0x20, 0x02])) return bytes.slice(2, 6).join('.');
+  return null;
+}
+
+/** Teredo (2001::/32) hides an obfuscated IPv4 address, and local NAT64 (64:ff9b:1::/48) reaches the local network. */
+const TUNNELS = [[0x20, 0x01, 0, 0], [0, 0x64, 0xff, 0x9b, 0, 1]];
 
 export function isInternalAddress(address: string): boolean {
   const family = isIP(address);
   if (family === 4) return INTERNAL.check(address, 'ipv4');
   if (family !== 6) return true;
-  const v4 = embeddedIpv4(address);
+  const bytes = ipv6Bytes(address);
+  if (!bytes) return true;
+  const v4 = embeddedIpv4(bytes);
   if (v4) return INTERNAL.check(v4, 'ipv4');
+  if (TUNNELS.some((prefix) => startsWith(bytes, prefix))) return true;
   return INTERNAL.check(address, 'ipv6');
 }
 

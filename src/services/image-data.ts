@@ -6,10 +6,11 @@
  * whatever fails, the image goes back to `queued` and no partial data is kept.
  */
 import type { Readable } from 'node:stream';
+import type { Logger } from 'pino';
 import type { RequestContext } from '../auth/context.js';
 import type { ImagesRepository } from '../db/images-repo.js';
 import type { ImageFormatConfig } from '../config/config.js';
-import { GlimpseError, badRequest, conflict, forbidden, gone, notFound, tooLarge, unsupportedMediaType } from '../domain/errors.js';
+import { GlimpseError, badRequest, conflict, forbidden, gone, notFound, rangeNotSatisfiable, tooLarge, unsupportedMediaType } from '../domain/errors.js';
 import { type Image, type ImageStatus, NO_DATA } from '../domain/image.js';
 import type { InspectionReport } from '../formats/inspector.js';
 import { judgeUpload } from '../formats/policy.js';
@@ -22,6 +23,8 @@ import type { ImagesService } from './images.js';
 import type { Quotas } from './quotas.js';
 
 export interface DataLimits {
+  /** Uploads and stagings this process receives at once; more get a 503. */
+  maxConcurrentUploads: number;
   imageSizeCap: number;
   userStorageQuota: number;
   hashingAlgorithm: string;
@@ -47,11 +50,17 @@ export interface Download {
   range: (ByteRange & { total: number }) | null;
 }
 
-/** A parsed Range header: `bytes=a-b`, `bytes=a-` or `bytes=-n`. */
-export type RangeRequest = { start: number | null; end: number | null };
+/**
+ * A parsed Range header: `bytes=a-b`, `bytes=a-` or `bytes=-n`. `strictEnd`:
+ * the legacy `Content-Range` form, whose end may not pass the image's (416).
+ */
+export type RangeRequest = { start: number | null; end: number | null; strictEnd?: boolean };
 
 
 export class ImageDataService {
+  /** Images this process is writing now: recovery never judges them, whatever their age. */
+  private readonly writing = new Set<string>();
+
   constructor(
     private readonly images: ImagesService,
     private readonly repo: ImagesRepository,
@@ -60,6 +69,7 @@ export class ImageDataService {
     private readonly limits: DataLimits,
     private readonly quotas: Quotas,
     private readonly sharing: DataSharing,
+    private readonly log: Pick<Logger, 'warn'>,
   ) {}
 
   async upload(ctx: RequestContext, id: string, data: IncomingData): Promise<void> {
@@ -77,7 +87,7 @@ export class ImageDataService {
       const { location, ...hashes } = stored;
       await this.sharing.sync(caller, image, [location]);
       const addLocations = [{ url: location, metadata: this.stores.metadataFor(store) }];
-      await this.repo.update(id, { fields: { ...hashes, virtual_size: virtualSize, status: 'active' }, addLocations }, 'saving');
+      await this.repo.update(image.id, { fields: { ...hashes, virtual_size: virtualSize, status: 'active' }, addLocations }, 'saving');
     });
   }
 
@@ -174,7 +184,7 @@ export class ImageDataService {
     // not only when the import writes it to the store, where it is inspected again.
     const inspect = image.disk_format ? this.inspection(image, data.declaredSize, () => undefined) : undefined;
     await this.write(image, 'uploading', this.staging, data, limit, inspect, callerOf(ctx), async (stored) => {
-      await this.repo.update(id, { fields: { size: stored.size } }, 'uploading');
+      await this.repo.update(image.id, { fields: { size: stored.size } }, 'uploading');
     });
   }
 
@@ -212,7 +222,7 @@ export class ImageDataService {
     const inStore = image.locations.filter((l) => this.stores.forLocation(l) === store);
     if (inStore.length === 0) throw notFound(`Image ${id} is not present in store ${storeId}`);
     if (inStore.length === image.locations.length) throw forbidden('Cannot delete image data from the only store containing it. Consider deleting the image instead.');
-    await this.repo.update(id, { removeLocations: inStore.map((l) => l.url) }, 'active');
+    await this.repo.update(image.id, { removeLocations: inStore.map((l) => l.url) }, 'active');
     for (const location of inStore) await store.delete(location.url, callerOf(ctx));
   }
 
@@ -222,12 +232,14 @@ export class ImageDataService {
   }
 
   /**
-   * At start-up: writes this host's dead processes left half-done go back to
-   * `queued` with their partial files removed; so do images left `saving`
-   * (or `uploading` with nothing staged) for over a minute with no writer
-   * anywhere — a process that died between its status change and its first
-   * byte; and staged files of images that no longer exist are removed (as
-   * Glance's API workers do).
+   * At start-up and then every `recovery_interval_seconds`: writes this
+   * host's dead processes left half-done go back to `queued` with their
+   * partial files removed; so do images left `saving` (or `uploading` with
+   * nothing staged) for over a minute with no writer anywhere — a process
+   * that died between its status change and its first byte, or between its
+   * data's final rename and the status change (the store removes that data);
+   * and staged files of images that no longer exist are removed (as Glance's
+   * API workers do). This process's own writes are never judged.
    */
   async recoverInterruptedWrites(now = new Date()): Promise<{ reset: string[]; unstaged: string[] }> {
     const reset: string[] = [];
@@ -244,11 +256,13 @@ export class ImageDataService {
     for (const id of (await this.staging.removeDeadPartials()) ?? []) await requeue(id, 'uploading');
     const stale = new Date(now.getTime() - 60_000);
     for (const id of await this.repo.idsInStatusSince('saving', stale)) {
+      if (this.writing.has(id)) continue;
       // Every store must find no live writer; a store that cannot tell (unreachable, multi-tenant) keeps the image as it is.
       const released = await Promise.all(this.stores.all.map((s) => (s.releaseAbandoned?.(id) ?? Promise.resolve(false)).catch(() => false)));
       if (released.every(Boolean)) await requeue(id, 'saving');
     }
     for (const id of await this.repo.idsInStatusSince('uploading', stale)) {
+      if (this.writing.has(id)) continue;
       if (!(await this.staging.writing(id)) && !(await this.staging.has(id))) await requeue(id, 'uploading');
     }
     const staged = await this.staging.imageIds();
@@ -281,7 +295,15 @@ export class ImageDataService {
   ): Promise<void> {
     const known = Math.max(data.declaredSize ?? 0, data.contentLength ?? 0);
     if (known > limit.maxBytes) throw tooLarge(limit.message);
+    if (this.writing.size >= this.limits.maxConcurrentUploads) {
+      throw new GlimpseError(
+        'service_unavailable',
+        `This node is receiving ${this.writing.size} uploads already (max_concurrent_uploads); try again shortly.`,
+        { 'retry-after': '5' },
+      );
+    }
     await this.repo.update(image.id, { fields: { status } }, 'queued');
+    this.writing.add(image.id);
     let location: string | null = null;
     try {
       const stored = await ingest(store, image.id, data.body, {
@@ -301,9 +323,14 @@ export class ImageDataService {
         throw err;
       });
     } catch (err) {
-      if (location) await store.delete(location, caller).catch(() => undefined);
+      if (location) {
+        await store.delete(location, caller).catch((e: unknown) => this.log.warn({ err: e, image: image.id, location }, 'could not remove the data of a failed upload: it is left in the store'));
+      }
+      // Back to queued unless something else moved it on (a delete): then the guard fails, as it should.
       await this.repo.update(image.id, { fields: { status: 'queued', ...NO_DATA } }, status).catch(() => undefined);
       throw err;
+    } finally {
+      this.writing.delete(image.id);
     }
   }
 
@@ -339,13 +366,14 @@ function resolveRange(r: RangeRequest, size: number): ByteRange {
   let end: number;
   if (r.start === null) {
     const n = r.end ?? 0;
-    if (n === 0) throw new GlimpseError('range_not_satisfiable', 'Requested range not satisfiable');
+    if (n === 0) throw rangeNotSatisfiable('Requested range not satisfiable');
     start = Math.max(0, size - n);
     end = size - 1;
   } else {
     start = r.start;
+    if (r.strictEnd && r.end !== null && r.end > size - 1) throw rangeNotSatisfiable('Requested range not satisfiable');
     end = Math.min(r.end ?? size - 1, size - 1);
   }
-  if (start >= size || start > end) throw new GlimpseError('range_not_satisfiable', 'Requested range not satisfiable');
+  if (start >= size || start > end) throw rangeNotSatisfiable('Requested range not satisfiable');
   return { start, end };
 }

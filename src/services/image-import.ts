@@ -96,13 +96,13 @@ export class ImportService {
       });
     }
     if (request.method === 'copy-image' && (await this.lockHeld(image))) throw conflict('Image has active task');
-    const input: TaskInput = { image_id: id, import_req: body as Record<string, unknown>, backend: targets, all_stores_must_succeed: request.allMustSucceed };
-    const task = await this.newTask(ctx, IMPORT_TASK, image.owner ?? ctx.projectId ?? '', id, input as unknown as Record<string, unknown>);
+    const input: TaskInput = { image_id: image.id, import_req: body as Record<string, unknown>, backend: targets, all_stores_must_succeed: request.allMustSucceed };
+    const task = await this.newTask(ctx, IMPORT_TASK, image.owner ?? ctx.projectId ?? '', image.id, input as unknown as Record<string, unknown>);
     const failedBefore = listOf(image.properties.os_glance_failed_import).filter((s) => !targets.includes(s));
     const from = request.method === 'glance-direct' ? 'uploading' : request.method === 'copy-image' ? 'active' : 'queued';
     try {
       await this.repo.update(
-        id,
+        image.id,
         {
           fields: request.method === 'copy-image' ? {} : { status: 'importing' },
           setProperties: { os_glance_import_task: task.id, os_glance_importing_to_stores: targets.join(','), os_glance_failed_import: failedBefore.join(',') },

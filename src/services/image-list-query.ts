@@ -27,7 +27,14 @@ const TIME_COLUMNS = new Set<ImageColumn>(['created_at', 'updated_at']);
 const INT_COLUMNS = new Set<ImageColumn>(['size', 'virtual_size', 'min_ram', 'min_disk']);
 const TIME_OPS: FilterOp[] = ['gt', 'gte', 'lt', 'lte', 'eq', 'neq'];
 
-export function parseListQuery(pairs: QueryPairs, limits: { limitParamDefault: number; apiLimitMax: number }): ParsedListQuery {
+export interface ListLimits {
+  limitParamDefault: number;
+  apiLimitMax: number;
+  /** `[glimpse] max_list_filters`: each filter is a condition the database checks per candidate image. */
+  maxListFilters: number;
+}
+
+export function parseListQuery(pairs: QueryPairs, limits: ListLimits): ParsedListQuery {
   const all = (key: string) => pairs.filter(([k]) => k === key).map(([, v]) => v);
   const last = (key: string) => all(key).at(-1);
 
@@ -44,6 +51,11 @@ export function parseListQuery(pairs: QueryPairs, limits: { limitParamDefault: n
     } else properties.push([key, value]);
   }
 
+  const tags = all('tag');
+  const count = filters.length + properties.length + tags.length;
+  if (count > limits.maxListFilters) {
+    throw badRequest(`Too many filters: ${count} were given, and at most ${limits.maxListFilters} are allowed in one request (max_list_filters).`);
+  }
   return {
     limit: parseLimit(last('limit'), limits),
     markerId: last('marker') ?? null,
@@ -53,7 +65,7 @@ export function parseListQuery(pairs: QueryPairs, limits: { limitParamDefault: n
     osHidden: parseOsHidden(last('os_hidden')),
     filters,
     properties,
-    tags: all('tag'),
+    tags,
   };
 }
 
@@ -155,9 +167,12 @@ export function parseIsoTime(value: string): Date {
   return date;
 }
 
+/** Integers a BIGINT column can compare with (sizes are 64-bit), exactly representable here. */
 function integer(what: string, value: string): number {
   if (!/^-?\d+$/.test(value.trim())) throw badRequest(`Invalid value for ${what}: ${value}. It must be an integer.`);
-  return Number(value);
+  const n = Number(value);
+  if (!Number.isSafeInteger(n)) throw badRequest(`Invalid value for ${what}: ${value}. It is out of range (at most ${Number.MAX_SAFE_INTEGER} in magnitude).`);
+  return n;
 }
 
 /** `in:` values: commas separate, double quotes protect commas; quotes must be comma-delimited and closed. */

@@ -7,7 +7,7 @@ import type { RequestContext } from '../auth/context.js';
 import type { Policy, PolicyAction } from '../auth/policy.js';
 import type { PropertyProtections } from '../auth/property-protections.js';
 import type { Quotas } from './quotas.js';
-import type { ImageChange, ImagesRepository } from '../db/images-repo.js';
+import type { ChildQuotas, ImageChange, ImagesRepository } from '../db/images-repo.js';
 import { badRequest, conflict, forbidden, notFound, tooLarge } from '../domain/errors.js';
 import {
   type Image,
@@ -24,6 +24,7 @@ import {
 } from '../domain/image.js';
 import type { JsonSchema } from '../domain/schemas.js';
 import { isVisible } from '../domain/visibility.js';
+import { dict, hasKey } from '../domain/dict.js';
 import { parseListQuery, type QueryPairs } from './image-list-query.js';
 import { type PatchDialect, type PatchOp, parsePatch } from './image-patch.js';
 import { SchemaValidator } from './validator.js';
@@ -33,7 +34,11 @@ export interface ImageLimits {
   imageTagQuota: number;
   limitParamDefault: number;
   apiLimitMax: number;
+  maxListFilters: number;
 }
+
+/** Glance stores a property value as TEXT: 65,535 bytes on MySQL, so at most that anywhere. */
+export const MAX_PROPERTY_VALUE_BYTES = 65_535;
 
 /** Called when an image is deleted, to remove its data wherever it lives. */
 /** What happens to an image's bytes when its record changes (wired by the composition root). */
@@ -67,7 +72,7 @@ export class ImagesService {
     const input = body as Record<string, unknown>;
     for (const key of Object.keys(input)) assertWritableKey(key);
     this.validator.validate(input);
-    const properties: Record<string, string> = {};
+    const properties = dict<string>();
     for (const [key, value] of Object.entries(input)) {
       if (isBaseAttribute(key)) continue;
       this.protections?.enforce(ctx, key, 'create');
@@ -110,13 +115,14 @@ export class ImagesService {
     return image;
   }
 
-  async list(ctx: RequestContext, pairs: QueryPairs): Promise<{ images: Image[]; more: boolean }> {
+  /** `signal`: aborted when the client goes away, which cancels the query in the database. */
+  async list(ctx: RequestContext, pairs: QueryPairs, signal?: AbortSignal): Promise<{ images: Image[]; more: boolean }> {
     this.policy.enforce(ctx, 'get_images', { project_id: ctx.projectId });
     const parsed = parseListQuery(pairs, this.limits);
     const marker = parsed.markerId === null ? null : await this.marker(ctx, parsed.markerId);
     if (parsed.limit === 0) return { images: [], more: false };
     const viewer = { projectId: ctx.projectId, isAdmin: ctx.isAdmin };
-    const rows = await this.repo.list({ ...parsed, viewer, marker });
+    const rows = await this.repo.list({ ...parsed, viewer, marker }, signal);
     const images = rows.filter((image) => this.policy.allowed(ctx, 'get_image', listedTarget(ctx, image)));
     return { images, more: rows.length === parsed.limit };
   }
@@ -132,7 +138,7 @@ export class ImagesService {
     this.authorize(ctx, 'modify_image', loaded.target);
     // The caller patches what it can read; protected properties it cannot see stay as they are.
     const image = this.view(ctx, loaded.image);
-    const next = structuredClone(image);
+    const next = cloneImage(image);
     for (const op of ops) this.applyOp(next, op, dialect);
     if (ops.length === 0) return image;
     this.checkProtections(ctx, image, next);
@@ -149,7 +155,7 @@ export class ImagesService {
       if (!(key in next.properties)) throw badRequest(`Property '${key}' is required by this deployment's image schema and cannot be removed.`);
     }
     this.checkQuotas(next, image);
-    const updated = await this.repo.update(id, diff(image, next));
+    const updated = await this.repo.update(image.id, diff(image, next), undefined, this.childQuotas());
     if (updated.visibility !== image.visibility) await this.data.sharingChanged(ctx, updated);
     return updated;
   }
@@ -159,8 +165,8 @@ export class ImagesService {
     const { image, target } = await this.load(ctx, id);
     this.authorize(ctx, 'delete_image', target);
     if (image.protected) throw forbidden(`Image ${id} is protected and cannot be deleted.`);
-    await this.repo.remove(id);
-    await this.data.removed(ctx, image);
+    const locations = await this.repo.remove(image.id);
+    await this.data.removed(ctx, { ...image, locations });
   }
 
   async addTag(ctx: RequestContext, id: string, tag: string): Promise<void> {
@@ -172,7 +178,7 @@ export class ImagesService {
     if (this.limits.imageTagQuota >= 0 && image.tags.length + 1 > this.limits.imageTagQuota) {
       throw tagLimit(image.tags.length + 1, this.limits.imageTagQuota);
     }
-    await this.repo.update(id, { addTags: [tag] });
+    await this.repo.update(image.id, { addTags: [tag] }, undefined, this.childQuotas());
   }
 
   async removeTag(ctx: RequestContext, id: string, tag: string): Promise<void> {
@@ -180,7 +186,7 @@ export class ImagesService {
     const { image, target } = await this.load(ctx, id);
     this.authorize(ctx, 'modify_image', target);
     if (!image.tags.includes(tag)) throw notFound(`Tag ${tag} not found on image ${id}.`);
-    await this.repo.update(id, { removeTags: [tag] });
+    await this.repo.update(image.id, { removeTags: [tag] });
   }
 
   async deactivate(ctx: RequestContext, id: string): Promise<void> {
@@ -218,18 +224,18 @@ export class ImagesService {
   /** The image as this caller may read it: properties it may not read are left out. */
   view(ctx: RequestContext, image: Image): Image {
     if (!this.protections) return image;
-    const properties = Object.fromEntries(Object.entries(image.properties).filter(([k]) => this.protections!.allowed(ctx, k, 'read')));
+    const properties = dict(Object.entries(image.properties).filter(([k]) => this.protections!.allowed(ctx, k, 'read')));
     return { ...image, properties };
   }
 
   private checkProtections(ctx: RequestContext, before: Image, after: Image): void {
     if (!this.protections) return;
     for (const [key, value] of Object.entries(after.properties)) {
-      if (!(key in before.properties)) this.protections.enforce(ctx, key, 'create');
+      if (!hasKey(before.properties, key)) this.protections.enforce(ctx, key, 'create');
       else if (before.properties[key] !== value) this.protections.enforce(ctx, key, 'update');
     }
     for (const key of Object.keys(before.properties)) {
-      if (!(key in after.properties)) this.protections.enforce(ctx, key, 'delete');
+      if (!hasKey(after.properties, key)) this.protections.enforce(ctx, key, 'delete');
     }
   }
 
@@ -255,7 +261,7 @@ export class ImagesService {
     this.authorize(ctx, action, target);
     if (image.status === to) return;
     if (image.status !== from) throw forbidden(`Not allowed to ${action} image in status '${image.status}'`);
-    await this.repo.update(id, { fields: { status: to } }, from);
+    await this.repo.update(image.id, { fields: { status: to } }, from);
   }
 
   /** The caller's project when it is a member (any status) of this shared image. */
@@ -271,7 +277,7 @@ export class ImagesService {
     if (isReserved(root)) throw forbidden(`Attribute '${root}' is reserved.`);
     if (op.path.length !== 1) throw badRequest('Invalid JSON pointer for this resource: ' + `/${op.path.join('/')}`);
     const base = isBaseAttribute(root);
-    const exists = base || root in image.properties;
+    const exists = base || hasKey(image.properties, root);
     if (op.op === 'remove') {
       if (base) throw forbidden(`Attribute '${root}' may not be removed.`);
       if (!exists) throw conflict(`Property ${root} does not exist.`);
@@ -294,6 +300,9 @@ export class ImagesService {
     assertNo4ByteChars(key, 'Property name');
     const text = value === null ? '' : typeof value === 'string' ? value : JSON.stringify(value);
     assertNo4ByteChars(text, `Property '${key}'`);
+    if (Buffer.byteLength(text) > MAX_PROPERTY_VALUE_BYTES) {
+      throw badRequest(`Property '${key}' is longer than ${MAX_PROPERTY_VALUE_BYTES} bytes of UTF-8.`);
+    }
     return text;
   }
 
@@ -315,7 +324,15 @@ export class ImagesService {
     }
   }
 
-  /** Only growth is refused, so an image already over a lowered quota can still shrink. */
+  private childQuotas(): ChildQuotas {
+    return { properties: this.limits.imagePropertyQuota, tags: this.limits.imageTagQuota };
+  }
+
+  /**
+   * Only growth is refused, so an image already over a lowered quota can
+   * still shrink. A first check on what was loaded; the repository checks
+   * again on what is stored, under the image's lock.
+   */
   private checkQuotas(next: Image, before?: Image): void {
     const { imagePropertyQuota: maxProps, imageTagQuota: maxTags } = this.limits;
     const props = countedProperties(next.properties);
@@ -344,7 +361,8 @@ function assertWritable(ctx: RequestContext): void {
  * images builds 2,000 targets, and the spread made that the slowest step.
  */
 export function imageTarget(image: Image, memberId: string | null): Record<string, unknown> {
-  const target: Record<string, unknown> = {
+  const target = dict<unknown>();
+  Object.assign(target, {
     id: image.id,
     project_id: image.owner,
     owner: image.owner,
@@ -352,8 +370,8 @@ export function imageTarget(image: Image, memberId: string | null): Record<strin
     status: image.status,
     protected: image.protected,
     member_id: memberId,
-  };
-  for (const key in image.properties) if (!Object.hasOwn(target, key)) target[key] = image.properties[key];
+  });
+  for (const key in image.properties) if (!hasKey(target, key)) target[key] = image.properties[key];
   return target;
 }
 
@@ -363,17 +381,27 @@ function listedTarget(ctx: RequestContext, image: Image): Record<string, unknown
   return imageTarget(image, viaMembership ? ctx.projectId : null);
 }
 
+/** A deep copy to edit: properties stay a prototype-free map (structuredClone would not keep that). */
+function cloneImage(image: Image): Image {
+  return {
+    ...image,
+    properties: dict(Object.entries(image.properties)),
+    tags: [...image.tags],
+    locations: image.locations.map((l) => ({ url: l.url, metadata: { ...l.metadata } })),
+  };
+}
+
 function diff(before: Image, after: Image): ImageChange {
   const fields: Record<string, unknown> = {};
   for (const key of ['name', 'visibility', 'protected', 'os_hidden', 'owner', 'container_format', 'disk_format', 'min_ram', 'min_disk'] as const) {
     if (after[key] !== before[key]) fields[key] = after[key];
   }
-  const setProperties: Record<string, string> = {};
-  for (const [k, v] of Object.entries(after.properties)) if (before.properties[k] !== v) setProperties[k] = v;
+  const setProperties = dict<string>();
+  for (const [k, v] of Object.entries(after.properties)) if (!hasKey(before.properties, k) || before.properties[k] !== v) setProperties[k] = v;
   return {
     fields: fields as ImageChange['fields'],
     setProperties,
-    removeProperties: Object.keys(before.properties).filter((k) => !(k in after.properties)),
+    removeProperties: Object.keys(before.properties).filter((k) => !hasKey(after.properties, k)),
     addTags: after.tags.filter((t) => !before.tags.includes(t)),
     removeTags: before.tags.filter((t) => !after.tags.includes(t)),
   };

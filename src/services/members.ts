@@ -5,7 +5,8 @@
 import type { RequestContext } from '../auth/context.js';
 import type { Policy } from '../auth/policy.js';
 import type { MembersRepository } from '../db/members-repo.js';
-import { badRequest, forbidden, notFound, tooLarge } from '../domain/errors.js';
+import { dict } from '../domain/dict.js';
+import { badRequest, forbidden, notFound } from '../domain/errors.js';
 import type { Image } from '../domain/image.js';
 import { MEMBER_STATUSES, type Member, type MemberStatus } from '../domain/member.js';
 import { type DataSharing, callerOf } from './data-sharing.js';
@@ -26,11 +27,7 @@ export class MembersService {
     const { image, target } = await this.images.load(ctx, imageId);
     this.policy.enforce(ctx, 'add_member', target);
     assertShared(image);
-    const existing = await this.members.list(imageId);
-    if (this.memberQuota >= 0 && existing.length + 1 > this.memberQuota && !existing.some((m) => m.member_id === memberId)) {
-      throw tooLarge(`The limit has been exceeded on the number of allowed image members for this image. Attempted: ${existing.length + 1}, Maximum: ${this.memberQuota}`);
-    }
-    const added = await this.members.add(imageId, memberId);
+    const added = await this.members.add(image.id, memberId, this.memberQuota);
     await this.sharing.sync(callerOf(ctx), image);
     return added;
   }
@@ -40,7 +37,7 @@ export class MembersService {
     const { image, target } = await this.images.load(ctx, imageId);
     assertShared(image);
     this.policy.enforce(ctx, 'get_members', target);
-    const members = await this.members.list(imageId);
+    const members = await this.members.list(image.id);
     if (ctx.isAdmin || image.owner === ctx.projectId) return members;
     return members.filter((m) => m.member_id === ctx.projectId);
   }
@@ -48,7 +45,7 @@ export class MembersService {
   /** Any refusal here is a 404: a member record is not proof that an image exists. */
   async show(ctx: RequestContext, imageId: string, memberId: string): Promise<Member> {
     const { image, target } = await this.images.load(ctx, imageId);
-    const member = image.visibility === 'shared' ? await this.members.get(imageId, memberId) : null;
+    const member = image.visibility === 'shared' ? await this.members.get(image.id, memberId) : null;
     const own = ctx.isAdmin || image.owner === ctx.projectId || memberId === ctx.projectId;
     if (!member || !own || !this.policy.allowed(ctx, 'get_member', target)) {
       throw notFound(`Member ${memberId} not found for image ${imageId}.`);
@@ -62,11 +59,13 @@ export class MembersService {
     const { image, target } = await this.images.load(ctx, imageId);
     assertShared(image);
     if (!ctx.isAdmin && image.owner === ctx.projectId) throw forbidden('Owners cannot change the status of an image member; only the member can.');
-    const member = await this.members.get(imageId, memberId);
+    const member = await this.members.get(image.id, memberId);
     if (!member || (!ctx.isAdmin && memberId !== ctx.projectId)) throw notFound(`Member ${memberId} not found for image ${imageId}.`);
-    this.policy.enforce(ctx, 'modify_member', { ...target, member_id: memberId });
+    this.policy.enforce(ctx, 'modify_member', Object.assign(dict<unknown>(), target, { member_id: memberId }));
     // A member's answer does not change who may read the data: the ACL lists members whatever their status.
-    return (await this.members.setStatus(imageId, memberId, status))!;
+    const changed = await this.members.setStatus(image.id, memberId, status);
+    if (!changed) throw notFound(`Member ${memberId} not found for image ${imageId}.`);
+    return changed;
   }
 
   async remove(ctx: RequestContext, imageId: string, memberId: string): Promise<void> {
@@ -74,7 +73,7 @@ export class MembersService {
     const { image, target } = await this.images.load(ctx, imageId);
     assertShared(image);
     this.policy.enforce(ctx, 'delete_member', target);
-    if (!(await this.members.remove(imageId, memberId))) throw notFound(`Member ${memberId} not found for image ${imageId}.`);
+    if (!(await this.members.remove(image.id, memberId))) throw notFound(`Member ${memberId} not found for image ${imageId}.`);
     await this.sharing.sync(callerOf(ctx), image);
   }
 }

@@ -4,6 +4,7 @@
  * (invisible = 404); writes are for admins (policy metadef_admin); nothing in
  * a protected namespace can be deleted.
  */
+import { dict } from '../domain/dict.js';
 import AjvModule from 'ajv';
 import type { RequestContext } from '../auth/context.js';
 import type { Policy } from '../auth/policy.js';
@@ -104,7 +105,7 @@ export class MetadefsService {
   async listProperties(ctx: RequestContext, name: string): Promise<Record<string, PropertyDefinition>> {
     const ns = await this.visibleNamespace(ctx, name);
     const rows = await this.repo.children<PropertyRow>('metadef_properties', ns.id);
-    return Object.fromEntries(rows.map((r) => [r.name, JSON.parse(r.json_schema) as PropertyDefinition]));
+    return dict(rows.map((r) => [r.name, JSON.parse(r.json_schema) as PropertyDefinition]));
   }
 
   async showProperty(ctx: RequestContext, name: string, property: string, resourceType: string | null): Promise<PropertyDefinition> {
@@ -259,7 +260,7 @@ export class MetadefsService {
       protected: ns.protected,
       owner: ns.owner,
       resource_type_associations: associations.map((a) => ({ name: a.name, prefix: a.prefix, properties_target: a.properties_target })),
-      properties: Object.fromEntries(properties.map((p) => [p.name, JSON.parse(p.json_schema) as PropertyDefinition])),
+      properties: dict(properties.map((p) => [p.name, JSON.parse(p.json_schema) as PropertyDefinition])),
       objects: objects.map(objectDefinition),
       tags: tags.map((t) => ({ name: t.name })),
     };
@@ -358,8 +359,7 @@ export function objectDefinition(r: ObjectRow): ObjectDefinition {
 
 function checkedBody(body: unknown, validator: SchemaValidator): Record<string, unknown> {
   if (!body || typeof body !== 'object' || Array.isArray(body)) throw badRequest('Request body must be a JSON object.');
-  for (const key of READ_ONLY) if (key in body) throw forbidden(`Attribute '${key}' is read-only.`);
-  if (/[\ud800-\udfff]/.test(JSON.stringify(body))) throw badRequest('4-byte UTF-8 characters are not supported.');
+  for (const key of READ_ONLY) if (Object.hasOwn(body, key)) throw forbidden(`Attribute '${key}' is read-only.`);
   validator.validate(body);
   return body as Record<string, unknown>;
 }
@@ -407,5 +407,5 @@ export function prefixedObject(o: ObjectDefinition, prefix: string): ObjectDefin
 }
 
 function prefixed(props: Record<string, PropertyDefinition> | undefined, prefix: string) {
-  return props && Object.fromEntries(Object.entries(props).map(([k, v]) => [prefix + k, v]));
+  return props && dict(Object.entries(props).map(([k, v]) => [prefix + k, v]));
 }

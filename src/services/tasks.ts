@@ -30,8 +30,8 @@ export class TasksService {
   ) {}
 
   async ofImage(ctx: RequestContext, imageId: string): Promise<Task[]> {
-    await this.images.load(ctx, imageId);
-    const tasks = await this.tasks.forImage(imageId);
+    const { image } = await this.images.load(ctx, imageId);
+    const tasks = await this.tasks.forImage(image.id);
     return ctx.isAdmin ? tasks : tasks.filter((t) => t.owner === ctx.projectId);
   }
 

@@ -96,8 +96,16 @@ export class FileStore implements ImageStore {
     return exists(path.join(this.dir, imageId));
   }
 
-  async releaseAbandoned(imageId: string): Promise<boolean> {
+  /**
+   * No partial file: the writer died before writing, or after its final
+   * rename but before the image turned active. Complete data left that way
+   * is removed once it has sat there for `graceMs` (a live writer commits
+   * within milliseconds of its rename, which sets the file's ctime).
+   */
+  async releaseAbandoned(imageId: string, graceMs = 60_000): Promise<boolean> {
     if (await this.writing(imageId)) return false;
+    const renamed = await stat(path.join(this.dir, imageId)).catch(() => null);
+    if (renamed && Date.now() - renamed.ctimeMs < graceMs) return false;
     await this.delete(this.locationOf(imageId));
     return true;
   }

@@ -1,12 +1,19 @@
 /** Image bytes: PUT and GET /v2/images/{id}/file. */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { GlimpseError, badRequest, unsupportedMediaType } from '../../domain/errors.js';
+import { badRequest, rangeNotSatisfiable, unsupportedMediaType } from '../../domain/errors.js';
 import type { ImageDataService, IncomingData, RangeRequest } from '../../services/image-data.js';
 import { routes } from '../routing.js';
 
 type IdParams = { id: string };
 
-export function imageDataRoutes(app: FastifyInstance, data: ImageDataService): void {
+export interface DataRouteOptions {
+  /** An upload that sends nothing for this long is cut (its image goes back to queued). */
+  bodyIdleMs: number;
+  /** The connection's usual idle timeout, restored once the body has arrived. */
+  clientSocketMs: number;
+}
+
+export function imageDataRoutes(app: FastifyInstance, data: ImageDataService, o: DataRouteOptions): void {
   // Leave request bodies unread here: the service streams them.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, _payload, done) => done(null));
@@ -15,7 +22,7 @@ export function imageDataRoutes(app: FastifyInstance, data: ImageDataService): v
     PUT: {
       body: true,
       handler: async (request, reply) => {
-        await data.upload(request.ctx, (request.params as IdParams).id, incoming(request));
+        await data.upload(request.ctx, (request.params as IdParams).id, incoming(request, o));
         reply.code(204);
       },
     },
@@ -41,7 +48,7 @@ export function imageDataRoutes(app: FastifyInstance, data: ImageDataService): v
     PUT: {
       body: true,
       handler: async (request, reply) => {
-        await data.stage(request.ctx, (request.params as IdParams).id, incoming(request));
+        await data.stage(request.ctx, (request.params as IdParams).id, incoming(request, o));
         reply.code(204);
       },
     },
@@ -62,11 +69,23 @@ export function storeRoutes(app: FastifyInstance, data: ImageDataService): void 
   });
 }
 
-function incoming(request: FastifyRequest): IncomingData {
+function incoming(request: FastifyRequest, o: DataRouteOptions): IncomingData {
   assertOctetStream(request);
   const abort = new AbortController();
   request.raw.once('close', () => {
     if (!request.raw.complete) abort.abort(new Error('client disconnected during upload'));
+  });
+  // While the body arrives the server sends nothing, so the socket's idle
+  // timer is the body's: a stalled upload is aborted and its socket closed.
+  const socket = request.raw.socket;
+  const stalled = () => {
+    abort.abort(new Error(`no upload data for ${o.bodyIdleMs / 1000} s`));
+    socket.destroy();
+  };
+  socket.setTimeout(o.bodyIdleMs, stalled);
+  request.raw.once('end', () => {
+    socket.off('timeout', stalled);
+    socket.setTimeout(o.clientSocketMs);
   });
   const length = request.headers['content-length'];
   const store = request.headers['x-image-meta-store'];
@@ -102,17 +121,17 @@ function requestedRange(request: FastifyRequest): RangeRequest | null {
   const range = request.headers.range;
   if (range !== undefined) {
     const spec = /^\s*bytes\s*=\s*(.*)$/i.exec(range);
-    if (!spec) throw new GlimpseError('range_not_satisfiable', `Invalid Range header: ${range}`);
+    if (!spec) throw rangeNotSatisfiable(`Invalid Range header: ${range}`);
     if (spec[1].includes(',')) throw badRequest('Multiple ranges are not supported.');
     const m = /^(\d*)-(\d*)$/.exec(spec[1].trim());
-    if (!m || (m[1] === '' && m[2] === '')) throw new GlimpseError('range_not_satisfiable', `Invalid Range header: ${range}`);
+    if (!m || (m[1] === '' && m[2] === '')) throw rangeNotSatisfiable(`Invalid Range header: ${range}`);
     return { start: m[1] === '' ? null : Number(m[1]), end: m[2] === '' ? null : Number(m[2]) };
   }
   const legacy = request.headers['content-range'];
   if (legacy !== undefined) {
     const m = /^\s*bytes\s+(\d+)-(\d+)\/(\d+|\*)\s*$/i.exec(legacy);
-    if (!m) throw new GlimpseError('range_not_satisfiable', `Invalid Content-Range header: ${legacy}`);
-    return { start: Number(m[1]), end: Number(m[2]) };
+    if (!m) throw rangeNotSatisfiable(`Invalid Content-Range header: ${legacy}`);
+    return { start: Number(m[1]), end: Number(m[2]), strictEnd: true };
   }
   return null;
 }

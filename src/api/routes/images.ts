@@ -24,9 +24,13 @@ export function imageRoutes(app: FastifyInstance, o: ImageRoutesOptions): void {
   const wire = (ctx: RequestContext, image: Image) => imageToWire(images.view(ctx, image), images.visibleLocations(ctx, image), o.wire);
 
   routes(app, '/v2/images', {
-    GET: async (request) => {
+    GET: async (request, reply) => {
       const pairs = queryPairs(request);
-      const { images: found, more } = await images.list(request.ctx, pairs);
+      const left = new AbortController();
+      reply.raw.once('close', () => {
+        if (!reply.raw.writableFinished) left.abort();
+      });
+      const { images: found, more } = await images.list(request.ctx, pairs, left.signal);
       const single = new URLSearchParams(Object.entries(Object.fromEntries(pairs)).filter(([k]) => k !== 'marker'));
       const first = single.size ? `/v2/images?${single}` : '/v2/images';
       const body: Record<string, unknown> = {

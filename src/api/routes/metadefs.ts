@@ -10,6 +10,9 @@ type Params = { ns: string; name: string };
 const NS = '/v2/metadefs/namespaces/:ns';
 
 /** Null fields are left out, as Glance renders metadefs. */
+/** A name as one URL path segment: percent-encoded, but keeping what a segment may hold as it is (`OS::Glance::Image`). */
+const pathSegment = (name: string) => encodeURIComponent(name).replace(/%(3A|40|24|26|2B|2C|3B|3D)/gi, (m) => decodeURIComponent(m));
+
 const compact = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null && v !== undefined));
 const stamps = (r: { created_at: Date; updated_at: Date | null }) => ({ created_at: isoSeconds(r.created_at), updated_at: r.updated_at ? isoSeconds(r.updated_at) : null });
 
@@ -93,7 +96,8 @@ export function metadefRoutes(app: FastifyInstance, metadefs: MetadefsService, l
       body: true,
       handler: async (request, reply) => {
         const { ns, doc } = await metadefs.createNamespace(request.ctx, request.body);
-        reply.code(201).header('location', `${baseUrl(request, publicEndpoint)}/v2/metadefs/namespaces/${ns.namespace}`);
+        // Encoded: a name may hold any character, and a header only Latin-1 (a raw one would fail after the write).
+        reply.code(201).header('location', `${baseUrl(request, publicEndpoint)}/v2/metadefs/namespaces/${pathSegment(ns.namespace)}`);
         return namespaceWire(ns, doc);
       },
     },

@@ -7,6 +7,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { baseUrl } from '../routing.js';
 
 export interface VersionOptions {
+  /** null when healthy, else why this node cannot serve. */
+  health?: () => Promise<string | null>;
   publicEndpoint: string | null;
   multiStore: boolean;
 }
@@ -54,6 +56,11 @@ export function versionRoutes(app: FastifyInstance, o: VersionOptions): void {
   app.route({
     method: ['GET', 'HEAD'],
     url: '/healthcheck',
-    handler: async (_request, reply) => reply.type('text/plain').send('OK'),
+    // oslo.middleware's answer: 200 "OK", or 503 with the reason when this
+    // node cannot serve (its database pool gives no connection in time).
+    handler: async (_request, reply) => {
+      const problem = o.health ? await o.health() : null;
+      return reply.code(problem ? 503 : 200).type('text/plain').send(problem ?? 'OK');
+    },
   });
 }
