@@ -61,6 +61,8 @@ export interface GlimpseConfig {
   maxListFilters: number;
   /** `[glimpse] recovery_interval_seconds`, in ms: how often interrupted writes are looked for while serving. */
   recoveryIntervalMs: number;
+  /** `[glimpse] write_stale_seconds`, in ms: a write with no sign of its writer for this long is judged dead. */
+  writeStaleMs: number;
   auth: AuthMode;
   insecure: boolean;
   /** The project every request belongs to in noauth mode. */
@@ -163,6 +165,7 @@ export function loadConfig(cli: CliOptions, cwd = process.cwd()): GlimpseConfig 
     maxConcurrentUploads: positive(ini.int('glimpse', 'max_concurrent_uploads') ?? 16, 'max_concurrent_uploads'),
     maxListFilters: positive(ini.int('glimpse', 'max_list_filters') ?? 20, 'max_list_filters'),
     recoveryIntervalMs: positive(ini.int('glimpse', 'recovery_interval_seconds') ?? 30, 'recovery_interval_seconds') * 1000,
+    writeStaleMs: positive(ini.int('glimpse', 'write_stale_seconds') ?? 60, 'write_stale_seconds') * 1000,
     auth,
     insecure: cli.insecure ?? false,
     noauthProjectId: ini.str('glimpse', 'noauth_project_id') ?? 'admin',

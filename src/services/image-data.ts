@@ -25,6 +25,8 @@ import type { Quotas } from './quotas.js';
 export interface DataLimits {
   /** Uploads and stagings this process receives at once; more get a 503. */
   maxConcurrentUploads: number;
+  /** How long a write may sit in `saving`/`uploading` with no sign of a writer before recovery judges it dead. */
+  writeStaleMs: number;
   imageSizeCap: number;
   userStorageQuota: number;
   hashingAlgorithm: string;
@@ -235,7 +237,7 @@ export class ImageDataService {
    * At start-up and then every `recovery_interval_seconds`: writes this
    * host's dead processes left half-done go back to `queued` with their
    * partial files removed; so do images left `saving` (or `uploading` with
-   * nothing staged) for over a minute with no writer anywhere — a process
+   * nothing staged) for over `write_stale_seconds` with no writer anywhere — a process
    * that died between its status change and its first byte, or between its
    * data's final rename and the status change (the store removes that data);
    * and staged files of images that no longer exist are removed (as Glance's
@@ -254,11 +256,13 @@ export class ImageDataService {
       for (const id of (await store.removeDeadPartials?.()) ?? []) await requeue(id, 'saving');
     }
     for (const id of (await this.staging.removeDeadPartials()) ?? []) await requeue(id, 'uploading');
-    const stale = new Date(now.getTime() - 60_000);
+    const stale = new Date(now.getTime() - this.limits.writeStaleMs);
     for (const id of await this.repo.idsInStatusSince('saving', stale)) {
       if (this.writing.has(id)) continue;
       // Every store must find no live writer; a store that cannot tell (unreachable, multi-tenant) keeps the image as it is.
-      const released = await Promise.all(this.stores.all.map((s) => (s.releaseAbandoned?.(id) ?? Promise.resolve(false)).catch(() => false)));
+      const released = await Promise.all(
+        this.stores.all.map((s) => (s.releaseAbandoned?.(id, this.limits.writeStaleMs) ?? Promise.resolve(false)).catch(() => false)),
+      );
       if (released.every(Boolean)) await requeue(id, 'saving');
     }
     for (const id of await this.repo.idsInStatusSince('uploading', stale)) {

@@ -102,7 +102,7 @@ export class FileStore implements ImageStore {
    * is removed once it has sat there for `graceMs` (a live writer commits
    * within milliseconds of its rename, which sets the file's ctime).
    */
-  async releaseAbandoned(imageId: string, graceMs = 60_000): Promise<boolean> {
+  async releaseAbandoned(imageId: string, graceMs: number): Promise<boolean> {
     if (await this.writing(imageId)) return false;
     const renamed = await stat(path.join(this.dir, imageId)).catch(() => null);
     if (renamed && Date.now() - renamed.ctimeMs < graceMs) return false;

@@ -59,5 +59,5 @@ export interface ImageStore {
    * writing its data; else removes any data written but never activated and
    * returns true.
    */
-  releaseAbandoned?(imageId: string): Promise<boolean>;
+  releaseAbandoned?(imageId: string, graceMs: number): Promise<boolean>;
 }
