@@ -159,7 +159,7 @@ export async function startServer(config: GlimpseConfig, logger = createLogger(c
     },
     sharingChanged: (ctx, image) => sharing.sync(callerOf(ctx), image),
   };
-  const quotas = new Quotas(limitSource(config, keystone), repo);
+  const quotas = new Quotas(limitSource(config, keystone), repo, db, config.userStorageQuota);
   const images = new ImagesService(repo, policy, config, schema, dataHooks, protections, quotas);
   const imageData = new ImageDataService(images, repo, stores, staging, config, quotas, sharing, logger);
   const recover = async () => {

@@ -76,7 +76,7 @@ function assertWithin(quotas: ChildQuotas, before: ChildCounts, after: ChildCoun
 }
 
 type Eb = ExpressionBuilder<Database, 'images'>;
-type Trx = Kysely<Database>;
+export type Trx = Kysely<Database>;
 
 const SOFT_DELETED_STATUSES: readonly string[] = ['deleted', 'pending_delete'];
 const STRING_SORT_KEYS: readonly string[] = ['name', 'status', 'container_format', 'disk_format', 'id'];
@@ -84,9 +84,9 @@ const STRING_SORT_KEYS: readonly string[] = ['name', 'status', 'container_format
 export class ImagesRepository {
   constructor(private readonly db: Db) {}
 
-  async get(id: string): Promise<Image | null> {
-    const row = await this.liveRow(id);
-    return row ? (await this.hydrate([row]))[0] : null;
+  async get(id: string, within?: Trx): Promise<Image | null> {
+    const row = await this.liveRow(id, within);
+    return row ? (await this.hydrate([row], within))[0] : null;
   }
 
   /** The image's own columns only, with no properties, tags or locations loaded: enough for a list marker. */
@@ -101,8 +101,8 @@ export class ImagesRepository {
    * MySQL's case-insensitive collation either may find a row in another case.
    * Callers go on with the row's own id, never the one they were given.
    */
-  private async liveRow(id: string): Promise<Database['images'] | null> {
-    const rows = await this.db.kysely
+  private async liveRow(id: string, k: Trx = this.db.kysely): Promise<Database['images'] | null> {
+    const rows = await k
       .selectFrom('images')
       .selectAll()
       .where('id', 'in', [...new Set([id, id.toLowerCase()])])
@@ -112,9 +112,13 @@ export class ImagesRepository {
     return live.find((r) => r.id === id) ?? live.find((r) => r.id === id.toLowerCase()) ?? live[0] ?? null;
   }
 
-  async create(image: Image): Promise<void> {
-    const k = this.db.kysely;
-    await k.transaction().execute(async (trx) => {
+  /** Inside `within` (a transaction the caller holds), or in a transaction of its own. */
+  private inTransaction<T>(within: Trx | undefined, work: (trx: Trx) => Promise<T>): Promise<T> {
+    return within ? work(within) : this.db.kysely.transaction().execute(work);
+  }
+
+  async create(image: Image, within?: Trx): Promise<void> {
+    await this.inTransaction(within, async (trx) => {
       const existing = await trx.selectFrom('images').select('id').where('id', '=', image.id).executeTakeFirst();
       if (existing) throw conflict(`An image with identifier ${image.id} already exists`);
       await trx
@@ -133,9 +137,9 @@ export class ImagesRepository {
    * image run one after another, so `quotas` are checked on what is really
    * there once this change is made, whatever runs beside it.
    */
-  async update(id: string, change: ImageChange, fromStatus?: ImageStatus | ImageStatus[], quotas?: ChildQuotas): Promise<Image> {
+  async update(id: string, change: ImageChange, fromStatus?: ImageStatus | ImageStatus[], quotas?: ChildQuotas, within?: Trx): Promise<Image> {
     const now = new Date();
-    await this.db.kysely.transaction().execute(async (trx) => {
+    await this.inTransaction(within, async (trx) => {
       let query = trx
         .updateTable('images')
         .set({ ...this.columns(change.fields ?? {}), updated_at: this.db.toTime(now) } as never)
@@ -169,7 +173,7 @@ export class ImagesRepository {
       }
       if (quotas && before) assertWithin(quotas, before, await this.childCounts(trx, id));
     });
-    const image = await this.get(id);
+    const image = await this.get(id, within);
     if (!image) throw conflict(`Image ${id} was deleted meanwhile.`);
     return image;
   }
@@ -243,8 +247,8 @@ export class ImagesRepository {
    * Bytes a project stores, as Glance counts them for user_storage_quota:
    * each image's size once per live location, images being deleted excluded.
    */
-  async storageUsedBy(owner: string): Promise<number> {
-    const row = await this.db.kysely
+  async storageUsedBy(owner: string, k: Trx = this.db.kysely): Promise<number> {
+    const row = await k
       .selectFrom('images as i')
       .innerJoin('image_locations as l', 'l.image_id', 'i.id')
       .select((eb) => eb.fn.coalesce(eb.fn.sum<number>('i.size'), sql.lit(0)).as('used'))
@@ -259,9 +263,9 @@ export class ImagesRepository {
   }
 
   /** The four unified-limit usages of a project, counted as Glance counts them (database.md §8). */
-  async usageOf(owner: string): Promise<{ image_size_total: number; image_stage_total: number; image_count_total: number; image_count_uploading: number }> {
+  async usageOf(owner: string, k: Trx = this.db.kysely): Promise<{ image_size_total: number; image_stage_total: number; image_count_total: number; image_count_uploading: number }> {
     const no = this.db.toBool(false);
-    const rows = await this.db.kysely
+    const rows = await k
       .selectFrom('images as i')
       .select(['i.id', 'i.status', 'i.size'])
       .select((eb) =>
@@ -290,7 +294,7 @@ export class ImagesRepository {
       if (['uploading', 'importing'].includes(r.status) || copying) staged += Number(r.size ?? 0);
     }
     return {
-      image_size_total: await this.storageUsedBy(owner),
+      image_size_total: await this.storageUsedBy(owner, k),
       image_stage_total: staged,
       image_count_total: rows.length,
       image_count_uploading: uploading,

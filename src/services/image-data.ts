@@ -8,7 +8,7 @@
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { RequestContext } from '../auth/context.js';
-import type { ImagesRepository } from '../db/images-repo.js';
+import type { ImagesRepository, Trx } from '../db/images-repo.js';
 import type { ImageFormatConfig } from '../config/config.js';
 import { GlimpseError, badRequest, conflict, forbidden, gone, notFound, rangeNotSatisfiable, tooLarge, unsupportedMediaType } from '../domain/errors.js';
 import { type Image, type ImageStatus, NO_DATA } from '../domain/image.js';
@@ -20,7 +20,7 @@ import type { StoreSet } from '../store/stores.js';
 import { type IngestOptions, type IngestResult, ingest } from '../store/ingest.js';
 import { type DataSharing, callerOf } from './data-sharing.js';
 import type { ImagesService } from './images.js';
-import type { Quotas } from './quotas.js';
+import type { QuotaDeltas, Quotas } from './quotas.js';
 
 export interface DataLimits {
   /** Uploads and stagings this process receives at once; more get a 503. */
@@ -79,17 +79,16 @@ export class ImageDataService {
     if (!image.disk_format || !image.container_format) {
       throw badRequest('Properties disk_format, container_format must be set prior to saving data.');
     }
-    await this.quotas.enforce(image.owner, ['image_size_total', 'image_count_uploading']);
     const limit = await this.sizeLimit(image, 'image_size_total');
     let virtualSize: number | null = null;
     const inspect = this.inspection(image, data.declaredSize, (v) => (virtualSize = v));
     const store = this.target(data.store);
     const caller = callerOf(ctx);
-    await this.write(image, 'saving', store, data, limit, inspect, caller, async (stored) => {
+    const quota = { start: { image_size_total: 0, image_count_uploading: 1 }, resource: 'image_size_total' } as const;
+    await this.write(image, 'saving', store, data, limit, inspect, caller, quota, async (stored, trx) => {
       const { location, ...hashes } = stored;
-      await this.sharing.sync(caller, image, [location]);
       const addLocations = [{ url: location, metadata: this.stores.metadataFor(store) }];
-      await this.repo.update(image.id, { fields: { ...hashes, virtual_size: virtualSize, status: 'active' }, addLocations }, 'saving');
+      await this.repo.update(image.id, { fields: { ...hashes, virtual_size: virtualSize, status: 'active' }, addLocations }, 'saving', undefined, trx);
     });
   }
 
@@ -180,13 +179,13 @@ export class ImageDataService {
       throw notFound("'glance-direct' method is not available at this site.");
     }
     const image = await this.writable(ctx, id, 'modify_image', 'uploading');
-    await this.quotas.enforce(image.owner, ['image_stage_total', 'image_count_uploading']);
     const limit = await this.sizeLimit(image, 'image_stage_total');
     // Inspected already (when the image says what it is), so a hostile image is refused when it arrives,
     // not only when the import writes it to the store, where it is inspected again.
     const inspect = image.disk_format ? this.inspection(image, data.declaredSize, () => undefined) : undefined;
-    await this.write(image, 'uploading', this.staging, data, limit, inspect, callerOf(ctx), async (stored) => {
-      await this.repo.update(image.id, { fields: { size: stored.size } }, 'uploading');
+    const quota = { start: { image_stage_total: 0, image_count_uploading: 1 }, resource: 'image_stage_total' } as const;
+    await this.write(image, 'uploading', this.staging, data, limit, inspect, callerOf(ctx), quota, async (stored, trx) => {
+      await this.repo.update(image.id, { fields: { size: stored.size } }, 'uploading', undefined, trx);
     });
   }
 
@@ -295,7 +294,8 @@ export class ImageDataService {
     limit: { maxBytes: number; message: string },
     inspect: IngestOptions['inspect'],
     caller: StoreCaller,
-    commit: (stored: IngestResult) => Promise<void>,
+    quota: { start: QuotaDeltas; resource: 'image_size_total' | 'image_stage_total' },
+    commit: (stored: IngestResult, trx: Trx) => Promise<void>,
   ): Promise<void> {
     const known = Math.max(data.declaredSize ?? 0, data.contentLength ?? 0);
     if (known > limit.maxBytes) throw tooLarge(limit.message);
@@ -306,7 +306,8 @@ export class ImageDataService {
         { 'retry-after': '5' },
       );
     }
-    await this.repo.update(image.id, { fields: { status } }, 'queued');
+    // Counted and moved out of queued under the project's quota lock: concurrent uploads cannot both take the last slot.
+    await this.quotas.within(image.owner, quota.start, (trx) => this.repo.update(image.id, { fields: { status } }, 'queued', undefined, trx));
     this.writing.add(image.id);
     let location: string | null = null;
     try {
@@ -321,7 +322,10 @@ export class ImageDataService {
       });
       location = stored.location;
       assertDeclaredSize(data.declaredSize, stored.size);
-      await commit(stored).catch((err: unknown) => {
+      // Multi-tenant stores: who may read the data is set before the image is seen active.
+      if (status === 'saving') await this.sharing.sync(caller, image, [location]);
+      // The bytes are counted against the project's limits when they become its own, under the same lock as every other such change.
+      await this.quotas.within(image.owner, { [quota.resource]: stored.size }, (trx) => commit(stored, trx)).catch((err: unknown) => {
         // The guard failed: the image was deleted (or changed) while its data arrived.
         if (err instanceof GlimpseError && err.kind === 'conflict') throw gone(`Image ${image.id} was deleted during the upload; its data was removed.`);
         throw err;

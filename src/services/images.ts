@@ -110,8 +110,7 @@ export class ImagesService {
     this.policy.enforce(ctx, 'add_image', imageTarget(image, null));
     this.checkVisibilityChange(ctx, image);
     this.checkQuotas(image);
-    await this.quotas.enforce(image.owner, ['image_count_total']);
-    await this.repo.create(image);
+    await this.quotas.within(image.owner, { image_count_total: 1 }, (trx) => this.repo.create(image, trx));
     return image;
   }
 

@@ -4,7 +4,8 @@
  * overrides) or from Glimpse's own `[glimpse_limits]` section; usage is
  * counted in the database as Glance counts it. Sizes are in MiB, as Glance's.
  */
-import type { ImagesRepository } from '../db/images-repo.js';
+import type { Db } from '../db/connection.js';
+import type { ImagesRepository, Trx } from '../db/images-repo.js';
 import { tooLarge } from '../domain/errors.js';
 
 export const QUOTA_RESOURCES = ['image_size_total', 'image_stage_total', 'image_count_total', 'image_count_uploading'] as const;
@@ -25,11 +26,43 @@ export class StaticLimits implements LimitSource {
   }
 }
 
+/** What a change adds to a project's usage: 1 image, n bytes … (0: refuse only if already at the limit). */
+export type QuotaDeltas = Partial<Record<QuotaResource, number>>;
+
 export class Quotas {
   constructor(
     private readonly source: LimitSource | null,
     private readonly repo: ImagesRepository,
+    private readonly db: Db,
+    /** `[DEFAULT] user_storage_quota` in bytes (0: none), Glance's older per-project limit on stored bytes. */
+    private readonly userStorageQuota = 0,
   ) {}
+
+  /**
+   * Checks `deltas` against the project's limits and makes `change` under
+   * one lock per project, in one transaction: two requests (on any node)
+   * cannot both see room for one more and both take it. `change` must write
+   * through the transaction it is given.
+   */
+  async within<T>(projectId: string | null, deltas: QuotaDeltas, change: (trx: Trx) => Promise<T>): Promise<T> {
+    const limits = this.source && projectId !== null ? await this.source.limitsFor(projectId) : {};
+    const limited = (Object.keys(deltas) as QuotaResource[]).filter((r) => limits[r] !== undefined && limits[r]! >= 0);
+    const storage = this.userStorageQuota > 0 && deltas.image_size_total !== undefined;
+    if (projectId === null || (limited.length === 0 && !storage)) return this.db.kysely.transaction().execute(change);
+    return this.db.exclusive(`glimpse-quota:${projectId}`, async (trx) => {
+      if (limited.length) {
+        const used = await this.repo.usageOf(projectId, trx);
+        for (const resource of limited) assertRoom(projectId, resource, limits[resource]!, used[resource], deltas[resource] ?? 0);
+      }
+      if (storage && deltas.image_size_total! > 0) {
+        const stored = await this.repo.storageUsedBy(projectId, trx);
+        if (stored + deltas.image_size_total! > this.userStorageQuota) {
+          throw tooLarge(`Denying attempt to upload image because it exceeds the quota: the storage quota of project ${projectId} is ${this.userStorageQuota} bytes, of which ${Math.max(0, this.userStorageQuota - stored)} remain.`);
+        }
+      }
+      return change(trx);
+    });
+  }
 
   get enabled(): boolean {
     return this.source !== null;
@@ -49,17 +82,13 @@ export class Quotas {
     return out;
   }
 
-  /** Refuses (413) when a project already uses all of any of these resources. */
+  /** Refuses (413) when a project already uses all of any of these resources (a first check, before any work). */
   async enforce(projectId: string | null, resources: QuotaResource[]): Promise<void> {
     if (!this.source || projectId === null) return;
     const [limits, used] = await Promise.all([this.source.limitsFor(projectId), this.repo.usageOf(projectId)]);
     for (const resource of resources) {
       const limit = limits[resource];
-      if (limit === undefined || limit < 0) continue;
-      const usage = SIZE_RESOURCES.includes(resource) ? used[resource] / MiB : used[resource];
-      if (usage >= limit) {
-        throw tooLarge(`Quota exceeded for ${resource}: the limit of project ${projectId} is ${limit}${SIZE_RESOURCES.includes(resource) ? ' MiB' : ''} and ${Math.ceil(usage)} is used.`);
-      }
+      if (limit !== undefined && limit >= 0) assertRoom(projectId, resource, limit, used[resource], 0);
     }
   }
 
@@ -70,5 +99,20 @@ export class Quotas {
     const limit = limits[resource];
     if (limit === undefined || limit < 0) return Number.POSITIVE_INFINITY;
     return Math.max(0, limit * MiB - used[resource]);
+  }
+}
+
+/**
+ * As Glance: with nothing to add, a project at its limit is refused; with a
+ * delta (one more image, the bytes just received), usage plus the delta may
+ * not pass the limit. Sizes are limited in MiB and counted in bytes.
+ */
+function assertRoom(projectId: string, resource: QuotaResource, limit: number, usedRaw: number, delta: number): void {
+  const size = SIZE_RESOURCES.includes(resource);
+  const scale = size ? MiB : 1;
+  const over = delta > 0 ? usedRaw + delta > limit * scale : usedRaw >= limit * scale;
+  if (over) {
+    const shown = Math.ceil((usedRaw + delta) / scale);
+    throw tooLarge(`Quota exceeded for ${resource}: the limit of project ${projectId} is ${limit}${size ? ' MiB' : ''} and this would make ${shown}${size ? ' MiB' : ''}.`);
   }
 }

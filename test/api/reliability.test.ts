@@ -153,6 +153,28 @@ describe(`reliability on ${TEST_DIALECT}`, () => {
       assert.equal((await api.get(`/v2/images/${image.id}/members`)).json.members.length, 5);
     });
 
+    it('holds the unified limits and user_storage_quota under concurrent creates and uploads', async () => {
+      const limited = await startTestServer({
+        auth: 'headers',
+        ini: '[DEFAULT]\nuser_storage_quota = 100000\n[glimpse_limits]\nimage_count_total = 6\nimage_count_uploading = 2\n',
+      });
+      try {
+        const client = new Client(limited.url, ALPHA_MEMBER);
+        const creates = await Promise.all(Array.from({ length: 20 }, () => client.post('/v2/images', READY)));
+        assert.equal(creates.filter((r) => r.status === 201).length, 6, creates.map((r) => r.status).join(','));
+        assert.ok(creates.every((r) => r.status === 201 || r.status === 413));
+        const ids = creates.filter((r) => r.status === 201).map((r) => r.json.id as string);
+        const uploads = await Promise.all(ids.map((id) => client.upload(id, Buffer.alloc(40_000, 1))));
+        const stored = (await client.get('/v2/images')).json.images.filter((i: { status: string }) => i.status === 'active');
+        assert.ok(stored.length <= 2, `${stored.length} images of 40,000 bytes under a 100,000-byte quota (${uploads.map((u) => u.status).join(',')})`);
+        assert.ok(uploads.every((u) => [204, 413, 409].includes(u.status)), uploads.map((u) => `${u.status} ${u.text}`).join('\n'));
+        const files = readdirSync(path.join(limited.dataDir, 'images'));
+        assert.equal(files.length, stored.length, 'no data kept for refused uploads');
+      } finally {
+        await limited.close();
+      }
+    });
+
     it('removes the data of an upload that finishes while its image is deleted', async () => {
       const dir = path.join(server.dataDir, 'images');
       for (let round = 0; round < 10; round++) {
