@@ -3,8 +3,11 @@
 // then the integration suites (test/api) again on PostgreSQL and on
 // MySQL/MariaDB. A suite whose tool or database is absent is skipped with a
 // message; GLIMPSE_REQUIRE_ALL=1 (set by CI) turns those skips into failures.
+// Test databases carry this run's id and are dropped at the end, whatever
+// failed. The last line counts every test: passed, failed and skipped (whole
+// suites skipped for a missing tool or database included).
 //   node scripts/run-tests.mjs [part-of-path]      GLIMPSE_TEST_DIALECTS=sqlite,postgres,mysql
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,12 +17,43 @@ const testRoot = path.join(root, 'dist', 'test');
 const filter = process.argv[2];
 const dialects = (process.env.GLIMPSE_TEST_DIALECTS ?? 'sqlite,postgres,mysql').split(',');
 const requireAll = process.env.GLIMPSE_REQUIRE_ALL === '1';
+const run = String(process.pid);
 
 function find(dir) {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
     const p = path.join(dir, e.name);
     if (e.isDirectory()) return find(p);
     return e.name.endsWith('.test.js') ? [p] : [];
+  });
+}
+
+const totals = { pass: 0, fail: 0, skipped: 0, skippedSuites: 0 };
+
+/** Runs node --test, passing its output through while counting what it reports. */
+function runSuites(files, dialect) {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--test', '--test-reporter=spec', ...files], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, GLIMPSE_TEST_DB: dialect, GLIMPSE_TEST_RUN: run },
+    });
+    const count = (stream, out) => {
+      let pending = '';
+      stream.on('data', (chunk) => {
+        out.write(chunk);
+        pending += chunk;
+        const lines = pending.split('\n');
+        pending = lines.pop();
+        for (const line of lines) {
+          const m = /^ℹ (pass|fail|skipped) (\d+)$/.exec(line.trim());
+          if (m) totals[m[1]] += Number(m[2]);
+          if (line.startsWith('SKIP: ')) totals.skippedSuites += 1;
+        }
+      });
+    };
+    count(child.stdout, process.stdout);
+    count(child.stderr, process.stderr);
+    child.on('close', (code) => resolve(code));
   });
 }
 
@@ -37,16 +71,15 @@ for (const dialect of dialects) {
         failed = true;
       } else {
         console.error(`SKIP: ${message}; skipping its ${files.length} suites`);
+        totals.skippedSuites += files.length;
       }
       continue;
     }
   }
   console.log(`\n=== ${files.length} test files on ${dialect}\n`);
-  const result = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...files], {
-    cwd: root,
-    stdio: 'inherit',
-    env: { ...process.env, GLIMPSE_TEST_DB: dialect },
-  });
-  if (result.status !== 0) failed = true;
+  if ((await runSuites(files, dialect)) !== 0) failed = true;
 }
+spawnSync(process.execPath, [path.join(testRoot, 'helpers', 'drop-run-databases.js'), run], { cwd: root, stdio: 'inherit' });
+console.log(`\nsuites skipped for a missing tool or database: ${totals.skippedSuites}`);
+console.log(`${totals.pass} passed, ${totals.fail} failed, ${totals.skipped} skipped`);
 process.exit(failed ? 1 : 0);

@@ -117,6 +117,11 @@ export class ImagesRepository {
     return within ? work(within) : this.db.kysely.transaction().execute(work);
   }
 
+  /** One transaction for changes that must commit together (an image's status and its task's). */
+  transaction<T>(work: (trx: Trx) => Promise<T>): Promise<T> {
+    return this.db.kysely.transaction().execute(work);
+  }
+
   async create(image: Image, within?: Trx): Promise<void> {
     await this.inTransaction(within, async (trx) => {
       const existing = await trx.selectFrom('images').select('id').where('id', '=', image.id).executeTakeFirst();

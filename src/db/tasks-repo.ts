@@ -5,7 +5,9 @@
  * belongs to a dead process and may be taken over.
  */
 import type { Task, TaskStatus } from '../domain/task.js';
+import type { Kysely } from 'kysely';
 import { type Db, fromTime } from './connection.js';
+import type { Database } from './tables.js';
 
 export interface TaskChange {
   status?: TaskStatus;
@@ -44,8 +46,10 @@ export class TasksRepository {
   }
 
   /** Applies a change; with `fromStatus` only if the task is still in it (false otherwise). */
-  async update(id: string, change: TaskChange, fromStatus?: TaskStatus[]): Promise<boolean> {
-    return this.db.kysely.transaction().execute(async (trx) => {
+  /** `within`: a transaction the caller holds, so the task's change commits with the image's. */
+  async update(id: string, change: TaskChange, fromStatus?: TaskStatus[], within?: Kysely<Database>): Promise<boolean> {
+    const inTransaction = <T>(work: (trx: Kysely<Database>) => Promise<T>) => (within ? work(within) : this.db.kysely.transaction().execute(work));
+    return inTransaction(async (trx) => {
       const set: Record<string, unknown> = { updated_at: this.db.toTime(new Date()) };
       if (change.status) set.status = change.status;
       if (change.expires_at !== undefined) set.expires_at = change.expires_at ? this.db.toTime(change.expires_at) : null;

@@ -10,8 +10,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { RequestContext } from '../auth/context.js';
-import type { ImagesRepository } from '../db/images-repo.js';
-import type { TasksRepository } from '../db/tasks-repo.js';
+import type { ImagesRepository, Trx } from '../db/images-repo.js';
+import type { TaskChange, TasksRepository } from '../db/tasks-repo.js';
 import { GlimpseError, badRequest, conflict, forbidden } from '../domain/errors.js';
 import { type Image, NO_DATA } from '../domain/image.js';
 import { TASK_TIME_TO_LIVE_MS, type Task } from '../domain/task.js';
@@ -201,13 +201,7 @@ export class ImportService {
     beat.unref();
     try {
       await this.tasks.update(task.id, { status: 'processing' }, ['pending', 'processing']);
-      const outcome = await this.importInto(task, caller, abort.signal);
-      if (outcome.failed.length === 0) {
-        await this.tasks.update(task.id, { status: 'success', result: { image_id: task.image_id }, expires_at: expiry() }, ['processing']);
-      } else {
-        const message = `Import to store(s) ${outcome.failed.join(', ')} failed: ${outcome.reason}`;
-        await this.tasks.update(task.id, { status: 'failure', message, expires_at: expiry() }, ['processing']);
-      }
+      await this.importInto(task, caller, abort.signal);
     } catch (err) {
       if (!this.closing) await this.fail(task, err);
     } finally {
@@ -216,8 +210,8 @@ export class ImportService {
     }
   }
 
-  /** Writes the data to each target store in turn; returns the stores that failed and why. */
-  private async importInto(task: Task, caller: StoreCaller, signal: AbortSignal): Promise<{ failed: string[]; reason: string }> {
+  /** Writes the data to each target store in turn, then records the image's and the task's outcome together. */
+  private async importInto(task: Task, caller: StoreCaller, signal: AbortSignal): Promise<void> {
     const plan = planOf(task, this.stores.default.id);
     const method = plan.method;
     const copy = method === 'copy-image';
@@ -265,12 +259,18 @@ export class ImportService {
         if (plan.allMustSucceed) break;
       }
     }
-    await this.finish(image, plan, failed, written, caller);
-    return { failed, reason };
+    const outcome: TaskChange = failed.length === 0
+      ? { status: 'success', result: { image_id: task.image_id }, expires_at: expiry() }
+      : { status: 'failure', message: `Import to store(s) ${failed.join(', ')} failed: ${reason}`, expires_at: expiry() };
+    await this.finish(image, plan, failed, written, caller, { id: task.id, outcome });
   }
 
-  /** Activates (or, when the stores that had to succeed did not, reverts) and releases the lock. */
-  private async finish(image: Image, plan: Plan, failed: string[], written: string[], caller: StoreCaller): Promise<void> {
+  /**
+   * Activates (or, when the stores that had to succeed did not, reverts) and
+   * releases the lock; the task's outcome commits in the same transaction, so
+   * a client that sees the image settle also sees its task finished.
+   */
+  private async finish(image: Image, plan: Plan, failed: string[], written: string[], caller: StoreCaller, task: { id: string; outcome: TaskChange }): Promise<void> {
     const copy = plan.method === 'copy-image';
     const failedList = [...new Set([...listOf(image.properties.os_glance_failed_import), ...failed])].join(',');
     const properties = { os_glance_importing_to_stores: '', os_glance_failed_import: failedList };
@@ -280,24 +280,29 @@ export class ImportService {
         await this.stores.forLocation(location)?.delete(location.url, caller).catch(() => undefined);
       }
     }
+    const recordTask = (trx: Trx) => this.tasks.update(task.id, task.outcome, ['processing'], trx);
     if (copy) {
-      await this.repo.update(image.id, {
-        setProperties: properties,
-        removeProperties: ['os_glance_import_task'],
-        ...(revert ? { removeLocations: written } : {}),
+      await this.repo.transaction(async (trx) => {
+        await this.repo.update(image.id, { setProperties: properties, removeProperties: ['os_glance_import_task'], ...(revert ? { removeLocations: written } : {}) }, undefined, undefined, trx);
+        await recordTask(trx);
       });
       return;
     }
     // Unstaged first, so no client ever sees the import finished with its staged copy still there;
     // a crash in between resumes into finish() again, since the stores already hold the data.
     await this.data.unstage(image.id);
-    await this.repo.update(
-      image.id,
-      revert
-        ? { fields: { status: 'queued', ...NO_DATA }, dropLocations: true, setProperties: properties, removeProperties: ['os_glance_import_task'] }
-        : { fields: { status: 'active' }, setProperties: properties, removeProperties: ['os_glance_import_task'] },
-      'importing',
-    );
+    await this.repo.transaction(async (trx) => {
+      await this.repo.update(
+        image.id,
+        revert
+          ? { fields: { status: 'queued', ...NO_DATA }, dropLocations: true, setProperties: properties, removeProperties: ['os_glance_import_task'] }
+          : { fields: { status: 'active' }, setProperties: properties, removeProperties: ['os_glance_import_task'] },
+        'importing',
+        undefined,
+        trx,
+      );
+      await recordTask(trx);
+    });
   }
 
   private async download(uri: string, signal: AbortSignal) {

@@ -27,10 +27,41 @@ function withDatabase(admin: string, name: string): string {
   return u.toString();
 }
 
+/** Test databases of one `npm test` run share a prefix, so the runner can drop whatever a failed suite left. */
+const RUN = (process.env.GLIMPSE_TEST_RUN ?? 'adhoc').replace(/\W/g, '');
+export const testDatabasePrefix = (run: string = RUN) => `glimpse_test_${run}_`;
+
+/** Drops every test database of a run (the runner calls this after each dialect's suites). */
+export async function dropRunDatabases(dialect: TestDialect, run: string): Promise<string[]> {
+  const prefix = testDatabasePrefix(run);
+  if (dialect === 'postgres') {
+    const c = new pg.Client({ connectionString: POSTGRES });
+    await c.connect();
+    try {
+      const { rows } = await c.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname LIKE $1', [`${prefix}%`]);
+      for (const { datname } of rows) await c.query(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`);
+      return rows.map((r) => r.datname);
+    } finally {
+      await c.end();
+    }
+  }
+  if (dialect === 'mysql') {
+    const c = await mysql.createConnection(MYSQL);
+    try {
+      const [rows] = await c.query<mysql.RowDataPacket[]>('SELECT schema_name AS name FROM information_schema.schemata WHERE schema_name LIKE ?', [`${prefix}%`]);
+      for (const r of rows) await c.query(`DROP DATABASE IF EXISTS ${r.name}`);
+      return rows.map((r) => r.name as string);
+    } finally {
+      await c.end();
+    }
+  }
+  return [];
+}
+
 /** A new database on the server GLIMPSE_TEST_DB names, with Glance's schema unless `empty`. */
 export async function createTestDatabase(dialect: TestDialect = TEST_DIALECT, empty = false): Promise<TestDatabase | null> {
   if (dialect === 'sqlite') return null;
-  const name = `glimpse_test_${randomBytes(6).toString('hex')}`;
+  const name = `${testDatabasePrefix()}${randomBytes(6).toString('hex')}`;
   let drop: () => Promise<void>;
   let url: string;
   if (dialect === 'postgres') {

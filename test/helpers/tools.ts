@@ -36,10 +36,19 @@ export function sharedSkip(file: string): string | false {
 
 /** The machine's PostgreSQL, for suites that need one whatever GLIMPSE_TEST_DB says (asked in a child process: skips are decided synchronously). */
 export function postgresSkip(): string | false {
+  return serverSkip('postgres', 'PostgreSQL on 127.0.0.1:5432');
+}
+
+/** The machine's MariaDB, likewise. */
+export function mysqlSkip(): string | false {
+  return serverSkip('mysql', 'MariaDB on 127.0.0.1:3306');
+}
+
+function serverSkip(dialect: 'postgres' | 'mysql', name: string): string | false {
   return requireTool(
-    'PostgreSQL on 127.0.0.1:5432',
-    () => spawnSync(process.execPath, [path.join(REPO_ROOT, 'dist', 'test', 'helpers', 'probe-db.js'), 'postgres']).status === 0,
-    "the machine's PostgreSQL service",
+    name,
+    () => spawnSync(process.execPath, [path.join(REPO_ROOT, 'dist', 'test', 'helpers', 'probe-db.js'), dialect]).status === 0,
+    `the machine's ${name.split(' ')[0]} service`,
   );
 }
 
