@@ -87,6 +87,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     serverFactory: (handler) => {
       const server = http.createServer({ highWaterMark: 1024 * 1024, requestTimeout: 0, keepAliveTimeout: 75_000, headersTimeout: 60_000 }, handler);
       server.setTimeout(deps.timeouts?.clientSocketMs ?? 900_000);
+      server.on('clientError', answerUnparsable);
       return server;
     },
   });
@@ -209,6 +210,20 @@ function assertStorableQuery(url: string): void {
     }
   }
 }
+
+/**
+ * A request Node cannot parse (headers too large, a malformed request line)
+ * never reaches Fastify: it is answered here, in Glance's error shape (JSON:
+ * the request's Accept header is part of what could not be read).
+ */
+function answerUnparsable(err: NodeJS.ErrnoException, socket: import('node:stream').Duplex): void {
+  if (!socket.writable || err.code === 'ECONNRESET') return void socket.destroy();
+  const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const explanation = status === 431 ? 'The request line or headers are too large.' : status === 408 ? 'The request took too long to arrive.' : 'The request could not be parsed.';
+  const { contentType, body } = renderError(status, explanation, 'application/json');
+  socket.end(`HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\ncontent-type: ${contentType}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+}
+const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
 
 /** Up to 64 MiB or 10 s of an unread body are read and dropped before the socket closes. */
 const DISCARD_BYTES = 64 * 1024 * 1024;
