@@ -5,6 +5,7 @@ import { dashboardBenchmarks } from './dashboard.js';
 import { dataBenchmarks, printDataTable } from './data.js';
 import { printTable, startBenchServer } from './harness.js';
 import { scaleBenchmarks } from './scale.js';
+import { soak } from './soak.js';
 
 async function main(): Promise<void> {
   const only = process.argv[2];
@@ -29,6 +30,8 @@ async function main(): Promise<void> {
   if (!only || only === 'scale') {
     printTable('Listing at scale (PostgreSQL, 1,000,000 images, noauth admin, sequential requests)', await scaleBenchmarks());
   }
+  // Long and destructive (it kills nodes): only when asked for by name.
+  if (only === 'soak' && !(await soak())) process.exitCode = 1;
   if (!only || only === 'data') {
     const server = await startBenchServer();
     try {

@@ -164,8 +164,8 @@ export async function startServer(config: GlimpseConfig, logger = createLogger(c
   const imageData = new ImageDataService(images, repo, stores, staging, config, quotas, sharing, logger);
   const recover = async () => {
     const recovered = await imageData.recoverInterruptedWrites();
-    if (recovered.reset.length || recovered.unstaged.length) {
-      logger.warn(recovered, 'recovered writes interrupted by a dead process: images back to queued, stray staged data removed');
+    if (recovered.reset.length || recovered.unstaged.length || recovered.removed.length) {
+      logger.warn(recovered, 'recovered work interrupted by a dead process: images back to queued, stray staged data and data of deleted images removed');
     }
   };
   await recover();

@@ -318,6 +318,32 @@ export class ImagesRepository {
     return rows.map((r) => r.id);
   }
 
+  /**
+   * Of these data locations (image id → URL), those whose image is deleted
+   * (not pending_delete: Glance's scrubber still needs that data) and that no
+   * live location of any image points at: data a crash left behind.
+   */
+  async orphanedData(candidates: { id: string; url: string }[]): Promise<{ id: string; url: string }[]> {
+    if (candidates.length === 0) return [];
+    const deleted = await this.db.kysely
+      .selectFrom('images')
+      .select('id')
+      .where('id', 'in', candidates.map((c) => c.id))
+      .where('status', '=', 'deleted')
+      .execute();
+    const gone = new Set(deleted.map((r) => r.id));
+    const maybe = candidates.filter((c) => gone.has(c.id));
+    if (maybe.length === 0) return [];
+    const referenced = await this.db.kysely
+      .selectFrom('image_locations')
+      .select('value')
+      .where('value', 'in', maybe.map((c) => c.url))
+      .where('deleted', '=', this.db.toBool(false))
+      .execute();
+    const inUse = new Set(referenced.map((r) => r.value));
+    return maybe.filter((c) => !inUse.has(c.url));
+  }
+
   /** Ids of live images whose ids are among these (for sweeping stray files). */
   async liveIds(ids: string[]): Promise<Set<string>> {
     if (ids.length === 0) return new Set();

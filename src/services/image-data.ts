@@ -239,11 +239,14 @@ export class ImageDataService {
    * nothing staged) for over `write_stale_seconds` with no writer anywhere — a process
    * that died between its status change and its first byte, or between its
    * data's final rename and the status change (the store removes that data);
-   * and staged files of images that no longer exist are removed (as Glance's
-   * API workers do). This process's own writes are never judged.
+   * staged files of images that no longer exist are removed (as Glance's
+   * API workers do), and so is data left in a file store by a delete whose
+   * process died between the database and the store. This process's own
+   * writes are never judged.
    */
-  async recoverInterruptedWrites(now = new Date()): Promise<{ reset: string[]; unstaged: string[] }> {
+  async recoverInterruptedWrites(now = new Date()): Promise<{ reset: string[]; unstaged: string[]; removed: string[] }> {
     const reset: string[] = [];
+    const removed: string[] = [];
     const requeue = async (id: string, from: ImageStatus) => {
       const ok = await this.repo.update(id, { fields: { status: 'queued', ...NO_DATA } }, from).then(
         () => true,
@@ -268,11 +271,19 @@ export class ImageDataService {
       if (this.writing.has(id)) continue;
       if (!(await this.staging.writing(id)) && !(await this.staging.has(id))) await requeue(id, 'uploading');
     }
+    for (const store of this.stores.all) {
+      if (!store.imageIds || !store.locationOf) continue;
+      const held = (await store.imageIds()).map((id) => ({ id, url: store.locationOf!(id) }));
+      for (const orphan of await this.repo.orphanedData(held)) {
+        await store.delete(orphan.url);
+        removed.push(orphan.id);
+      }
+    }
     const staged = await this.staging.imageIds();
     const live = await this.repo.liveIds(staged.map((n) => n.split('.')[0]));
     const unstaged = staged.filter((n) => !live.has(n.split('.')[0]));
     for (const name of unstaged) await this.staging.delete(this.staging.locationOf(name));
-    return { reset, unstaged };
+    return { reset, unstaged, removed };
   }
 
   /** Loads, authorizes and moves the image out of `queued` (compare-and-set: one writer wins). */

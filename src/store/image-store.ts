@@ -60,4 +60,11 @@ export interface ImageStore {
    * returns true.
    */
   releaseAbandoned?(imageId: string, graceMs: number): Promise<boolean>;
+  /**
+   * Stores that can list what they hold cheaply (a directory): the image ids
+   * with data here, and the location of each, so recovery can remove the data
+   * of images deleted by a process that died before removing it.
+   */
+  imageIds?(): Promise<string[]>;
+  locationOf?(imageId: string): string;
 }

@@ -55,7 +55,7 @@ export class S3Store implements ImageStore {
     drain(head);
     if (head.statusCode === 200) throw conflict(`Image data for ${imageId} already exists in store ${this.id}`);
     const size = await whileLeased(this.lease(imageId), this.runtime.heartbeatMs, () => this.putData(imageId, data, options.signal));
-    return { location: this.locationOf(imageId), size };
+    return { location: this.objectLocation(imageId), size };
   }
 
   /**
@@ -78,7 +78,7 @@ export class S3Store implements ImageStore {
       const abort = await this.request('DELETE', imageId, { query: { uploadId } });
       drain(abort);
     }
-    await this.delete(this.locationOf(imageId));
+    await this.delete(this.objectLocation(imageId));
     await lease.remove();
     return true;
   }
@@ -141,7 +141,7 @@ export class S3Store implements ImageStore {
     if (res.statusCode !== 404) await expectStatus('S3', res, [200, 204], `DeleteObject ${key}`);
   }
 
-  private locationOf(imageId: string): string {
+  private objectLocation(imageId: string): string {
     const scheme = this.endpoint.protocol === 'https:' ? 's3+https' : 's3';
     return `${scheme}://${quoteCredential(this.o.accessKey)}:${quoteCredential(this.o.secretKey)}@${this.endpoint.host}/${this.o.bucket}/${imageId}`;
   }

@@ -296,6 +296,26 @@ describe(`reliability on ${TEST_DIALECT}`, () => {
     });
   });
 
+  describe('data a dead deleter left', () => {
+    it('is removed by the next recovery sweep, unless a live image still points at it', async () => {
+      const local = await startTestServer({ ini: '[glimpse]\nrecovery_interval_seconds = 1\n' });
+      try {
+        const client = new Client(local.url);
+        const image = await client.createImage(READY);
+        assert.equal((await client.upload(image.id, Buffer.alloc(2048, 3))).status, 204);
+        // What a kill -9 between the delete's commit and its data removal leaves.
+        const db = local.server.db;
+        await db.kysely.updateTable('images').set({ status: 'deleted', deleted: db.toBool(true) }).where('id', '=', image.id).execute();
+        await db.kysely.updateTable('image_locations').set({ deleted: db.toBool(true), status: 'deleted' }).where('image_id', '=', image.id).execute();
+        const file = path.join(local.dataDir, 'images', image.id);
+        assert.ok(existsSync(file));
+        await waitFor(async () => !existsSync(file), 'the orphaned data removed', 10_000);
+      } finally {
+        await local.close();
+      }
+    });
+  });
+
   describe('slow and stalled clients', () => {
     let slow: TestServer;
     before(async () => {
