@@ -125,7 +125,7 @@ export async function startServer(config: GlimpseConfig, logger = createLogger(c
   const schema = imageSchema({
     diskFormats: config.diskFormats,
     containerFormats: config.containerFormats,
-    custom: config.customSchemaFile ? JSON.parse(readFileSync(config.customSchemaFile, 'utf8')) : undefined,
+    custom: JSON.parse(readFileSync(config.customSchemaFile, 'utf8')),
   });
 
   const policy = new Policy(config.policyRules, !config.enforceNewDefaults);
@@ -143,7 +143,7 @@ export async function startServer(config: GlimpseConfig, logger = createLogger(c
     storageUrlOf: keystone ? (token, tenancy) => keystone.objectStoreUrl(token, tenancy) : null,
     heartbeatMs: config.taskHeartbeatMs,
     directIo: config.fileStoreDirectIo,
-  });
+  }, config.defaultStore);
   const staging = new FileStore('os_glance_staging_store', config.stagingDir, { directIo: config.fileStoreDirectIo });
   const membersRepo = new MembersRepository(db);
   const sharing = new DataSharing(stores, membersRepo);
@@ -205,7 +205,7 @@ export async function startServer(config: GlimpseConfig, logger = createLogger(c
     },
     info: {
       enabledImportMethods: config.enabledImportMethods,
-      stores: config.multiStore ? config.stores.map((s, i) => ({ id: s.id, description: s.description ?? undefined, default: i === 0, type: s.type, properties: storeProperties(s) })) : null,
+      stores: config.multiStore ? config.stores.map((s) => ({ id: s.id, description: s.description ?? undefined, default: s.id === config.defaultStore, type: s.type, properties: storeProperties(s) })) : null,
       usage: (ctx) => quotas.usage(ctx.projectId),
       authorizeDetail: (ctx) => policy.enforce(ctx, 'stores_info_detail', {}),
     },

@@ -225,9 +225,14 @@ function answerUnparsable(err: NodeJS.ErrnoException, socket: import('node:strea
 }
 const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
 
-/** Up to 64 MiB or 10 s of an unread body are read and dropped before the socket closes. */
-const DISCARD_BYTES = 64 * 1024 * 1024;
-const DISCARD_MS = 10_000;
+/**
+ * Up to 1 GiB or 30 s of an unread body are read and dropped before the
+ * socket closes: clients that send a whole body before reading the answer
+ * (glanceclient, openstacksdk) then read it instead of a broken pipe. Nothing
+ * is kept, so memory stays flat; the bounds cap the time and bandwidth.
+ */
+const DISCARD_BYTES = 1024 * 1024 * 1024;
+const DISCARD_MS = 30_000;
 
 function discardThenClose(body: http.IncomingMessage): void {
   if (body.destroyed) return;

@@ -44,9 +44,13 @@ export interface RenderedError {
 
 type Format = 'json' | 'html' | 'text';
 
-/** WebOb offers text/html then application/json; no Accept header, or any type, means HTML. */
+/**
+ * WebOb offers text/html then application/json and falls back to text/plain:
+ * with no Accept header nothing is offered, so plain text (what scripts
+ * get from Glance); accepting any type takes the first offer, HTML.
+ */
 function negotiate(accept: string | undefined): Format {
-  if (!accept) return 'html';
+  if (!accept) return 'text';
   const offers = accept.split(',').map((part, index) => {
     const [type, ...params] = part.trim().toLowerCase().split(';');
     const q = params.map((p) => /^\s*q=([\d.]+)/.exec(p)).find(Boolean);

@@ -2,8 +2,9 @@
  * `glimpse image …`: the `openstack image` commands people know, against any
  * Glance-compatible service, with progress bars and resumable downloads.
  */
+import { type Hash, createHash, getHashes } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync, statSync } from 'node:fs';
-import { Readable } from 'node:stream';
+import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Command } from 'commander';
 import { inspectCommand } from './inspect.js';
@@ -158,9 +159,10 @@ async function set(nameOrId: string, o: Opts): Promise<void> {
   if (o.activate) await api.raw('POST', `/v2/images/${image.id}/actions/reactivate`);
   const status = o.accept ? 'accepted' : o.reject ? 'rejected' : o.pending ? 'pending' : null;
   if (status) {
-    const project = o.project ?? (await api.json('GET', `/v2/images/${image.id}/members`)).members[0]?.member_id;
-    if (!project) throw new Error('--project is needed to say which membership to change');
-    await api.json('PUT', `/v2/images/${image.id}/members/${project}`, { status });
+    // As openstackclient: the membership changed is the caller's own project's, unless --project names another.
+    const project = o.project ?? api.projectId;
+    if (!project) throw new Error('--project is needed: without a Keystone token there is no project of your own to accept for');
+    await api.json('PUT', `/v2/images/${image.id}/members/${encodeURIComponent(project)}`, { status });
   }
 }
 
@@ -185,17 +187,75 @@ async function remove(images: string[], o: Opts): Promise<void> {
   if (failures.length) throw new Error(`${failures.length} of ${images.length} images failed to delete:\n  ${failures.join('\n  ')}`);
 }
 
-/** Downloads to a file; with --resume, continues a partial file with a Range request. */
+/**
+ * Downloads to a file, and checks what was written against the image's
+ * os_hash_value (else its md5 checksum), as the Python clients check md5:
+ * a mismatch is an error, never a quiet exit 0. With --resume, a partial file
+ * is first checked against the image (not longer than it) and hashed, then
+ * continued with a Range request.
+ */
 async function save(nameOrId: string, o: Opts): Promise<void> {
   const api = await ImageApi.connect(o);
   const image = await find(api, nameOrId);
-  const already = o.resume && existsSync(o.file) ? statSync(o.file).size : 0;
-  if (image.size !== null && already >= image.size && already > 0) return;
-  const res = await api.raw('GET', `/v2/images/${image.id}/file`, undefined, already ? { range: `bytes=${already}-` } : {});
-  if (res.status === 204 || !res.body) throw new Error(`image ${image.id} has no data`);
-  const append = already > 0 && res.status === 206;
-  const bar = new ProgressBar(image.size, `downloading ${image.name ?? image.id}`, process.stderr, o.progress !== false && Boolean(process.stderr.isTTY));
-  await pipeline(Readable.fromWeb(res.body as never), bar, createWriteStream(o.file, { flags: append ? 'a' : 'w' }));
+  const digest = new DownloadDigest(image);
+  let already = o.resume && existsSync(o.file) ? statSync(o.file).size : 0;
+  if (image.size !== null && already > image.size) {
+    throw new Error(`${o.file} holds ${already} bytes, more than image ${image.id}'s ${image.size}: it is not part of this image (remove it, or save without --resume)`);
+  }
+  if (already > 0) await pipeline(createReadStream(o.file), digest.tap(), new Writable({ write: (_c, _e, cb) => cb() }));
+  if (!(image.size !== null && already === image.size)) {
+    const res = await api.raw('GET', `/v2/images/${image.id}/file`, undefined, already ? { range: `bytes=${already}-` } : {});
+    if (res.status === 204 || !res.body) throw new Error(`image ${image.id} has no data`);
+    if (already > 0 && res.status !== 206) {
+      // The server sent the whole image instead of the rest: start over.
+      already = 0;
+      digest.restart();
+    }
+    const bar = new ProgressBar(image.size, `downloading ${image.name ?? image.id}`, process.stderr, o.progress !== false && Boolean(process.stderr.isTTY), already);
+    await pipeline(Readable.fromWeb(res.body as never), bar, digest.tap(), createWriteStream(o.file, { flags: already > 0 ? 'a' : 'w' }));
+  }
+  digest.verify(o.file, already > 0);
+}
+
+/** The digest a download is checked against: os_hash_algo/os_hash_value, else the md5 `checksum`. */
+class DownloadDigest {
+  private hash: Hash | null = null;
+  private readonly algorithm: string | null;
+  private readonly expected: string | null;
+  private readonly field: string;
+
+  constructor(image: Image) {
+    const algo = typeof image.os_hash_algo === 'string' && getHashes().includes(image.os_hash_algo) ? image.os_hash_algo : null;
+    if (algo && image.os_hash_value) {
+      [this.algorithm, this.expected, this.field] = [algo, image.os_hash_value, `${algo} (os_hash_value)`];
+    } else {
+      [this.algorithm, this.expected, this.field] = image.checksum ? ['md5', image.checksum, 'md5 (checksum)'] : [null, null, ''];
+    }
+    this.restart();
+  }
+
+  restart(): void {
+    this.hash = this.algorithm ? createHash(this.algorithm) : null;
+  }
+
+  tap(): Transform {
+    return new Transform({
+      transform: (chunk: Buffer, _enc, cb) => {
+        this.hash?.update(chunk);
+        cb(null, chunk);
+      },
+    });
+  }
+
+  verify(file: string, resumed: boolean): void {
+    if (!this.hash || !this.expected) return;
+    const got = this.hash.digest('hex');
+    if (got === this.expected) return;
+    throw new Error(
+      `${file} does not match the image's ${this.field}: expected ${this.expected}, got ${got}. ` +
+        (resumed ? 'The partial file it continued may not belong to this image: save again without --resume.' : 'The download is corrupt: save it again.'),
+    );
+  }
 }
 
 async function stage(nameOrId: string, o: Opts): Promise<void> {

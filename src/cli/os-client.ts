@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
 
 export interface OsOptions {
@@ -42,30 +42,69 @@ const FLAGS: [keyof OsOptions, string, string][] = [
   ['osRegionName', '--os-region-name <region>', 'catalog region'],
 ];
 
-/** Adds every --os-* flag; each defaults to its OS_* environment variable. */
+/**
+ * Adds every --os-* flag with its OS_* environment twin. Commander reads the
+ * variable itself and help names it without its value, so a password or a
+ * token in the environment is never printed.
+ */
 export function withOsOptions(cmd: Command): Command {
   for (const [key, flag, help] of FLAGS) {
     const env = `OS_${key.slice(2).replace(/(?<=.)[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
-    cmd.option(flag, `${help} (env ${env})`, process.env[env]);
+    cmd.addOption(new Option(flag, help).env(env));
   }
   return cmd;
+}
+
+/** What a fetch failure means, in words: the URL and the cause (refused, DNS, TLS, timeout). */
+export function unreachable(url: string, err: unknown, what: string): Error {
+  const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
+  const code = cause?.code ?? (err as { code?: string })?.code;
+  const reasons: Record<string, string> = {
+    ECONNREFUSED: 'connection refused (nothing listens there)',
+    ENOTFOUND: 'the host name does not resolve (DNS)',
+    EAI_AGAIN: 'the host name could not be resolved now (DNS)',
+    ETIMEDOUT: 'the connection timed out',
+    UND_ERR_CONNECT_TIMEOUT: 'the connection timed out',
+    ECONNRESET: 'the connection was reset',
+    EHOSTUNREACH: 'no route to the host',
+    UND_ERR_SOCKET: 'the connection closed unexpectedly',
+  };
+  const tls = code && /CERT|SSL|TLS/.test(code) ? `TLS failed (${code}${cause?.message ? `: ${cause.message}` : ''})` : null;
+  const reason = tls ?? (code ? (reasons[code] ?? `${code}${cause?.message ? `: ${cause.message}` : ''}`) : (cause?.message ?? (err as Error)?.message ?? String(err)));
+  return new Error(`cannot reach ${what} at ${url}: ${reason}`);
+}
+
+async function fetchOrExplain(url: string, init: RequestInit, what: string): Promise<Response> {
+  try {
+    return await fetch(url, init);
+  } catch (err) {
+    throw unreachable(url, err, what);
+  }
 }
 
 export class ImageApi {
   private constructor(
     readonly endpoint: string,
     private readonly token: string | null,
+    /** The project the token is scoped to (null without Keystone): "your project", as openstackclient means it. */
+    readonly projectId: string | null = null,
   ) {}
 
   static async connect(given: OsOptions): Promise<ImageApi> {
     const o = given.osCloud ? { ...fromCloudsYaml(given.osCloud), ...definedOnly(given) } : given;
-    const type = o.osAuthType ?? (o.osToken ? 'token' : o.osUsername ? 'password' : 'none');
+    const type = o.osAuthType ?? (o.osToken ? 'token' : 'password');
     if (type === 'none' || type === 'noauth') {
-      if (!o.osEndpoint) throw new Error('--os-auth-type none needs --os-endpoint (or OS_ENDPOINT)');
+      if (!o.osEndpoint) throw new Error('--os-auth-type none needs --os-endpoint URL (or OS_ENDPOINT): the image service to talk to');
       return new ImageApi(o.osEndpoint.replace(/\/+$/, ''), null);
     }
-    if (!o.osAuthUrl) throw new Error('--os-auth-url (or OS_AUTH_URL) is needed to authenticate');
-    const v3 = o.osAuthUrl.replace(/\/+$/, '').replace(/(\/v3)?$/, '/v3');
+    const missing = missingCredentials(o, type);
+    if (missing.length) {
+      throw new Error(
+        `no credentials: set ${missing.join(', ')} (or the matching --os-* flags), or name a cloud of clouds.yaml with --os-cloud (OS_CLOUD)`,
+      );
+    }
+    const authUrl = o.osAuthUrl!;
+    const v3 = authUrl.replace(/\/+$/, '').replace(/(\/v3)?$/, '/v3');
     const identity =
       type === 'token' || type === 'v3token'
         ? { methods: ['token'], token: { id: need(o.osToken, '--os-token') } }
@@ -78,16 +117,20 @@ export class ImageApi {
       : o.osProjectName
         ? { project: { name: o.osProjectName, domain: { name: o.osProjectDomainName ?? 'Default' } } }
         : undefined;
-    const res = await fetch(`${v3}/auth/tokens`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json' },
-      body: JSON.stringify({ auth: { identity, ...(scope ? { scope } : {}) } }),
-    });
-    if (res.status !== 201) throw new Error(`Keystone refused the credentials (${res.status})`);
+    const res = await fetchOrExplain(
+      `${v3}/auth/tokens`,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify({ auth: { identity, ...(scope ? { scope } : {}) } }),
+      },
+      'Keystone',
+    );
+    if (res.status !== 201) throw new Error(`Keystone at ${v3} refused the credentials (${await errorMessage(res)})`);
     const token = res.headers.get('x-subject-token')!;
-    const body = (await res.json()) as { token: { catalog?: CatalogEntry[] } };
+    const body = (await res.json()) as { token: { catalog?: CatalogEntry[]; project?: { id: string } } };
     const endpoint = o.osEndpoint ?? imageEndpoint(body.token.catalog ?? [], o.osInterface ?? 'public', o.osRegionName);
-    return new ImageApi(endpoint.replace(/\/+$/, ''), token);
+    return new ImageApi(endpoint.replace(/\/+$/, ''), token, body.token.project?.id ?? null);
   }
 
   headers(extra: Record<string, string> = {}): Record<string, string> {
@@ -102,7 +145,7 @@ export class ImageApi {
   }
 
   async raw(method: string, path: string, body?: BodyInit, headers: Record<string, string> = {}, init: RequestInit = {}): Promise<Response> {
-    const res = await fetch(`${this.endpoint}${path}`, { method, headers: this.headers(headers), body, ...init });
+    const res = await fetchOrExplain(`${this.endpoint}${path}`, { method, headers: this.headers(headers), body, ...init }, 'the image service');
     if (res.status >= 400) throw new ApiError(res.status, await errorMessage(res));
     return res;
   }
@@ -170,6 +213,20 @@ export function fromCloudsYaml(name: string, dirs = ['.', path.join(homedir(), '
 /** Flags given (or set through OS_* variables) win over clouds.yaml. */
 function definedOnly(o: OsOptions): OsOptions {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as OsOptions;
+}
+
+/** The OS_* variables a Keystone login still lacks. */
+function missingCredentials(o: OsOptions, type: string): string[] {
+  const missing: string[] = [];
+  if (!o.osAuthUrl) missing.push('OS_AUTH_URL');
+  if (type === 'token' || type === 'v3token') {
+    if (!o.osToken) missing.push('OS_TOKEN');
+    return missing;
+  }
+  if (!o.osUsername) missing.push('OS_USERNAME');
+  if (!o.osPassword) missing.push('OS_PASSWORD');
+  if (!o.osProjectName && !o.osProjectId) missing.push('OS_PROJECT_NAME (or OS_PROJECT_ID)');
+  return missing;
 }
 
 function need(value: string | undefined, flag: string): string {

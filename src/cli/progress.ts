@@ -15,17 +15,20 @@ export function humanBytes(n: number): string {
 }
 
 export class ProgressBar extends Transform {
-  private done = 0;
+  private done: number;
   private readonly started = Date.now();
   private lastDraw = 0;
 
+  /** `from`: bytes already there (a resumed download): the bar starts at them, the rate counts only what moves now. */
   constructor(
     private readonly total: number | null,
     private readonly label: string,
     private readonly out: NodeJS.WriteStream = process.stderr,
     private readonly enabled = Boolean(process.stderr.isTTY),
+    private readonly from = 0,
   ) {
     super();
+    this.done = from;
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
@@ -45,7 +48,7 @@ export class ProgressBar extends Transform {
   private draw(): void {
     this.lastDraw = Date.now();
     const seconds = Math.max((Date.now() - this.started) / 1000, 0.001);
-    const rate = this.done / seconds;
+    const rate = (this.done - this.from) / seconds;
     const width = 30;
     const fraction = this.total ? Math.min(this.done / this.total, 1) : 0;
     const bar = this.total ? `[${'#'.repeat(Math.round(fraction * width)).padEnd(width)}] ${(fraction * 100).toFixed(0).padStart(3)}%` : '';

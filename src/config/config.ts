@@ -5,6 +5,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { KeystoneOptions } from '../auth/keystone.js';
 import { DEFAULT_IMPORT_FILTER, type ImportFilter } from '../net/url-filter.js';
 import type { S3StoreOptions } from '../store/s3-store.js';
@@ -13,6 +14,9 @@ import { IniReader, parseIni } from './ini.js';
 import { findPolicyFile, readPolicyFile } from './policy-file.js';
 
 export type AuthMode = 'noauth' | 'headers' | 'keystone';
+
+/** The schema-image.json Glance's packages install: its standard properties, served and validated by default. */
+const DEFAULT_IMAGE_SCHEMA = fileURLToPath(new URL('../../../catalog/schema-image.json', import.meta.url));
 
 export interface CorsConfig {
   allowedOrigins: string[];
@@ -96,15 +100,21 @@ export interface GlimpseConfig {
   imageFormat: ImageFormatConfig;
   stagingDir: string;
   /**
-   * The stores, the default one first: `enabled_backends` with a section per
-   * backend (multi-store), or `[glance_store] default_store` (single store,
-   * where a file store also stays, to read data written before a switch).
+   * The stores: `enabled_backends` with a section per backend, in that
+   * order (multi-store; Glance lists them so), or `[glance_store]
+   * default_store` first (single store, where a file store also stays, to
+   * read data written before a switch).
    */
   stores: StoreConfig[];
   /** `enabled_backends` is set: store ids show in the API and in location metadata. */
   multiStore: boolean;
-  /** The operator's schema-image.json, found beside the config file as Glance finds it. */
-  customSchemaFile: string | null;
+  /** The store new data goes to: `[glance_store] default_backend` (multi-store), else the first store. */
+  defaultStore: string;
+  /**
+   * schema-image.json: the operator's, found beside the config file as Glance
+   * finds it, else the one Glance's packages install (catalog/schema-image.json).
+   */
+  customSchemaFile: string;
   cors: CorsConfig | null;
   /** `[DEFAULT] metadata_source_path`: where `manage metadefs load/export` look when no --path is given. */
   metadataSourcePath: string | null;
@@ -201,7 +211,7 @@ export function loadConfig(cli: CliOptions, cwd = process.cwd()): GlimpseConfig 
     },
     stagingDir: stagingDir(ini.str('DEFAULT', 'node_staging_uri'), dataDir),
     ...storesConfig(ini, configDir ?? cwd, dataDir),
-    customSchemaFile: findBesideConfig(configDir, 'schema-image.json'),
+    customSchemaFile: findBesideConfig(configDir, 'schema-image.json') ?? DEFAULT_IMAGE_SCHEMA,
     cors: corsConfig(ini),
     ...policyConfig(ini, configDir, cwd),
     propertyProtection: propertyProtectionConfig(ini, configDir ?? cwd),
@@ -215,13 +225,13 @@ export function loadConfig(cli: CliOptions, cwd = process.cwd()): GlimpseConfig 
 
 const STORE_TYPES = ['file', 'swift', 's3'];
 
-function storesConfig(ini: IniReader, configDir: string, dataDir: string): Pick<GlimpseConfig, 'stores' | 'multiStore'> {
+function storesConfig(ini: IniReader, configDir: string, dataDir: string): Pick<GlimpseConfig, 'stores' | 'multiStore' | 'defaultStore'> {
   const backends = ini.dict('DEFAULT', 'enabled_backends');
   if (!backends) {
     const type = ini.str('glance_store', 'default_store') ?? 'file';
     const file: StoreConfig = { id: 'file', type: 'file', description: null, dir: fileDir(ini, 'glance_store', configDir, path.join(dataDir, 'images')) };
-    if (type === 'file') return { stores: [file], multiStore: false };
-    return { stores: [storeConfig(ini, 'glance_store', type, type, configDir, dataDir), file], multiStore: false };
+    if (type === 'file') return { stores: [file], multiStore: false, defaultStore: 'file' };
+    return { stores: [storeConfig(ini, 'glance_store', type, type, configDir, dataDir), file], multiStore: false, defaultStore: type };
   }
   const fallback = ini.str('glance_store', 'default_backend');
   if (!fallback || !(fallback in backends)) throw new Error('enabled_backends needs [glance_store] default_backend naming one of them');
@@ -229,8 +239,7 @@ function storesConfig(ini: IniReader, configDir: string, dataDir: string): Pick<
     if (id.startsWith('os_glance_')) throw new Error(`enabled_backends: store ids starting with os_glance_ are reserved (${id})`);
     return storeConfig(ini, id, id, type, configDir, dataDir);
   });
-  stores.sort((a, b) => Number(b.id === fallback) - Number(a.id === fallback));
-  return { stores, multiStore: true };
+  return { stores, multiStore: true, defaultStore: fallback };
 }
 
 function storeConfig(ini: IniReader, section: string, id: string, type: string, configDir: string, dataDir: string): StoreConfig {

@@ -43,7 +43,7 @@ function baseImageProperties(o: ImageSchemaOptions): Record<string, JsonSchema> 
     min_disk: { type: 'integer', description: 'Amount of disk space (in GB) required to boot image.' },
     self: { type: 'string', readOnly: true, description: 'An image self url' },
     file: { type: 'string', readOnly: true, description: 'An image file url' },
-    stores: { type: 'string', readOnly: true, description: 'Store in which image data resides.  Only present when the operator has enabled multiple stores.' },
+    stores: { type: 'string', readOnly: true, description: 'Store in which image data resides.  Only present when the operator has enabled multiple stores.  May be a comma-separated list of store identifiers.' },
     schema: { type: 'string', readOnly: true, description: 'An image schema url' },
     locations: {
       type: 'array',

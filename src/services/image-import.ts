@@ -82,12 +82,13 @@ export class ImportService {
     const request = this.parse(body, headerStore);
     if (ctx.readOnly) throw forbidden('Read-only access');
     const { image, target } = await this.images.load(ctx, id);
+    // Glance's order: the image's status first (409), then policy (403).
+    this.checkStatus(image, request.method);
     this.images.authorize(ctx, request.method === 'copy-image' ? 'copy_image' : 'modify_image', target);
     if (request.method === 'copy-image' && !this.stores.multi) {
       // Glance fails with a 500 here; a single store has nowhere to copy to.
       throw badRequest('copy-image copies an image to more stores, and this deployment has one store (configure enabled_backends for several).');
     }
-    this.checkStatus(image, request.method);
     const targets = this.targets(image, request, headerStore);
     if (targets.length === 0) return; // copy-image to all stores, and every store has it already: nothing to do
     if (request.uri !== undefined) {
@@ -386,7 +387,7 @@ export class ImportService {
     }
     if (image.status === 'importing') throw conflict('Image has active task');
     if (method === 'copy-image') {
-      if (image.status !== 'active') throw conflict(`Image needs to be active to be copied (its status is ${image.status}).`);
+      if (image.status !== 'active') throw conflict('Only images with status active can be targeted for copying');
       return;
     }
     if (image.status === 'active') throw conflict('Image is already active: only copy-image can import it again.');

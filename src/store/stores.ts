@@ -1,5 +1,5 @@
 /**
- * The configured stores as one set: the default first, lookup by id, and
+ * The configured stores as one set, in configuration order: the default, lookup by id, and
  * the store that holds a given location — by its `metadata.store` in
  * multi-store mode (as Glance), else by its URI.
  */
@@ -15,10 +15,11 @@ export class StoreSet {
     readonly all: readonly ImageStore[],
     /** `enabled_backends` is on: ids are public and recorded in location metadata. */
     readonly multi: boolean,
+    private readonly defaultId: string = all[0].id,
   ) {}
 
   get default(): ImageStore {
-    return this.all[0];
+    return this.byId(this.defaultId) ?? this.all[0];
   }
 
   byId(id: string): ImageStore | undefined {
@@ -44,7 +45,7 @@ export interface StoreRuntime {
   directIo: boolean;
 }
 
-export function createStores(configs: readonly StoreConfig[], multi: boolean, runtime: StoreRuntime): StoreSet {
+export function createStores(configs: readonly StoreConfig[], multi: boolean, runtime: StoreRuntime, defaultId = configs[0].id): StoreSet {
   return new StoreSet(
     configs.map((c) => {
       switch (c.type) {
@@ -57,5 +58,6 @@ export function createStores(configs: readonly StoreConfig[], multi: boolean, ru
       }
     }),
     multi,
+    defaultId,
   );
 }

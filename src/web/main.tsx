@@ -60,9 +60,10 @@ function App() {
         {page === 'create' ? (
           <CreateImage schema={schema} />
         ) : page === 'images' && id ? (
-          <ImageDetail id={id} schema={schema} />
+          // Keyed by id: going from one image straight to another (a link, back, forward) starts a new page, never one holding the last image's form.
+          <ImageDetail key={id} id={id} schema={schema} />
         ) : page === 'metadefs' && id ? (
-          <Namespace name={id} />
+          <Namespace key={id} name={id} />
         ) : page === 'metadefs' ? (
           <Metadefs />
         ) : (

@@ -131,6 +131,58 @@ describe('glimpse image (no auth)', () => {
     assert.match(noEndpoint.stderr, /needs --os-endpoint/);
   });
 
+  it('checks every download against the image\'s hash, and a resumed one against the image first', async () => {
+    const file = path.join(server.dataDir, 'verified.img');
+    const data = randomBytes(3 * 1024 * 1024 + 11);
+    writeFileSync(file, data);
+    const image = await json('create', '--file', file, '--disk-format', 'raw', 'verified');
+    const copy = path.join(server.dataDir, 'copy.img');
+    await glimpse('save', '--file', copy, image.id);
+    assert.ok(readFileSync(copy).equals(data));
+
+    writeFileSync(copy, data.subarray(0, 1024 * 1024));
+    await glimpse('save', '--resume', '--file', copy, image.id);
+    assert.ok(readFileSync(copy).equals(data), 'a good partial is continued');
+
+    const corrupt = Buffer.from(data.subarray(0, 1024 * 1024));
+    corrupt[1000] ^= 0xff;
+    writeFileSync(copy, corrupt);
+    const bad = await run(process.execPath, [BIN, 'image', 'save', '--resume', '--file', copy, image.id], env);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /does not match the image's sha512 \(os_hash_value\).*without --resume/s);
+
+    writeFileSync(copy, Buffer.concat([data, Buffer.from('extra')]));
+    const longer = await run(process.execPath, [BIN, 'image', 'save', '--resume', '--file', copy, image.id], env);
+    assert.equal(longer.code, 1);
+    assert.match(longer.stderr, /more than image .* it is not part of this image/);
+  });
+
+  it('explains what went wrong: unreachable services, missing credentials, refusals before the body was read', async () => {
+    const refused = await run(process.execPath, [BIN, 'image', 'list'], { OS_AUTH_TYPE: 'none', OS_ENDPOINT: 'http://127.0.0.1:1' });
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /cannot reach the image service at http:\/\/127\.0\.0\.1:1\/v2\/images.*connection refused/);
+    const keystone = await run(process.execPath, [BIN, 'image', 'list'], { OS_AUTH_URL: 'http://127.0.0.1:1/v3', OS_USERNAME: 'u', OS_PASSWORD: 'p', OS_PROJECT_NAME: 'x' });
+    assert.match(keystone.stderr, /cannot reach Keystone at http:\/\/127\.0\.0\.1:1\/v3\/auth\/tokens: connection refused/);
+    const nothing = await run(process.execPath, [BIN, 'image', 'list'], {});
+    assert.equal(nothing.code, 1);
+    assert.match(nothing.stderr, /no credentials: set OS_AUTH_URL, OS_USERNAME, OS_PASSWORD, OS_PROJECT_NAME/);
+    assert.doesNotMatch(nothing.stderr, /auth-type none/);
+
+    const help = await run(process.execPath, [BIN, 'image', 'list', '--help'], { OS_PASSWORD: 'hunter2-secret', OS_TOKEN: 'gAAAA-token-secret' });
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /OS_PASSWORD/);
+    assert.doesNotMatch(help.stdout, /hunter2-secret|gAAAA-token-secret/);
+
+    // An upload refused before its body is read: the client still reads the answer (no "fetch failed").
+    const big = path.join(server.dataDir, 'big.img');
+    writeFileSync(big, Buffer.alloc(24 * 1024 * 1024, 1));
+    const active = await json('create', '--file', path.join(server.dataDir, 'verified.img'), '--disk-format', 'raw', 'already-active');
+    const again = await run(process.execPath, [BIN, 'image', 'stage', '--file', big, active.id], env);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /409/);
+    assert.doesNotMatch(again.stderr, /fetch failed/);
+  });
+
   it('shows an image exactly as openstack image show does', { skip: openstackSkip() }, async () => {
     const file = path.join(server.dataDir, 'parity.img');
     writeFileSync(file, randomBytes(100_000));
@@ -177,8 +229,12 @@ describe('glimpse image with Keystone', { skip: keystoneSkip() }, () => {
       const beta = as('beta-member', 'beta');
       const image = JSON.parse(await glimpse(alpha, 'create', '--shared', 'kshared', '-f', 'json'));
       assert.equal(image.owner, projectId('alpha'));
+      // Another member first: --accept must change the caller's own membership, never the first one listed.
+      await glimpse(alpha, 'add', 'project', image.id, 'someone-else');
       await glimpse(alpha, 'add', 'project', image.id, projectId('beta'));
       await glimpse(beta, 'set', '--accept', image.id);
+      const members = JSON.parse(await glimpse(alpha, 'member', 'list', image.id, '-f', 'json')) as { 'Member ID': string; Status: string }[];
+      assert.deepEqual(members.map((m) => [m['Member ID'], m.Status]).sort(), [[projectId('beta'), 'accepted'], ['someone-else', 'pending']].sort());
       assert.match(await glimpse(beta, 'list', '-f', 'value', '-c', 'Name'), /kshared/);
       // The same through clouds.yaml, as openstacksdk reads it.
       const dir = server.dataDir;
@@ -195,7 +251,7 @@ describe('glimpse image with Keystone', { skip: keystoneSkip() }, () => {
       assert.match(viaCloud, /kshared/);
       const wrong = await run(process.execPath, [BIN, 'image', 'list'], { ...alpha, OS_PASSWORD: 'wrong' });
       assert.equal(wrong.code, 1);
-      assert.match(wrong.stderr, /refused the credentials \(401\)/);
+      assert.match(wrong.stderr, /refused the credentials \(401/);
     } finally {
       await server.close();
     }

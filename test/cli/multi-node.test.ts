@@ -22,7 +22,7 @@ const startNode = (dataDir: string, database: string) =>
 const stop = stopProcess;
 
 const SKIPS = { sqlite: false as const, postgres: postgresSkip(), mysql: mysqlSkip() };
-const CONFIG = '[DEFAULT]\nimage_property_quota = 16\nimage_tag_quota = 16\nimage_member_quota = 8\n[glimpse_limits]\nimage_count_total = 1000\n';
+const CONFIG = '[DEFAULT]\nimage_property_quota = 24\nimage_tag_quota = 16\nimage_member_quota = 8\n[glimpse_limits]\nimage_count_total = 1000\n';
 
 /** A source for web-download imports on loopback (allowed by the config above). */
 function imageSource(): Promise<{ url: string; close(): void }> {
@@ -115,7 +115,7 @@ for (const dialect of ['sqlite', 'postgres', 'mysql'] as const) {
         ...Array.from({ length: 20 }, (_, i) => either(i).post(`/v2/images/${image.id}/members`, { member: `m${i}` })),
       ]);
       const shown = (await either(1).get(`/v2/images/${image.id}`)).json;
-      assert.equal(Object.keys(shown).filter((k) => k.startsWith('q_')).length, 16);
+      assert.equal(Object.keys(shown).filter((k) => k.startsWith('q_')).length, 24);
       assert.equal(shown.tags.length, 16);
       assert.equal((await either(0).get(`/v2/images/${image.id}/members`)).json.members.length, 8);
     });

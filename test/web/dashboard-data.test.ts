@@ -49,6 +49,31 @@ describe('dashboard data paths in a browser (noauth)', { skip: chromiumSkip() },
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
+  it('never edits the wrong image: going from A\'s page straight to B\'s shows and saves B', async () => {
+    const create = async (body: Record<string, unknown>) =>
+      (await (await fetch(`${server.url}/v2/images`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })).json()) as { id: string };
+    // Created in the same second: same updated_at, which the form used to reset on.
+    const [a, b] = await Promise.all([create({ name: 'page-a', visibility: 'public', min_disk: 7 }), create({ name: 'page-b', visibility: 'private' })]);
+    await page.goto(`${server.url}/dashboard/#/images/${a.id}`);
+    const form = page.getByRole('form', { name: 'Edit image' });
+    await form.getByLabel('Name').fill('page-a-edited');
+    await page.goto(`${server.url}/dashboard/#/images/${b.id}`);
+    await page.getByRole('heading', { name: 'page-b', exact: true }).waitFor();
+    assert.equal(await form.getByLabel('Name').inputValue(), 'page-b');
+    assert.equal(await form.getByLabel('Visibility').inputValue(), 'private');
+    await form.getByLabel(/Minimum disk/).fill('3');
+    await form.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByRole('status').filter({ hasText: 'Saved.' }).waitFor();
+    const shown = async (id: string) => (await (await fetch(`${server.url}/v2/images/${id}`)).json()) as Record<string, unknown>;
+    const [afterA, afterB] = await Promise.all([shown(a.id), shown(b.id)]);
+    assert.deepEqual([afterB.name, afterB.visibility, afterB.min_disk], ['page-b', 'private', 3]);
+    assert.deepEqual([afterA.name, afterA.visibility, afterA.min_disk], ['page-a', 'public', 7]);
+    await page.goBack();
+    await page.getByRole('heading', { name: 'page-a', exact: true }).waitFor();
+    assert.equal(await form.getByLabel('Name').inputValue(), 'page-a');
+    assert.deepEqual(errors, []);
+  });
+
   it('cancels an upload: the image is left queued, without data', async () => {
     await createForm('dash-cancel', 'Upload a file');
     await page.getByLabel('File', { exact: true }).setInputFiles(rawFile);

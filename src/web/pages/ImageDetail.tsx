@@ -66,10 +66,11 @@ export function ImageDetail({ id }: { id: string; schema: ImageSchema | null }) 
       />
       <div class="columns">
         <Fields image={image} />
-        <EditForm image={image} onSaved={reload} />
+        {/* A form belongs to one image: never another image's values under this one's name. */}
+        <EditForm key={image.id} image={image} onSaved={reload} />
       </div>
       <h2>Properties</h2>
-      <MetadataEditor image={image} onChanged={reload} />
+      <MetadataEditor key={image.id} image={image} onChanged={reload} />
       <h2>Locations</h2>
       {image.locations?.length ? (
         <ul class="mono">
@@ -83,7 +84,7 @@ export function ImageDetail({ id }: { id: string; schema: ImageSchema | null }) 
         <p>{image.stores ? `Stores: ${image.stores}` : 'No location is shown to you.'}</p>
       )}
       <h2>Members</h2>
-      <Members image={image} />
+      <Members key={image.id} image={image} />
     </section>
   );
 }
@@ -132,6 +133,7 @@ function EditForm({ image, onSaved }: { image: Image; onSaved: () => void }) {
   const [form, setForm] = useState(initial);
   const [error, setError] = useState<unknown>(null);
   const [saved, setSaved] = useState(false);
+  // The same image changed (saved here, or elsewhere): start again from what is stored.
   useEffect(() => setForm(initial()), [image.updated_at]);
   const set = (k: keyof RecordValues) => (e: Event) => {
     const t = e.target as HTMLInputElement;
