@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { KEYSTONE_INI, KEYSTONE_URL, keystoneSkip, projectId } from '../helpers/keystone.js';
@@ -158,11 +159,18 @@ describe('glimpse image (no auth)', () => {
   });
 
   it('explains what went wrong: unreachable services, missing credentials, refusals before the body was read', async () => {
-    const refused = await run(process.execPath, [BIN, 'image', 'list'], { OS_AUTH_TYPE: 'none', OS_ENDPOINT: 'http://127.0.0.1:1' });
+    // A port nothing listens on: taken from the kernel, then given back.
+    const port = await new Promise<number>((resolve) => {
+      const probe = net.createServer().listen(0, '127.0.0.1', () => {
+        const { port: free } = probe.address() as net.AddressInfo;
+        probe.close(() => resolve(free));
+      });
+    });
+    const refused = await run(process.execPath, [BIN, 'image', 'list'], { OS_AUTH_TYPE: 'none', OS_ENDPOINT: `http://127.0.0.1:${port}` });
     assert.equal(refused.code, 1);
-    assert.match(refused.stderr, /cannot reach the image service at http:\/\/127\.0\.0\.1:1\/v2\/images.*connection refused/);
-    const keystone = await run(process.execPath, [BIN, 'image', 'list'], { OS_AUTH_URL: 'http://127.0.0.1:1/v3', OS_USERNAME: 'u', OS_PASSWORD: 'p', OS_PROJECT_NAME: 'x' });
-    assert.match(keystone.stderr, /cannot reach Keystone at http:\/\/127\.0\.0\.1:1\/v3\/auth\/tokens: connection refused/);
+    assert.match(refused.stderr, new RegExp(`cannot reach the image service at http://127\\.0\\.0\\.1:${port}/v2/images.*connection refused`));
+    const keystone = await run(process.execPath, [BIN, 'image', 'list'], { OS_AUTH_URL: `http://127.0.0.1:${port}/v3`, OS_USERNAME: 'u', OS_PASSWORD: 'p', OS_PROJECT_NAME: 'x' });
+    assert.match(keystone.stderr, new RegExp(`cannot reach Keystone at http://127\\.0\\.0\\.1:${port}/v3/auth/tokens: connection refused`));
     const nothing = await run(process.execPath, [BIN, 'image', 'list'], {});
     assert.equal(nothing.code, 1);
     assert.match(nothing.stderr, /no credentials: set OS_AUTH_URL, OS_USERNAME, OS_PASSWORD, OS_PROJECT_NAME/);

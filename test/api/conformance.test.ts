@@ -1,0 +1,78 @@
+/** Wire details found different from a real glance-api side by side (issue 17), pinned to Glance's. */
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import { ADMIN, Client } from '../helpers/client.js';
+import { TEST_DIALECT } from '../helpers/databases.js';
+import { type TestServer, startTestServer } from '../helpers/server.js';
+import { waitFor } from '../helpers/upload.js';
+
+/** A GET without an Accept header, as scripts send it (identity as the proxy in front would set it). */
+function bareGet(url: string): Promise<{ status: number; type: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    http.get(url, { headers: { 'x-identity-status': 'Confirmed', 'x-project-id': 'p', 'x-roles': 'admin' } }, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body }));
+    }).on('error', reject);
+  });
+}
+
+describe(`conformance with Glance on ${TEST_DIALECT}`, () => {
+  let server: TestServer;
+  let api: Client;
+
+  before(async () => {
+    server = await startTestServer({
+      auth: 'headers',
+      ini: '[DEFAULT]\nenabled_backends = cheap:file, fast:file\n[glance_store]\ndefault_backend = fast\n',
+    });
+    api = new Client(server.url, ADMIN);
+  });
+  after(() => server.close());
+
+  it('lists stores in enabled_backends order, and an image imported to all of them in that order too', async () => {
+    const stores = (await api.get('/v2/info/stores')).json.stores as { id: string; default?: boolean }[];
+    assert.deepEqual(stores.map((s) => s.id), ['cheap', 'fast']);
+    assert.deepEqual(stores.filter((s) => s.default).map((s) => s.id), ['fast']);
+    const image = await api.createImage({ disk_format: 'raw', container_format: 'bare' });
+    assert.equal((await api.request('PUT', `/v2/images/${image.id}/stage`, { raw: Buffer.alloc(4096, 1), headers: { 'content-type': 'application/octet-stream' } })).status, 204);
+    assert.equal((await api.post(`/v2/images/${image.id}/import`, { method: { name: 'glance-direct' }, all_stores: true })).status, 202);
+    await waitFor(async () => (await api.get(`/v2/images/${image.id}`)).json.stores === 'cheap,fast', 'stores "cheap,fast"', 15_000);
+    const single = await api.createImage({ disk_format: 'raw', container_format: 'bare' });
+    await api.upload(single.id, Buffer.alloc(1024, 2));
+    assert.equal((await api.get(`/v2/images/${single.id}`)).json.stores, 'fast', 'an upload goes to the default backend');
+  });
+
+  it('answers errors in plain text to a client that sends no Accept header', async () => {
+    for (const path of ['/v2/images/00000000-0000-0000-0000-000000000000', '/v2/no-such-thing']) {
+      const res = await bareGet(`${server.url}${path}`);
+      assert.equal(res.status, 404);
+      assert.match(res.type, /^text\/plain/);
+      assert.match(res.body, /^404 Not Found\n\n/);
+    }
+  });
+
+  it("serves and enforces the standard properties of Glance's default schema-image.json", async () => {
+    const schema = (await api.get('/v2/schemas/image')).json;
+    for (const name of ['kernel_id', 'ramdisk_id', 'instance_uuid', 'architecture', 'os_distro', 'os_version', 'description', 'cinder_encryption_key_id', 'cinder_encryption_key_deletion_policy']) {
+      assert.ok(schema.properties[name], `${name} in /v2/schemas/image`);
+    }
+    assert.deepEqual(schema.properties.cinder_encryption_key_deletion_policy.enum, ['on_image_deletion', 'do_not_delete']);
+    assert.equal(schema.properties.stores.description, 'Store in which image data resides.  Only present when the operator has enabled multiple stores.  May be a comma-separated list of store identifiers.');
+    assert.equal((await api.post('/v2/images', { kernel_id: 'not-a-uuid' })).status, 400);
+    assert.equal((await api.post('/v2/images', { cinder_encryption_key_deletion_policy: 'sometimes' })).status, 400);
+    assert.equal((await api.post('/v2/images', { os_distro: 'ubuntu', kernel_id: null })).status, 201);
+  });
+
+  it("replaces the default schema with the operator's schema-image.json, as Glance does", async () => {
+    const custom = await startTestServer({ ini: '', files: { 'schema-image.json': JSON.stringify({ site_tier: { type: 'string', enum: ['gold', 'silver'] } }) } });
+    try {
+      const schema = (await new Client(custom.url).get('/v2/schemas/image')).json;
+      assert.ok(schema.properties.site_tier);
+      assert.equal(schema.properties.os_distro, undefined);
+    } finally {
+      await custom.close();
+    }
+  });
+});
