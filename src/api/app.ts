@@ -116,12 +116,11 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     for (const [name, value] of Object.entries(known?.headers ?? {})) reply.header(name, value);
     if (status === 401 && deps.wwwAuthenticate) reply.header('www-authenticate', deps.wwwAuthenticate);
     // Refused before or while its body arrives (an upload over a limit, say):
-    // answer, then close the connection, reading and discarding a bounded
-    // amount meanwhile so the client, still sending, gets to read the answer.
-    if (!request.raw.complete) {
-      reply.header('connection', 'close');
-      discardThenClose(request.raw);
-    }
+    // answer, and read and drop the rest of the body (bounded) so a client
+    // still sending gets to read the answer. No `Connection: close`: Node
+    // would close the socket as soon as the answer is out, and the client's
+    // next write would fail with a broken pipe instead.
+    if (!request.raw.complete) discardThenClose(request.raw, deps.timeouts?.bodyIdleMs ?? 60_000);
     return reply.code(status).type(rendered.contentType).send(rendered.body);
   });
   app.setNotFoundHandler((request, reply) => {
@@ -226,26 +225,34 @@ function answerUnparsable(err: NodeJS.ErrnoException, socket: import('node:strea
 const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
 
 /**
- * Up to 1 GiB or 30 s of an unread body are read and dropped before the
- * socket closes: clients that send a whole body before reading the answer
- * (glanceclient, openstacksdk) then read it instead of a broken pipe. Nothing
- * is kept, so memory stays flat; the bounds cap the time and bandwidth.
+ * Up to 1 GiB or 30 s of an unread body are read and dropped; past either
+ * bound the socket is closed. Clients that send a whole body before reading
+ * the answer (glanceclient, openstacksdk) then read it instead of a broken
+ * pipe. Nothing is kept, so memory stays flat; the bounds cap time and
+ * bandwidth.
  */
 const DISCARD_BYTES = 1024 * 1024 * 1024;
 const DISCARD_MS = 30_000;
 
-function discardThenClose(body: http.IncomingMessage): void {
+function discardThenClose(body: http.IncomingMessage, idleMs: number): void {
   if (body.destroyed) return;
   let left = DISCARD_BYTES;
   const close = () => body.socket?.destroy();
-  const timer = setTimeout(close, DISCARD_MS);
-  timer.unref();
+  const overall = setTimeout(close, DISCARD_MS);
+  // A client that stops sending is not waited for beyond the body idle timeout.
+  let idle = setTimeout(close, idleMs);
+  const stop = () => {
+    clearTimeout(overall);
+    clearTimeout(idle);
+  };
   body.on('data', (chunk: Buffer) => {
     left -= chunk.length;
-    if (left <= 0) close();
+    if (left <= 0) return close();
+    clearTimeout(idle);
+    idle = setTimeout(close, idleMs);
   });
-  body.once('end', () => clearTimeout(timer));
-  body.once('close', () => clearTimeout(timer));
+  body.once('end', stop);
+  body.once('close', stop);
   body.resume();
 }
 

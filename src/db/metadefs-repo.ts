@@ -106,7 +106,7 @@ export class MetadefsRepository {
     if (await this.namespace(fields.namespace)) throw conflict(`Namespace ${fields.namespace} already exists.`);
     await this.db.kysely
       .insertInto('metadef_namespaces')
-      .values({ ...fields, protected: this.db.toBool(fields.protected), created_at: this.now() })
+      .values({ ...fields, protected: this.db.toBool(fields.protected), ...this.created() })
       .execute();
     return (await this.namespace(fields.namespace))!;
   }
@@ -154,7 +154,7 @@ export class MetadefsRepository {
     if (await this.child(table, namespaceId, values.name)) throw conflict(`${label(table)} ${values.name} already exists in this namespace.`);
     await this.db.kysely
       .insertInto(table)
-      .values({ ...values, namespace_id: namespaceId, created_at: this.now() } as never)
+      .values({ ...values, namespace_id: namespaceId, ...this.created() } as never)
       .execute();
   }
 
@@ -190,7 +190,7 @@ export class MetadefsRepository {
     if (found) return Number(found.id);
     await this.db.kysely
       .insertInto('metadef_resource_types')
-      .values({ name, protected: this.db.toBool(protectedType), created_at: this.now() })
+      .values({ name, protected: this.db.toBool(protectedType), ...this.created() })
       .execute();
     return Number((await find())!.id);
   }
@@ -222,7 +222,7 @@ export class MetadefsRepository {
         resource_type_id: typeId,
         prefix: association.prefix ?? null,
         properties_target: association.properties_target ?? null,
-        created_at: this.now(),
+        ...this.created(),
       })
       .execute();
   }
@@ -250,6 +250,15 @@ export class MetadefsRepository {
 
   private now() {
     return this.db.toTime(new Date());
+  }
+
+  /**
+   * Glance's metadefs columns default both timestamps at insert, to the whole
+   * second it prints, so a row is never shown with an `updated_at` of null.
+   */
+  private created() {
+    const t = this.db.toTime(new Date(Math.floor(Date.now() / 1000) * 1000));
+    return { created_at: t, updated_at: t };
   }
 }
 

@@ -37,7 +37,7 @@ export const NAMESPACE_SCHEMA: JsonSchema = {
   name: 'namespace',
   properties: {
     namespace: { type: 'string', description: 'The unique namespace text.', maxLength: 80 },
-    display_name: { type: 'string', description: 'The user friendly name for the namespace.', maxLength: 80 },
+    display_name: { type: 'string', description: 'The user friendly name for the namespace. Used by UI if available.', maxLength: 80 },
     description: { type: 'string', description: 'Provides a user friendly description of the namespace.', maxLength: 500 },
     visibility: { type: 'string', description: 'Scope of namespace accessibility.', enum: ['public', 'private'] },
     protected: { type: 'boolean', description: 'If true, namespace will not be deletable.' },
@@ -93,7 +93,11 @@ export const NAMESPACES_SCHEMA: JsonSchema = {
 export const RESOURCE_TYPE_SCHEMA: JsonSchema = {
   name: 'resource_type_association',
   properties: {
-    name: { type: 'string', description: 'Resource type names should be aligned with Heat resource types whenever possible.', maxLength: 80 },
+    name: {
+      type: 'string',
+      description: 'Resource type names should be aligned with Heat resource types whenever possible: https://docs.openstack.org/heat/latest/template_guide/openstack.html',
+      maxLength: 80,
+    },
     prefix: { type: 'string', description: 'Specifies the prefix to use for the given resource type.', maxLength: 80 },
     properties_target: { type: 'string', description: 'Some resource types allow more than one key / value pair per instance.', maxLength: 80 },
     created_at: stamp('Date and time of resource type association'),
@@ -125,7 +129,8 @@ export const PROPERTY_SCHEMA: JsonSchema = {
 export const PROPERTIES_SCHEMA: JsonSchema = {
   name: 'properties',
   properties: {
-    properties: { type: 'object', additionalProperties: { type: 'object', properties: PROPERTY_FIELDS, additionalProperties: false, required: ['type', 'title'] } },
+    // The item is the property schema as Glance renders a schema (name, properties, additionalProperties, required).
+    properties: { type: 'object', additionalProperties: { name: 'property', properties: PROPERTY_FIELDS, additionalProperties: false, required: ['type', 'title'] } },
     first: { type: 'string' },
     next: { type: 'string' },
     schema: { type: 'string' },

@@ -68,8 +68,8 @@ export class MetadefsService {
     const ns = await this.visibleNamespace(ctx, name);
     const doc = await this.document(ns);
     const prefix = (resourceType ? doc.resource_type_associations?.find((a) => a.name === resourceType)?.prefix : null) ?? '';
-    const objects = await this.repo.children<ObjectRow>('metadef_objects', ns.id);
-    return { ns, doc: prefix ? withPrefix(doc, prefix) : doc, objects, prefix };
+    const [objects, associations] = await Promise.all([this.repo.children<ObjectRow>('metadef_objects', ns.id), this.repo.associations(ns.id)]);
+    return { ns, doc: prefix ? withPrefix(doc, prefix) : doc, objects, prefix, associations };
   }
 
   async createNamespace(ctx: RequestContext, body: unknown): Promise<{ ns: NamespaceRow; doc: NamespaceDocument }> {
@@ -105,7 +105,8 @@ export class MetadefsService {
   async listProperties(ctx: RequestContext, name: string): Promise<Record<string, PropertyDefinition>> {
     const ns = await this.visibleNamespace(ctx, name);
     const rows = await this.repo.children<PropertyRow>('metadef_properties', ns.id);
-    return dict(rows.map((r) => [r.name, JSON.parse(r.json_schema) as PropertyDefinition]));
+    // Each definition in the map carries its own name, as Glance lists them.
+    return dict(rows.map((r) => [r.name, { ...(JSON.parse(r.json_schema) as PropertyDefinition), name: r.name }]));
   }
 
   async showProperty(ctx: RequestContext, name: string, property: string, resourceType: string | null): Promise<PropertyDefinition> {
@@ -118,7 +119,8 @@ export class MetadefsService {
     }
     const row = await this.repo.child<PropertyRow>('metadef_properties', ns.id, key);
     if (!row) throw notFound(`Property ${property} not found in namespace ${name}.`);
-    return { ...(JSON.parse(row.json_schema) as PropertyDefinition), name: property };
+    // The stored name: with ?resource_type= the association's prefix is not part of it.
+    return { ...(JSON.parse(row.json_schema) as PropertyDefinition), name: key };
   }
 
   async saveProperty(ctx: RequestContext, name: string, existing: string | null, body: unknown): Promise<PropertyDefinition> {
@@ -153,7 +155,7 @@ export class MetadefsService {
       validators.propertyInMap.validate(def);
       checkDefinition(def);
     }
-    const values = objectValues(object);
+    const values = objectValues(object, existing === null);
     if (existing === null) await this.repo.createChild('metadef_objects', ns.id, values);
     else await this.repo.updateChild('metadef_objects', ns.id, (await this.childOf<ObjectRow>(ns, 'metadef_objects', existing)).id, values);
     return { ns, row: await this.childOf<ObjectRow>(ns, 'metadef_objects', object.name) };
@@ -324,7 +326,7 @@ export async function importChildren(repo: MetadefsRepository, ns: NamespaceRow,
     const { name: _n, ...rest } = def;
     await put('metadef_properties', { name, json_schema: JSON.stringify(rest) });
   }
-  for (const object of doc.objects ?? []) await put('metadef_objects', objectValues(object));
+  for (const object of doc.objects ?? []) await put('metadef_objects', objectValues(object, true));
   for (const tag of doc.tags ?? []) await put('metadef_tags', { name: tag.name });
 }
 
@@ -333,17 +335,23 @@ export function namespaceFields(doc: NamespaceDocument): NamespaceFields {
     namespace: doc.namespace,
     display_name: doc.display_name ?? null,
     description: doc.description ?? null,
-    visibility: doc.visibility ?? null,
+    // Glance's column default: a namespace loaded from a file without visibility is private.
+    visibility: doc.visibility ?? 'private',
     protected: doc.protected ?? false,
     owner: doc.owner ?? 'admin',
   };
 }
 
-function objectValues(o: ObjectDefinition) {
+/**
+ * As Glance stores an object: `required` as comma-joined text, empty (shown
+ * as `[]`) when an object is created without it, NULL (left out on the wire)
+ * when a PUT replaces it with nothing.
+ */
+function objectValues(o: ObjectDefinition, created: boolean) {
   return {
     name: o.name,
     description: o.description ?? null,
-    required: o.required?.length ? o.required.join(',') : null,
+    required: o.required?.length ? o.required.join(',') : created ? '' : null,
     json_schema: JSON.stringify(o.properties ?? {}),
   };
 }
@@ -351,7 +359,7 @@ function objectValues(o: ObjectDefinition) {
 export function objectDefinition(r: ObjectRow): ObjectDefinition {
   const out: ObjectDefinition = { name: r.name };
   if (r.description !== null) out.description = r.description;
-  if (r.required) out.required = r.required.split(',');
+  if (r.required !== null) out.required = r.required ? r.required.split(',') : [];
   const properties = JSON.parse(r.json_schema) as Record<string, PropertyDefinition>;
   if (Object.keys(properties).length) out.properties = properties;
   return out;

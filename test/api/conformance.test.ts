@@ -76,3 +76,66 @@ describe(`conformance with Glance on ${TEST_DIALECT}`, () => {
     }
   });
 });
+
+describe(`metadefs conformance with Glance on ${TEST_DIALECT}`, () => {
+  let server: TestServer;
+  let api: Client;
+  const ns = '/v2/metadefs/namespaces/Conf::NS';
+
+  before(async () => {
+    server = await startTestServer({ auth: 'headers' });
+    api = new Client(server.url, ADMIN);
+    await api.post('/v2/metadefs/namespaces', {
+      namespace: 'Conf::NS',
+      resource_type_associations: [{ name: 'OS::Glance::Image', prefix: 'hw_' }],
+      properties: { watchdog_action: { title: 'Watchdog', type: 'string' }, ratio: { title: 'Ratio', type: 'number', default: 1.5 } },
+      objects: [{ name: 'bare-object' }],
+      tags: [{ name: 'first' }],
+    });
+  });
+  after(() => server.close());
+
+  it('prints whole-second timestamps, updated_at from creation, associations with their timestamps', async () => {
+    const whole = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
+    const shown = (await api.get(ns)).json;
+    const listed = (await api.get('/v2/metadefs/namespaces?limit=100')).json.namespaces.find((n: { namespace: string }) => n.namespace === 'Conf::NS');
+    const types = (await api.get(`${ns}/resource_types`)).json.resource_type_associations;
+    const objects = (await api.get(`${ns}/objects`)).json.objects;
+    const tag = (await api.get(`${ns}/tags/first`)).json;
+    for (const record of [shown, listed, shown.resource_type_associations[0], listed.resource_type_associations[0], types[0], objects[0], tag]) {
+      assert.match(record.created_at, whole, JSON.stringify(record));
+      assert.match(record.updated_at, whole, JSON.stringify(record));
+    }
+  });
+
+  it('shows property names as stored, each in the list with its name, defaults as given', async () => {
+    assert.equal((await api.get(`${ns}/properties/hw_watchdog_action?resource_type=OS::Glance::Image`)).json.name, 'watchdog_action');
+    const all = (await api.get(`${ns}/properties`)).json.properties;
+    assert.equal(all.watchdog_action.name, 'watchdog_action');
+    assert.equal(all.ratio.name, 'ratio');
+    assert.equal(all.ratio.default, 1.5);
+    assert.ok((await api.get(`${ns}/properties`)).text.includes('"default":1.5'));
+  });
+
+  it('renders objects as Glance: required left out after a PUT that clears it, properties {} in a list', async () => {
+    const listed = (await api.get(`${ns}/objects`)).json.objects[0];
+    assert.deepEqual(listed.properties, {});
+    const replaced = await api.request('PUT', `${ns}/objects/bare-object`, { body: { name: 'bare-object', description: 'd' } });
+    assert.equal(replaced.status, 200);
+    assert.equal('required' in replaced.json, false);
+  });
+
+  it('loads a namespace file without visibility as private', async () => {
+    const res = await api.post('/v2/metadefs/namespaces', { namespace: 'Conf::Private' });
+    assert.equal(res.json.visibility, 'private');
+  });
+
+  it("serves Glance's metadefs schema texts", async () => {
+    const namespace = (await api.get('/v2/schemas/metadefs/namespace')).json;
+    assert.equal(namespace.properties.display_name.description, 'The user friendly name for the namespace. Used by UI if available.');
+    const rt = (await api.get('/v2/schemas/metadefs/resource_type')).json;
+    assert.match(rt.properties.name.description, /whenever possible: https:\/\/docs\.openstack\.org\/heat\/latest\/template_guide\/openstack\.html$/);
+    const properties = (await api.get('/v2/schemas/metadefs/properties')).json;
+    assert.equal(properties.properties.properties.additionalProperties.name, 'property');
+  });
+});

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -153,5 +153,25 @@ describe('openstack and glance CLIs with interoperable import', { skip }, () => 
     const image = await activeImage(id);
     assert.equal(image.status, 'active');
     assert.equal(image.size, data.length);
+  });
+  it("shows glanceclient Glance's 409 for an upload to an active image, not a broken pipe", async () => {
+    const created = await (await fetch(`${server.url}/v2/images`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ disk_format: 'raw', container_format: 'bare' }) })).json();
+    const put = await fetch(`${server.url}/v2/images/${created.id}/file`, { method: 'PUT', headers: { 'content-type': 'application/octet-stream' }, body: new Uint8Array(4096).fill(1) });
+    assert.equal(put.status, 204);
+    const big = path.join(server.dataDir, 'again.raw');
+    writeFileSync(big, Buffer.alloc(64 * 1024 * 1024, 2));
+    const result = await new Promise<{ code: number | null; out: string }>((resolve) => {
+      // A HOME of its own, empty: glanceclient's cached schema would clash with its own --stores (see below).
+      const home = mkdtempSync(path.join(server.dataDir, 'home-'));
+      const env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('OS_'))), HOME: home };
+      const child = spawn('/usr/bin/glance', ['--os-image-url', server.url, '--os-auth-token', 'unused', 'image-upload', '--file', big, created.id], { env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.stderr.on('data', (d) => (out += d));
+      child.on('close', (code) => resolve({ code, out }));
+    });
+    assert.notEqual(result.code, 0);
+    assert.match(result.out, /409 Conflict/);
+    assert.doesNotMatch(result.out, /Broken pipe/i);
   });
 });

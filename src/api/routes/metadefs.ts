@@ -18,7 +18,7 @@ const stamps = (r: { created_at: Date; updated_at: Date | null }) => ({ created_
 
 function namespaceWire(ns: NamespaceRow, extra: Omit<Partial<NamespaceDocument>, 'objects'> & { objects?: unknown[] } = {}) {
   const children = compact({
-    resource_type_associations: extra.resource_type_associations?.length ? extra.resource_type_associations.map(compact) : null,
+    resource_type_associations: extra.resource_type_associations?.length ? extra.resource_type_associations.map(associationOrInput) : null,
     properties: extra.properties && Object.keys(extra.properties).length ? extra.properties : null,
     objects: extra.objects?.length ? extra.objects : null,
     tags: extra.tags?.length ? extra.tags : null,
@@ -38,11 +38,18 @@ function namespaceWire(ns: NamespaceRow, extra: Omit<Partial<NamespaceDocument>,
 }
 
 const associationWire = (a: AssociationRow) => compact({ name: a.name, prefix: a.prefix, properties_target: a.properties_target, ...stamps(a) });
+/** A stored association with its timestamps in whole seconds; a create's echo of its input as sent. */
+const associationOrInput = (a: Record<string, unknown>) => (a.created_at instanceof Date ? associationWire(a as unknown as AssociationRow) : compact(a));
 const tagWire = (t: NamedRow) => compact({ name: t.name, ...stamps(t) });
-/** As Glance renders an object, alone or inside its namespace: `required` always present. */
-const objectWire = (ns: NamespaceRow, r: ObjectRow, prefix = '') => {
+/**
+ * As Glance renders an object, alone or inside its namespace: `required` as
+ * stored (left out after a PUT that cleared it); in a list, `properties`
+ * always, `{}` when there are none.
+ */
+const objectWire = (ns: NamespaceRow, r: ObjectRow, prefix = '', listed = false) => {
   const def = prefixedObject(objectDefinition(r), prefix);
-  return compact({ ...def, required: def.required ?? [], ...stamps(r), self: `/v2/metadefs/namespaces/${ns.namespace}/objects/${r.name}`, schema: '/v2/schemas/metadefs/object' });
+  const properties = listed ? { properties: def.properties ?? {} } : {};
+  return compact({ ...def, ...properties, ...stamps(r), self: `/v2/metadefs/namespaces/${ns.namespace}/objects/${r.name}`, schema: '/v2/schemas/metadefs/object' });
 };
 
 function query(request: FastifyRequest): Map<string, string> {
@@ -105,8 +112,8 @@ export function metadefRoutes(app: FastifyInstance, metadefs: MetadefsService, l
 
   routes(app, NS, {
     GET: async (request) => {
-      const { ns, doc, objects, prefix } = await metadefs.showNamespace(request.ctx, (request.params as Params).ns, query(request).get('resource_type') ?? null);
-      return namespaceWire(ns, { ...doc, objects: objects.map((r) => objectWire(ns, r, prefix)) });
+      const { ns, doc, objects, prefix, associations } = await metadefs.showNamespace(request.ctx, (request.params as Params).ns, query(request).get('resource_type') ?? null);
+      return namespaceWire(ns, { ...doc, resource_type_associations: associations, objects: objects.map((r) => objectWire(ns, r, prefix)) });
     },
     PUT: { body: true, handler: async (request) => namespaceWire(await metadefs.updateNamespace(request.ctx, (request.params as Params).ns, request.body)) },
     DELETE: async (request, reply) => {
@@ -156,7 +163,7 @@ export function metadefRoutes(app: FastifyInstance, metadefs: MetadefsService, l
       sortDir(q.get('sort_dir'));
       oneOfOrNull(q.get('visibility'), ['public', 'private', 'shared'] as const, 'visibility');
       const found = await metadefs.listObjects(request.ctx, (request.params as Params).ns);
-      return { objects: found.map(({ ns, row }) => objectWire(ns, row)), schema: 'v2/schemas/metadefs/objects' };
+      return { objects: found.map(({ ns, row }) => objectWire(ns, row, '', true)), schema: 'v2/schemas/metadefs/objects' };
     },
     POST: {
       body: true,
