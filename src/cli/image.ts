@@ -117,10 +117,9 @@ async function create(name: string, o: Opts): Promise<void> {
   const body: Record<string, unknown> = { name, ...keyValues(o.property) };
   if (o.diskFormat) body.disk_format = o.diskFormat;
   if (o.containerFormat) body.container_format = o.containerFormat;
-  if (o.file || o.import) {
-    body.disk_format ??= 'raw';
-    body.container_format ??= 'bare';
-  }
+  // openstackclient's defaults, with or without data.
+  body.disk_format ??= 'raw';
+  body.container_format ??= 'bare';
   const visibility = visibilityOf(o);
   if (visibility) body.visibility = visibility;
   if (o.protected) body.protected = true;
@@ -129,11 +128,20 @@ async function create(name: string, o: Opts): Promise<void> {
   if (o.tag) body.tags = o.tag;
   if (o.id) body.id = o.id;
   const image: Image = await api.json('POST', '/v2/images', body);
-  if (o.file && o.import) {
-    await sendFile(api, image.id, o.file, 'stage', o.progress);
-    await api.json('POST', `/v2/images/${image.id}/import`, { method: { name: 'glance-direct' }, ...(o.store ? { stores: [o.store] } : {}) });
-  } else if (o.file) {
-    await sendFile(api, image.id, o.file, 'file', o.progress, o.store);
+  try {
+    if (o.file && o.import) {
+      await sendFile(api, image.id, o.file, 'stage', o.progress);
+      await api.json('POST', `/v2/images/${image.id}/import`, { method: { name: 'glance-direct' }, ...(o.store ? { stores: [o.store] } : {}) });
+    } else if (o.file) {
+      await sendFile(api, image.id, o.file, 'file', o.progress, o.store);
+    }
+  } catch (err) {
+    // As openstacksdk: no stray queued record is left behind by a create that failed.
+    const removed = await api.raw('DELETE', `/v2/images/${image.id}`).then(
+      () => `the new image record ${image.id} was deleted`,
+      () => `the new image record ${image.id} remains (queued, without data): delete it with "glimpse image delete ${image.id}"`,
+    );
+    throw new Error(`${(err as Error).message}; ${removed}`);
   }
   printRecord(imageRecord(await api.json('GET', `/v2/images/${image.id}`)), o);
 }

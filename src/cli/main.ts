@@ -23,7 +23,23 @@ program.addCommand(serveCommand());
 program.addCommand(imageCommand());
 program.addCommand(manageCommand());
 
-program.parseAsync(process.argv).catch((err: unknown) => {
+/**
+ * openstackclient takes its global `--os-*` options before the command too
+ * (`openstack --os-cloud x image list`): those are moved behind the
+ * command, where each `glimpse image …` command reads them.
+ */
+function globalOptionsLast(argv: string[]): string[] {
+  const [node, script, ...rest] = argv;
+  const leading: string[] = [];
+  while (rest.length && rest[0].startsWith('--os-')) {
+    const flag = rest.shift()!;
+    leading.push(flag);
+    if (!flag.includes('=') && rest.length) leading.push(rest.shift()!);
+  }
+  return [node, script, ...rest, ...leading];
+}
+
+program.parseAsync(globalOptionsLast(process.argv)).catch((err: unknown) => {
   process.stderr.write(`glimpse: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
 });

@@ -37,10 +37,23 @@ function table(header: string[], rows: string[][]): string {
 const csvQuote = (s: string) => `"${s.replace(/"/g, '""')}"`;
 const shellName = (s: string) => s.replace(/[^A-Za-z0-9_]/g, '_');
 
+/**
+ * The columns -c asks for, in the data's own order (as cliff keeps them,
+ * whatever order -c names them in); a name that is no column is an error.
+ */
+function chosen(columns: string[], asked: string[] | undefined): string[] {
+  if (!asked?.length) return columns;
+  const unknown = asked.filter((c) => !columns.includes(c));
+  if (unknown.length) throw new Error(`No recognized column names in ${unknown.join(', ')}. Recognized columns are: ${columns.join(', ')}`);
+  return columns.filter((c) => asked.includes(c));
+}
+
+/** As cliff's value formatter prints a missing value. */
+const valueCell = (v: Value) => (v === null || v === undefined ? 'None' : cell(v));
+
 /** One record: Field/Value rows. */
 export function printRecord(record: Record<string, Value>, o: OutputOptions, out = process.stdout): void {
-  let keys = Object.keys(record).sort();
-  if (o.column?.length) keys = o.column.filter((c) => c in record);
+  const keys = chosen(Object.keys(record).sort(), o.column);
   const picked = Object.fromEntries(keys.map((k) => [k, record[k]]));
   switch (o.format ?? 'table') {
     case 'json':
@@ -50,7 +63,7 @@ export function printRecord(record: Record<string, Value>, o: OutputOptions, out
       out.write(toYaml(picked));
       return;
     case 'value':
-      out.write(keys.map((k) => `${cell(record[k])}\n`).join(''));
+      out.write(keys.map((k) => `${valueCell(record[k])}\n`).join(''));
       return;
     case 'shell':
       out.write(keys.map((k) => `${shellName(k)}="${cell(record[k]).replace(/(["\\$`])/g, '\\$1')}"\n`).join(''));
@@ -68,9 +81,8 @@ export function printRecord(record: Record<string, Value>, o: OutputOptions, out
 
 /** A list: one row per item, in the given column order. */
 export function printList(columns: string[], rows: Value[][], o: OutputOptions, out = process.stdout): void {
-  let idx = columns.map((_, i) => i);
-  if (o.column?.length) idx = o.column.map((c) => columns.indexOf(c)).filter((i) => i >= 0);
-  const cols = idx.map((i) => columns[i]);
+  const cols = chosen(columns, o.column);
+  const idx = cols.map((c) => columns.indexOf(c));
   const picked = rows.map((r) => idx.map((i) => r[i]));
   switch (o.format ?? 'table') {
     case 'json':
@@ -80,7 +92,7 @@ export function printList(columns: string[], rows: Value[][], o: OutputOptions, 
       out.write(picked.length ? toYaml(picked.map((r) => Object.fromEntries(cols.map((c, i) => [c, r[i]])))) : '[]\n');
       return;
     case 'value':
-      out.write(picked.map((r) => `${r.map(cell).join(' ')}\n`).join(''));
+      out.write(picked.map((r) => `${r.map(valueCell).join(' ')}\n`).join(''));
       return;
     case 'csv':
       out.write([cols, ...picked.map((r) => r.map(cell))].map((r) => r.map((c) => csvQuote(String(c))).join(',')).join('\n') + '\n');

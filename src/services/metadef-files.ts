@@ -4,7 +4,7 @@
  * format, so Glance's shipped files load unchanged and exported files load
  * into Glance.
  */
-import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, opendirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Db } from '../db/connection.js';
@@ -32,13 +32,24 @@ export interface LoadReport {
   errors: string[];
 }
 
-/** The JSON files of a path: the file itself, or every *.json directly in the directory. */
+/**
+ * The JSON files of a path: the file itself, or every *.json directly in the
+ * directory, in the directory's own order, unsorted, as Glance's os.listdir
+ * gives them: namespaces loaded in one second tie on created_at and are then
+ * listed by id, so loading in Glance's order gives Glance's first page.
+ */
 export function metadefFiles(source: string): string[] {
   const stat = statSync(source);
   if (stat.isFile()) return [source];
-  return readdirSync(source)
+  const names: string[] = [];
+  const dir = opendirSync(source);
+  try {
+    for (let entry = dir.readSync(); entry; entry = dir.readSync()) names.push(entry.name);
+  } finally {
+    dir.closeSync();
+  }
+  return names
     .filter((n) => n.endsWith('.json'))
-    .sort()
     .map((n) => path.join(source, n))
     .filter((f) => statSync(f).isFile());
 }

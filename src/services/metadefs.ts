@@ -155,10 +155,11 @@ export class MetadefsService {
       validators.propertyInMap.validate(def);
       checkDefinition(def);
     }
-    const values = objectValues(object, existing === null);
+    const values = objectValues(object);
     if (existing === null) await this.repo.createChild('metadef_objects', ns.id, values);
     else await this.repo.updateChild('metadef_objects', ns.id, (await this.childOf<ObjectRow>(ns, 'metadef_objects', existing)).id, values);
-    return { ns, row: await this.childOf<ObjectRow>(ns, 'metadef_objects', object.name) };
+    // Glance answers a PUT with the object as sent, not as re-read: `required` not sent, not shown.
+    return { ns, row: await this.childOf<ObjectRow>(ns, 'metadef_objects', object.name), requiredSent: 'required' in object };
   }
 
   // Tags
@@ -326,7 +327,7 @@ export async function importChildren(repo: MetadefsRepository, ns: NamespaceRow,
     const { name: _n, ...rest } = def;
     await put('metadef_properties', { name, json_schema: JSON.stringify(rest) });
   }
-  for (const object of doc.objects ?? []) await put('metadef_objects', objectValues(object, true));
+  for (const object of doc.objects ?? []) await put('metadef_objects', objectValues(object));
   for (const tag of doc.tags ?? []) await put('metadef_tags', { name: tag.name });
 }
 
@@ -342,16 +343,12 @@ export function namespaceFields(doc: NamespaceDocument): NamespaceFields {
   };
 }
 
-/**
- * As Glance stores an object: `required` as comma-joined text, empty (shown
- * as `[]`) when an object is created without it, NULL (left out on the wire)
- * when a PUT replaces it with nothing.
- */
-function objectValues(o: ObjectDefinition, created: boolean) {
+/** As Glance stores an object: `required` as comma-joined text, NULL when empty (read back as `[]`). */
+function objectValues(o: ObjectDefinition) {
   return {
     name: o.name,
     description: o.description ?? null,
-    required: o.required?.length ? o.required.join(',') : created ? '' : null,
+    required: o.required?.length ? o.required.join(',') : null,
     json_schema: JSON.stringify(o.properties ?? {}),
   };
 }
@@ -359,7 +356,7 @@ function objectValues(o: ObjectDefinition, created: boolean) {
 export function objectDefinition(r: ObjectRow): ObjectDefinition {
   const out: ObjectDefinition = { name: r.name };
   if (r.description !== null) out.description = r.description;
-  if (r.required !== null) out.required = r.required ? r.required.split(',') : [];
+  out.required = r.required ? r.required.split(',') : [];
   const properties = JSON.parse(r.json_schema) as Record<string, PropertyDefinition>;
   if (Object.keys(properties).length) out.properties = properties;
   return out;

@@ -44,6 +44,12 @@ describe(`conformance with Glance on ${TEST_DIALECT}`, () => {
     assert.equal((await api.get(`/v2/images/${single.id}`)).json.stores, 'fast', 'an upload goes to the default backend');
   });
 
+  it('advertises the versions multi-store enables, and only those (no cache: no 2.14, 2.16, 2.18)', async () => {
+    const ids = (await api.get('/versions')).json.versions.map((v: { id: string }) => v.id);
+    assert.deepEqual(ids, ['v2.15', 'v2.13', 'v2.12', 'v2.11', 'v2.10', 'v2.9', 'v2.8', 'v2.17', 'v2.7', 'v2.6', 'v2.5', 'v2.4', 'v2.3', 'v2.2', 'v2.1', 'v2.0']);
+    assert.equal((await api.get('/v2.16/images')).status, 300, 'a version the cache would enable is not served without it');
+  });
+
   it('answers errors in plain text to a client that sends no Accept header', async () => {
     for (const path of ['/v2/images/00000000-0000-0000-0000-000000000000', '/v2/no-such-thing']) {
       const res = await bareGet(`${server.url}${path}`);

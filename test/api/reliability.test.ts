@@ -319,7 +319,7 @@ describe(`reliability on ${TEST_DIALECT}`, () => {
   describe('slow and stalled clients', () => {
     let slow: TestServer;
     before(async () => {
-      slow = await startTestServer({ ini: '[glimpse]\nbody_idle_timeout = 1\njson_body_timeout = 2\nmax_concurrent_uploads = 2\n' });
+      slow = await startTestServer({ ini: '[DEFAULT]\nclient_socket_timeout = 3\n[glimpse]\nbody_idle_timeout = 1\njson_body_timeout = 2\nmax_concurrent_uploads = 2\n' });
     });
     after(() => slow.close());
 
@@ -332,6 +332,15 @@ describe(`reliability on ${TEST_DIALECT}`, () => {
       await waitFor(async () => (await client.get(`/v2/images/${image.id}`)).json.status === 'queued', 'queued again', 10_000);
       await assert.rejects(upload.response);
       assert.equal(readdirSync(path.join(slow.dataDir, 'images')).length, 0, 'nothing kept');
+    });
+
+    it('closes a connection idle for client_socket_timeout, as Glance does', async () => {
+      const u = new URL(slow.url);
+      const socket = net.connect(Number(u.port), u.hostname);
+      await new Promise((r) => socket.once('connect', r));
+      const closed = await Promise.race([new Promise((r) => socket.once('close', () => r(true))), sleep(10_000).then(() => false)]);
+      socket.destroy();
+      assert.equal(closed, true, 'the idle connection was closed');
     });
 
     it('cuts a JSON body that drips', async () => {

@@ -132,6 +132,28 @@ describe('glimpse image (no auth)', () => {
     assert.match(noEndpoint.stderr, /needs --os-endpoint/);
   });
 
+  it('has openstackclient\'s habits: global options first, raw/bare defaults, None in value output, cliff\'s -c', async () => {
+    const clean = await run(process.execPath, [BIN, '--os-auth-type', 'none', '--os-endpoint', server.url, 'image', 'create', 'habits', '-f', 'json'], {});
+    assert.equal(clean.code, 0, clean.stderr);
+    const created = JSON.parse(clean.stdout);
+    assert.equal(created.disk_format, 'raw');
+    assert.equal(created.container_format, 'bare');
+    assert.equal(await glimpse('list', '--long', '--name', 'habits', '-f', 'value', '-c', 'Checksum'), 'None\n');
+    assert.equal(await glimpse('show', '-f', 'value', '-c', 'name', '-c', 'id', 'habits'), `${created.id}\nhabits\n`, 'columns in the data\'s order');
+    const unknown = await run(process.execPath, [BIN, 'image', 'show', '-c', 'no_such_column', 'habits'], env);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /No recognized column names in no_such_column/);
+
+    // A create whose upload is refused leaves no stray queued record.
+    const empty = path.join(server.dataDir, 'empty.img');
+    writeFileSync(empty, '');
+    const refused = await run(process.execPath, [BIN, 'image', 'create', '--file', empty, 'refused-create'], env);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /415.*the new image record .* was deleted/s);
+    assert.deepEqual(await json('list', '--name', 'refused-create'), []);
+    await glimpse('delete', 'habits');
+  });
+
   it('checks every download against the image\'s hash, and a resumed one against the image first', async () => {
     const file = path.join(server.dataDir, 'verified.img');
     const data = randomBytes(3 * 1024 * 1024 + 11);

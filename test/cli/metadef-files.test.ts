@@ -47,6 +47,22 @@ describe('metadefs files', { skip }, () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it("lists a loaded catalog's first page as Glance does: files loaded in the directory's order, ties on created_at broken by id", async () => {
+    manage('metadefs', 'unload');
+    manage('metadefs', 'load', '--path', GLANCE_METADEFS);
+    // Python's os.listdir, as glance-manage reads the directory.
+    const listed = spawnSync('/usr/bin/python3', ['-c', `import os,json; print(json.dumps([f for f in os.listdir(${JSON.stringify(GLANCE_METADEFS)}) if f.endswith('.json')]))`], { encoding: 'utf8' });
+    const order = (JSON.parse(listed.stdout) as string[]).map((f) => JSON.parse(readFileSync(path.join(GLANCE_METADEFS, f), 'utf8')).namespace as string);
+    const page = (await api.get('/v2/metadefs/namespaces?limit=5')).json.namespaces.map((n: { namespace: string }) => n.namespace);
+    // Loaded within a second or two: newest second first, then the highest id (the last file loaded) first.
+    const all = (await api.get('/v2/metadefs/namespaces?limit=1000')).json.namespaces as { namespace: string; created_at: string }[];
+    const newest = all.filter((n) => n.created_at === all[0].created_at).map((n) => n.namespace);
+    assert.deepEqual(newest, order.filter((n) => newest.includes(n)).reverse());
+    assert.deepEqual(page, all.slice(0, 5).map((n) => n.namespace));
+    manage('metadefs', 'unload');
+    manage('metadefs', 'load');
+  });
+
   it('starts a new database with the built-in catalog, which the API itself accepts', async () => {
     const builtIn = path.join(REPO_ROOT, 'catalog', 'metadefs');
     const files = readdirSync(builtIn).filter((f) => f.endsWith('.json'));

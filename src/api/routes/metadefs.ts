@@ -42,14 +42,15 @@ const associationWire = (a: AssociationRow) => compact({ name: a.name, prefix: a
 const associationOrInput = (a: Record<string, unknown>) => (a.created_at instanceof Date ? associationWire(a as unknown as AssociationRow) : compact(a));
 const tagWire = (t: NamedRow) => compact({ name: t.name, ...stamps(t) });
 /**
- * As Glance renders an object, alone or inside its namespace: `required` as
- * stored (left out after a PUT that cleared it); in a list, `properties`
- * always, `{}` when there are none.
+ * As Glance renders an object, alone or inside its namespace: `required`
+ * always (`[]` when empty) but in the answer to a PUT that did not send it;
+ * in a list, `properties` always, `{}` when there are none.
  */
-const objectWire = (ns: NamespaceRow, r: ObjectRow, prefix = '', listed = false) => {
-  const def = prefixedObject(objectDefinition(r), prefix);
-  const properties = listed ? { properties: def.properties ?? {} } : {};
-  return compact({ ...def, ...properties, ...stamps(r), self: `/v2/metadefs/namespaces/${ns.namespace}/objects/${r.name}`, schema: '/v2/schemas/metadefs/object' });
+const objectWire = (ns: NamespaceRow, r: ObjectRow, o: { prefix?: string; listed?: boolean; requiredSent?: boolean } = {}) => {
+  const { required, ...def } = prefixedObject(objectDefinition(r), o.prefix ?? '');
+  const properties = o.listed ? { properties: def.properties ?? {} } : {};
+  const shownRequired = o.requiredSent === false ? {} : { required };
+  return compact({ ...def, ...shownRequired, ...properties, ...stamps(r), self: `/v2/metadefs/namespaces/${ns.namespace}/objects/${r.name}`, schema: '/v2/schemas/metadefs/object' });
 };
 
 function query(request: FastifyRequest): Map<string, string> {
@@ -113,7 +114,7 @@ export function metadefRoutes(app: FastifyInstance, metadefs: MetadefsService, l
   routes(app, NS, {
     GET: async (request) => {
       const { ns, doc, objects, prefix, associations } = await metadefs.showNamespace(request.ctx, (request.params as Params).ns, query(request).get('resource_type') ?? null);
-      return namespaceWire(ns, { ...doc, resource_type_associations: associations, objects: objects.map((r) => objectWire(ns, r, prefix)) });
+      return namespaceWire(ns, { ...doc, resource_type_associations: associations, objects: objects.map((r) => objectWire(ns, r, { prefix })) });
     },
     PUT: { body: true, handler: async (request) => namespaceWire(await metadefs.updateNamespace(request.ctx, (request.params as Params).ns, request.body)) },
     DELETE: async (request, reply) => {
@@ -163,7 +164,7 @@ export function metadefRoutes(app: FastifyInstance, metadefs: MetadefsService, l
       sortDir(q.get('sort_dir'));
       oneOfOrNull(q.get('visibility'), ['public', 'private', 'shared'] as const, 'visibility');
       const found = await metadefs.listObjects(request.ctx, (request.params as Params).ns);
-      return { objects: found.map(({ ns, row }) => objectWire(ns, row, '', true)), schema: 'v2/schemas/metadefs/objects' };
+      return { objects: found.map(({ ns, row }) => objectWire(ns, row, { listed: true })), schema: 'v2/schemas/metadefs/objects' };
     },
     POST: {
       body: true,
@@ -189,7 +190,7 @@ export function metadefRoutes(app: FastifyInstance, metadefs: MetadefsService, l
       handler: async (request) => {
         const { ns, name } = request.params as Params;
         const saved = await metadefs.saveObject(request.ctx, ns, name, request.body);
-        return objectWire(saved.ns, saved.row);
+        return objectWire(saved.ns, saved.row, { requiredSent: saved.requiredSent });
       },
     },
     DELETE: async (request, reply) => {
