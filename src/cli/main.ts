@@ -1,9 +1,6 @@
 #!/usr/bin/env node
 /** The `glimpse` command: `serve`, and `manage` for glance-manage's jobs. */
 import { Command } from 'commander';
-import { imageCommand } from './image.js';
-import { manageCommand } from './manage.js';
-import { serveCommand } from './serve.js';
 
 const program = new Command()
   .name('glimpse')
@@ -19,9 +16,16 @@ Examples:
   glimpse image list --os-auth-type none --os-endpoint http://127.0.0.1:9292`,
   );
 
-program.addCommand(serveCommand());
-program.addCommand(imageCommand());
-program.addCommand(manageCommand());
+/**
+ * Each command's module is loaded only when that command runs: `glimpse
+ * image list` need not load the server, the database drivers or the stores.
+ * Help, and an unknown command, load them all.
+ */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  serve: async () => (await import('./serve.js')).serveCommand(),
+  image: async () => (await import('./image.js')).imageCommand(),
+  manage: async () => (await import('./manage.js')).manageCommand(),
+};
 
 /**
  * openstackclient takes its global `--os-*` options before the command too
@@ -39,7 +43,11 @@ function globalOptionsLast(argv: string[]): string[] {
   return [node, script, ...rest, ...leading];
 }
 
-program.parseAsync(globalOptionsLast(process.argv)).catch((err: unknown) => {
+const argv = globalOptionsLast(process.argv);
+const named = argv[2] !== undefined && Object.hasOwn(COMMANDS, argv[2]) ? [argv[2]] : Object.keys(COMMANDS);
+for (const name of named) program.addCommand(await COMMANDS[name]());
+
+program.parseAsync(argv).catch((err: unknown) => {
   process.stderr.write(`glimpse: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
 });
