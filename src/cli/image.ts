@@ -123,6 +123,7 @@ async function create(name: string, o: Opts): Promise<void> {
   const visibility = visibilityOf(o);
   if (visibility) body.visibility = visibility;
   if (o.protected) body.protected = true;
+  if (o.hidden) body.os_hidden = true;
   if (o.minDisk !== undefined) body.min_disk = Number(o.minDisk);
   if (o.minRam !== undefined) body.min_ram = Number(o.minRam);
   if (o.tag) body.tags = o.tag;
@@ -159,13 +160,17 @@ async function set(nameOrId: string, o: Opts): Promise<void> {
   if (visibility) put('visibility', visibility);
   if (o.protected) put('protected', true);
   if (o.unprotected) put('protected', false);
+  if (o.hidden) put('os_hidden', true);
+  if (o.unhidden) put('os_hidden', false);
   if (o.minDisk !== undefined) put('min_disk', Number(o.minDisk));
   if (o.minRam !== undefined) put('min_ram', Number(o.minRam));
   if (o.tag) put('tags', [...new Set([...(image.tags ?? []), ...o.tag])]);
+  const status = o.accept ? 'accepted' : o.reject ? 'rejected' : o.pending ? 'pending' : null;
+  // As openstackclient: --project names the new owner, unless it says whose membership to change.
+  if (o.project && !status) put('owner', o.project);
   if (ops.length) await patch(api, image.id, ops);
   if (o.deactivate) await api.raw('POST', `/v2/images/${image.id}/actions/deactivate`);
   if (o.activate) await api.raw('POST', `/v2/images/${image.id}/actions/reactivate`);
-  const status = o.accept ? 'accepted' : o.reject ? 'rejected' : o.pending ? 'pending' : null;
   if (status) {
     // As openstackclient: the membership changed is the caller's own project's, unless --project names another.
     const project = o.project ?? api.projectId;
@@ -206,6 +211,7 @@ async function save(nameOrId: string, o: Opts): Promise<void> {
   const api = await ImageApi.connect(o);
   const image = await find(api, nameOrId);
   const digest = new DownloadDigest(image);
+  if (!o.file && o.resume) throw new Error('--resume needs --file: standard output cannot be continued');
   let already = o.resume && existsSync(o.file) ? statSync(o.file).size : 0;
   if (image.size !== null && already > image.size) {
     throw new Error(`${o.file} holds ${already} bytes, more than image ${image.id}'s ${image.size}: it is not part of this image (remove it, or save without --resume)`);
@@ -220,9 +226,11 @@ async function save(nameOrId: string, o: Opts): Promise<void> {
       digest.restart();
     }
     const bar = new ProgressBar(image.size, `downloading ${image.name ?? image.id}`, process.stderr, o.progress !== false && Boolean(process.stderr.isTTY), already);
-    await pipeline(Readable.fromWeb(res.body as never), bar, digest.tap(), createWriteStream(o.file, { flags: already > 0 ? 'a' : 'w' }));
+    // Without --file the data goes to standard output, as openstackclient's save does.
+    const sink = o.file ? createWriteStream(o.file, { flags: already > 0 ? 'a' : 'w' }) : process.stdout;
+    await pipeline(Readable.fromWeb(res.body as never), bar, digest.tap(), sink, { end: Boolean(o.file) });
   }
-  digest.verify(o.file, already > 0);
+  digest.verify(o.file ?? 'the data written to standard output', already > 0);
 }
 
 /** The digest a download is checked against: os_hash_algo/os_hash_value, else the md5 `checksum`. */
@@ -319,6 +327,8 @@ const recordFlags = (c: Command) =>
       .option('--tag <tag>', 'a tag (repeatable)', repeatable)
       .option('--protected', 'cannot be deleted')
       .option('--unprotected', 'can be deleted')
+      .option('--hidden', 'leave it out of default lists (os_hidden)')
+      .option('--unhidden', 'list it again')
       .option('--min-disk <gib>', 'smallest disk to boot it, in GiB')
       .option('--min-ram <mib>', 'least RAM to boot it, in MiB'),
   );
@@ -367,7 +377,7 @@ Examples:
       .option('--accept', "accept the image shared with your project")
       .option('--reject', "reject the image shared with your project")
       .option('--pending', 'reset your membership to pending')
-      .option('--project <project>', 'the member project whose status to change')
+      .option('--project <project>', 'the new owner; with --accept/--reject/--pending, the member project whose status to change')
       .action(set),
   );
   image.addCommand(
@@ -381,7 +391,7 @@ Examples:
   image.addCommand(
     cmd('save', 'download image data to a file', 'glimpse image save --file cirros.img cirros', 'glimpse image save --resume --file big.raw big')
       .argument('<image>')
-      .requiredOption('--file <file>', 'where to write the data')
+      .option('--file <file>', 'where to write the data (default: standard output)')
       .option('--resume', 'continue a partial file with a range request')
       .option('--no-progress', 'no progress bar')
       .action(save),

@@ -1,9 +1,13 @@
 #!/usr/bin/env node
 /** The `glimpse` command: `serve`, and `manage` for glance-manage's jobs. */
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
+
+const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 const program = new Command()
   .name('glimpse')
+  .version(version)
   .description('Glimpse: an image service for clouds, speaking the OpenStack Glance Images API v2')
   .showHelpAfterError()
   .addHelpText(

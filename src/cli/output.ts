@@ -27,11 +27,13 @@ function cell(v: Value): string {
   return String(v);
 }
 
-function table(header: string[], rows: string[][]): string {
+/** cliff's table: numbers right-aligned (a column whose values are all numbers), everything else left. */
+function table(header: string[], rows: string[][], numeric: boolean[] = []): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => Math.max(...r[i].split('\n').map((l) => l.length)))));
   const line = `+${widths.map((w) => '-'.repeat(w + 2)).join('+')}+`;
-  const fmt = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
-  return [line, fmt(header), line, ...rows.map(fmt), line].join('\n');
+  const fmt = (cells: string[], isHeader = false) =>
+    `| ${cells.map((c, i) => (numeric[i] && !isHeader ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join(' | ')} |`;
+  return [line, fmt(header, true), line, ...rows.map((r) => fmt(r)), line].join('\n');
 }
 
 const csvQuote = (s: string) => `"${s.replace(/"/g, '""')}"`;
@@ -98,7 +100,8 @@ export function printList(columns: string[], rows: Value[][], o: OutputOptions, 
       out.write([cols, ...picked.map((r) => r.map(cell))].map((r) => r.map((c) => csvQuote(String(c))).join(',')).join('\n') + '\n');
       return;
     case 'table':
-      out.write(`${table(cols, picked.map((r) => r.map(cell)))}\n`);
+      const numeric = cols.map((_, i) => picked.length > 0 && picked.every((r) => typeof r[i] === 'number' || r[i] === null || r[i] === undefined) && picked.some((r) => typeof r[i] === 'number'));
+      out.write(`${table(cols, picked.map((r) => r.map(cell)), numeric)}\n`);
       return;
     default:
       throw new Error(`unknown output format "${o.format}" for a list`);

@@ -144,6 +144,17 @@ describe('glimpse image (no auth)', () => {
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /No recognized column names in no_such_column/);
 
+    const version = await run(process.execPath, [BIN, '--version'], {});
+    assert.equal(version.stdout.trim(), JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')).version);
+    await glimpse('set', '--project', 'new-owner', 'habits');
+    assert.equal((await json('show', 'habits')).owner, 'new-owner');
+    const hidden = await json('create', '--hidden', 'hidden-one');
+    assert.equal(hidden.properties.os_hidden, true, 'os_hidden among the properties, where openstackclient shows it');
+    assert.deepEqual(await json('list', '--name', 'hidden-one'), [], 'hidden images leave default lists');
+    await glimpse('set', '--unhidden', hidden.id);
+    assert.equal((await json('list', '--name', 'hidden-one')).length, 1);
+    await glimpse('delete', 'hidden-one');
+
     // A create whose upload is refused leaves no stray queued record.
     const empty = path.join(server.dataDir, 'empty.img');
     writeFileSync(empty, '');
@@ -170,6 +181,13 @@ describe('glimpse image (no auth)', () => {
     const corrupt = Buffer.from(data.subarray(0, 1024 * 1024));
     corrupt[1000] ^= 0xff;
     writeFileSync(copy, corrupt);
+    const piped = path.join(server.dataDir, 'piped.img');
+    const stdout = await run('sh', ['-c', `"${process.execPath}" "${BIN}" image save ${image.id} > "${piped}"`], env);
+    assert.equal(stdout.code, 0, stdout.stderr);
+    assert.ok(readFileSync(piped).equals(data), 'save without --file writes the data to standard output');
+    const table = await glimpse('list', '--long');
+    assert.match(table, new RegExp(`\\| +${data.length} \\|`), 'Size is right-aligned');
+
     const bad = await run(process.execPath, [BIN, 'image', 'save', '--resume', '--file', copy, image.id], env);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /does not match the image's sha512 \(os_hash_value\).*without --resume/s);
@@ -225,19 +243,22 @@ describe('glimpse image (no auth)', () => {
   });
 
   it('draws a progress bar on a terminal while uploading', async () => {
-    const file = path.join(server.dataDir, 'big.img');
+    // A long file name: the bar must still fit one 80-column line.
+    const file = path.join(server.dataDir, `big-${'very-long-name-'.repeat(8)}.img`);
     writeFileSync(file, Buffer.alloc(300 * 1024 * 1024, 1));
     // `script` gives the command a pseudo-terminal, as a person's shell would.
-    const cmd = `${process.execPath} ${BIN} image create --file ${file} --disk-format raw --progress -f value -c status big`;
+    const cmd = `${process.execPath} ${BIN} image create --file ${file} --disk-format raw --progress -f value -c id -c status big`;
     const res = await run('script', ['-q', '-e', '-c', cmd, '/dev/null'], env);
     assert.equal(res.code, 0, res.stdout + res.stderr);
     const frames = res.stdout.split('\r').filter((f) => /uploading .*%/.test(f));
     assert.ok(frames.length >= 2, `the bar was redrawn while uploading: ${JSON.stringify(res.stdout.slice(0, 300))}`);
     assert.match(frames.at(-1)!, /100% 300\.0 MiB \/ 300\.0 MiB .*\/s/);
+    for (const frame of frames) assert.ok(frame.replace(/\n.*$/s, '').length <= 80, `a frame wider than the terminal: ${JSON.stringify(frame)}`);
     const percents = frames.map((f) => Number(/(\d+)%/.exec(f)![1]));
     assert.ok(percents.some((p) => p < 100), 'it advanced from below 100%');
     assert.match(res.stdout, /active/);
-    const quiet = await run(process.execPath, [BIN, 'image', 'save', '--file', path.join(server.dataDir, 'copy.img'), 'big'], env);
+    const created = { id: /([0-9a-f-]{36})\s+active/.exec(res.stdout)![1] };
+    const quiet = await run(process.execPath, [BIN, 'image', 'save', '--file', path.join(server.dataDir, 'copy.img'), created.id], env);
     assert.equal(quiet.stderr, '', 'no bar when stderr is not a terminal');
   });
 });
