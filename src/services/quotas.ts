@@ -82,16 +82,6 @@ export class Quotas {
     return out;
   }
 
-  /** Refuses (413) when a project already uses all of any of these resources (a first check, before any work). */
-  async enforce(projectId: string | null, resources: QuotaResource[]): Promise<void> {
-    if (!this.source || projectId === null) return;
-    const [limits, used] = await Promise.all([this.source.limitsFor(projectId), this.repo.usageOf(projectId)]);
-    for (const resource of resources) {
-      const limit = limits[resource];
-      if (limit !== undefined && limit >= 0) assertRoom(projectId, resource, limit, used[resource], 0);
-    }
-  }
-
   /** Bytes this project may still add under image_size_total (or stage under image_stage_total). */
   async remainingBytes(projectId: string | null, resource: 'image_size_total' | 'image_stage_total'): Promise<number> {
     if (!this.source || projectId === null) return Number.POSITIVE_INFINITY;

@@ -1,21 +1,16 @@
 /** Wire details found different from a real glance-api side by side (issue 17), pinned to Glance's. */
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { ADMIN, Client } from '../helpers/client.js';
+import { ADMIN, Client, rawRequest } from '../helpers/client.js';
 import { TEST_DIALECT } from '../helpers/databases.js';
 import { type TestServer, startTestServer } from '../helpers/server.js';
 import { waitFor } from '../helpers/upload.js';
 
 /** A GET without an Accept header, as scripts send it (identity as the proxy in front would set it). */
-function bareGet(url: string): Promise<{ status: number; type: string; body: string }> {
-  return new Promise((resolve, reject) => {
-    http.get(url, { headers: { 'x-identity-status': 'Confirmed', 'x-project-id': 'p', 'x-roles': 'admin' } }, (res) => {
-      let body = '';
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body }));
-    }).on('error', reject);
-  });
+async function bareGet(url: string): Promise<{ status: number; type: string; body: string }> {
+  const u = new URL(url);
+  const res = await rawRequest(u.origin, 'GET', u.pathname, null, { 'x-identity-status': 'Confirmed', 'x-project-id': 'p', 'x-roles': 'admin' });
+  return { status: res.status, type: String(res.headers['content-type']), body: res.body };
 }
 
 describe(`conformance with Glance on ${TEST_DIALECT}`, () => {

@@ -8,10 +8,9 @@
  * request, so it can be replayed.
  */
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
-import { ADMIN, ALPHA_MEMBER, BETA_MEMBER, Client, type Identity } from '../helpers/client.js';
+import { ADMIN, ALPHA_MEMBER, BETA_MEMBER, Client, type Identity, rawRequest } from '../helpers/client.js';
 import { TEST_DIALECT } from '../helpers/databases.js';
 import { type TestServer, startTestServer } from '../helpers/server.js';
 
@@ -111,19 +110,10 @@ function randomCase(r: ReturnType<typeof prng>, realIds: string[]): Case {
   return r.pick(templates)();
 }
 
-function send(url: string, c: Case): Promise<{ status: number; body: string; type: string }> {
-  return new Promise((resolve, reject) => {
-    const u = new URL(url);
-    const headers: Record<string, string> = { accept: 'application/json', ...c.headers, 'x-identity-status': 'Confirmed', 'x-project-id': c.as.project!, 'x-roles': c.as.roles!.join(',') };
-    const req = http.request({ host: u.hostname, port: u.port, method: c.method, path: c.path, headers }, (res) => {
-      let text = '';
-      res.on('data', (d) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text, type: String(res.headers['content-type'] ?? '') }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(c.body ?? undefined);
-  });
+async function send(url: string, c: Case): Promise<{ status: number; body: string; type: string }> {
+  const headers = { accept: 'application/json', ...c.headers, 'x-identity-status': 'Confirmed', 'x-project-id': c.as.project!, 'x-roles': c.as.roles!.join(',') };
+  const res = await rawRequest(url, c.method, c.path, c.body, headers);
+  return { status: res.status, body: res.body, type: String(res.headers['content-type'] ?? '') };
 }
 
 const TABLES = ['images', 'image_properties', 'image_tags', 'image_members', 'image_locations', 'tasks', 'metadef_namespaces', 'metadef_properties', 'metadef_objects', 'metadef_tags', 'metadef_resource_types', 'metadef_namespace_resource_types'];

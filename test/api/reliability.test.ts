@@ -5,12 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, utimesSync } from 'node:fs';
-import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
-import { ADMIN, ALPHA_MEMBER, BETA_MEMBER, Client } from '../helpers/client.js';
+import { ADMIN, ALPHA_MEMBER, BETA_MEMBER, Client, rawRequest as sendRaw } from '../helpers/client.js';
 import { TEST_DIALECT } from '../helpers/databases.js';
 import { type TestServer, startTestServer } from '../helpers/server.js';
 import { sleep, slowUpload, waitFor } from '../helpers/upload.js';
@@ -18,19 +17,9 @@ import { sleep, slowUpload, waitFor } from '../helpers/upload.js';
 const READY = { disk_format: 'raw', container_format: 'bare' };
 const headersOf = (who: typeof ALPHA_MEMBER) => ({ 'x-identity-status': 'Confirmed', 'x-project-id': who.project!, 'x-roles': who.roles!.join(',') });
 
-/** A raw request: bytes as given, no client-side encoding or checks. */
-function rawRequest(url: string, method: string, path: string, body: Buffer | null, headers: Record<string, string> = {}) {
-  return new Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }>((resolve, reject) => {
-    const u = new URL(url);
-    const req = http.request({ host: u.hostname, port: u.port, method, path, headers: { accept: 'application/json', ...headers } }, (res) => {
-      let text = '';
-      res.on('data', (d) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text, headers: res.headers }));
-    });
-    req.on('error', reject);
-    req.end(body ?? undefined);
-  });
-}
+/** As the suite's clients send: JSON wanted unless a test says otherwise. */
+const rawRequest = (url: string, method: string, path: string, body: Buffer | null, headers: Record<string, string> = {}) =>
+  sendRaw(url, method, path, body, { accept: 'application/json', ...headers });
 
 function assertGlanceError(res: { status: number; body: string }, status: number) {
   assert.equal(res.status, status, res.body);

@@ -1,4 +1,6 @@
 /** A small HTTP client for tests: identities as keystonemiddleware's headers, JSON by default. */
+import http from 'node:http';
+
 export interface Identity {
   project?: string;
   user?: string;
@@ -99,4 +101,29 @@ function identityHeaders(identity: Identity | null): Record<string, string> {
   if (identity.user) h['x-user-id'] = identity.user;
   if (identity.roles) h['x-roles'] = identity.roles.join(',');
   return h;
+}
+
+export interface RawResponse {
+  status: number;
+  body: string;
+  headers: http.IncomingHttpHeaders;
+}
+
+/**
+ * A request sent as given: the path's bytes unencoded and unchecked, any
+ * body bytes, only the headers named (no Accept unless given). For what
+ * fetch would refuse to send or would normalise.
+ */
+export function rawRequest(url: string, method: string, path: string, body: Buffer | null = null, headers: Record<string, string> = {}): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const u = new URL(url);
+    const req = http.request({ host: u.hostname, port: u.port, method, path, headers }, (res) => {
+      let text = '';
+      res.on('data', (d) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text, headers: res.headers }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body ?? undefined);
+  });
 }
