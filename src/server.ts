@@ -1,8 +1,9 @@
 /**
- * The composition root: configuration in, a listening server out. Every part
- * is built here with plain function calls, in the order a request meets them.
+ * The composition root: `compose` builds every part from the configuration
+ * with plain function calls, in the order a request meets them, and gives
+ * back an application that does not listen (tests drive it with inject());
+ * `listen` puts it on its socket.
  */
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
@@ -12,7 +13,7 @@ import { identityResolver } from './auth/identity.js';
 import { KeystoneValidator } from './auth/keystone.js';
 import { Policy } from './auth/policy.js';
 import { PropertyProtections } from './auth/property-protections.js';
-import { type GlimpseConfig, type StoreConfig, isLoopback } from './config/config.js';
+import type { GlimpseConfig, StoreConfig } from './config/options.js';
 import { type Db, openDatabase } from './db/connection.js';
 import { ImagesRepository } from './db/images-repo.js';
 import { MembersRepository } from './db/members-repo.js';
@@ -22,21 +23,31 @@ import { EXTRA_INDEX_HINT, missingExtraIndexes } from './db/extra-indexes.js';
 import { assertUsableSchema, schemaState, syncDatabase } from './db/migrate.js';
 import { imageSchema } from './domain/schemas.js';
 import { ImageDataService } from './services/image-data.js';
-import { ImportService } from './services/image-import.js';
 import { seedCatalog } from './services/metadef-files.js';
 import { DataSharing, callerOf } from './services/data-sharing.js';
+import { ImageAccess } from './services/image-access.js';
+import { ImportFlows } from './services/import/flows.js';
+import { ImportService } from './services/import/service.js';
+import { ImportWorker } from './services/import/worker.js';
 import { type DataHooks, ImagesService } from './services/images.js';
+import { KeystoneLimits } from './services/keystone-limits.js';
 import { type LimitSource, Quotas, StaticLimits } from './services/quotas.js';
-import { KeystoneLimits } from './auth/keystone-limits.js';
 import { MembersService } from './services/members.js';
 import { MetadefsService } from './services/metadefs.js';
 import { TasksService } from './services/tasks.js';
 import { FileStore } from './store/file-store.js';
-import { createStores } from './store/stores.js';
-import { assertHashAlgorithm } from './store/ingest.js';
+import { type StoreSet, createStores } from './store/stores.js';
 
 /** Where `npm run build` puts the dashboard (Vite's output, beside the compiled server). */
 const DASHBOARD_ROOT = fileURLToPath(new URL('../web', import.meta.url));
+
+/** Glimpse composed: the HTTP application, not yet listening, and what it runs on. */
+export interface Glimpse {
+  app: FastifyInstance;
+  db: Db;
+  /** Stops background work (recovery sweeps, imports) and closes the database; the app must be closed first. */
+  stop(): Promise<void>;
+}
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -55,8 +66,6 @@ export function createLogger(level: string): Logger {
     },
   });
 }
-
-export class StartupError extends Error {}
 
 function limitSource(config: GlimpseConfig, keystone: KeystoneValidator | null): LimitSource | null {
   if (!config.limits) return null;
@@ -102,37 +111,14 @@ export async function openAndCheckDatabase(config: GlimpseConfig, logger: Logger
   }
 }
 
-export async function startServer(config: GlimpseConfig, logger = createLogger(config.logLevel)): Promise<RunningServer> {
-  if (config.auth === 'noauth' && !isLoopback(config.bindHost) && !config.insecure) {
-    throw new StartupError(
-      `refusing to serve without authentication on ${config.bindHost}: every caller would be an administrator. ` +
-        'Bind to 127.0.0.1, use --auth headers|keystone, or pass --insecure if you really mean it.',
-    );
-  }
-  if (config.limits && 'keystoneEndpointId' in config.limits && !config.limits.credentials && !config.keystone) {
-    throw new StartupError('use_keystone_limits reads the limits with the [keystone_authtoken] credentials: configure that section');
-  }
-  if (config.stores.some((s) => s.type === 'swift' && s.swift.tenancy) && config.auth !== 'keystone') {
-    throw new StartupError("swift_store_multi_tenant needs --auth keystone: each image's data is written and read with its caller's token");
-  }
-  if (config.auth === 'keystone' && !config.keystone) {
-    throw new StartupError('--auth keystone needs a [keystone_authtoken] section with auth_url, username, password and project_name');
-  }
-  assertHashAlgorithm(config.hashingAlgorithm);
-  if (config.conversionOutputFormat && spawnSync('qemu-img', ['--version']).status !== 0) {
-    throw new StartupError('the image_conversion import plugin needs qemu-img (Debian: apt-get install qemu-utils)');
-  }
+export async function compose(config: GlimpseConfig, logger = createLogger(config.logLevel)): Promise<Glimpse> {
   const schema = imageSchema({
     diskFormats: config.diskFormats,
     containerFormats: config.containerFormats,
     custom: JSON.parse(readFileSync(config.customSchemaFile, 'utf8')),
   });
-
   const policy = new Policy(config.policyRules, !config.enforceNewDefaults);
-  const protections = config.propertyProtection
-    ? PropertyProtections.load(config.propertyProtection.file, config.propertyProtection.format, policy)
-    : null;
-
+  const protections = config.propertyProtection ? new PropertyProtections(config.propertyProtection, policy) : null;
   const keystone = config.keystone && (config.auth === 'keystone' || (config.limits && 'keystoneEndpointId' in config.limits))
     ? new KeystoneValidator(config.keystone)
     : null;
@@ -146,55 +132,38 @@ export async function startServer(config: GlimpseConfig, logger = createLogger(c
   }, config.defaultStore);
   const staging = new FileStore('os_glance_staging_store', config.stagingDir, { directIo: config.fileStoreDirectIo });
   const membersRepo = new MembersRepository(db);
-  const sharing = new DataSharing(stores, membersRepo);
-  const dataHooks: DataHooks = {
-    removed: async (ctx, image) => {
-      for (const location of image.locations) {
-        await stores
-          .forLocation(location)
-          ?.delete(location.url, callerOf(ctx))
-          .catch((err: unknown) => logger.warn({ err, image: image.id }, 'could not delete image data'));
-      }
-      await imageData.unstage(image.id);
-    },
-    sharingChanged: (ctx, image) => sharing.sync(callerOf(ctx), image),
-  };
-  const quotas = new Quotas(limitSource(config, keystone), repo, db, config.userStorageQuota);
-  const images = new ImagesService(repo, policy, config, schema, dataHooks, protections, quotas);
-  const imageData = new ImageDataService(images, repo, stores, staging, config, quotas, sharing, logger);
-  const recover = async () => {
-    const recovered = await imageData.recoverInterruptedWrites();
-    if (recovered.reset.length || recovered.unstaged.length || recovered.removed.length) {
-      logger.warn(recovered, 'recovered work interrupted by a dead process: images back to queued, stray staged data and data of deleted images removed');
-    }
-  };
-  await recover();
-  // Not only at start-up: a node that died is not always followed by a restart of this one.
-  const recovery = setInterval(() => {
-    recover().catch((err: unknown) => logger.warn({ err }, 'the periodic recovery sweep failed; it runs again next interval'));
-  }, config.recoveryIntervalMs);
-  recovery.unref();
-  const members = new MembersService(images, membersRepo, policy, config.imageMemberQuota, sharing);
   const tasksRepo = new TasksRepository(db);
-  const imports = new ImportService(images, repo, tasksRepo, imageData, stores, config, logger);
-  const resumed = await imports.recover();
-  if (resumed.length) logger.warn({ tasks: resumed }, 'resumed imports whose worker had stopped');
+  const sharing = new DataSharing(stores, membersRepo);
+  const quotas = new Quotas(limitSource(config, keystone), repo, db, config.userStorageQuota);
+  const access = new ImageAccess({ repo, policy, protections });
+  const imageData = new ImageDataService({ access, repo, stores, staging, limits: config, quotas, sharing, log: logger });
+  const images = new ImagesService({ repo, access, limits: config, schema, data: dataHooks(stores, imageData, sharing, logger), protections, quotas });
+  const members = new MembersService({ access, members: membersRepo, memberQuota: config.imageMemberQuota, sharing });
+  const worker = new ImportWorker({
+    tasks: tasksRepo,
+    flows: new ImportFlows({ repo, tasks: tasksRepo, data: imageData, stores, config, log: logger }),
+    heartbeatMs: config.taskHeartbeatMs,
+    log: logger,
+  });
+  const imports = new ImportService({ access, createImage: (ctx, body) => images.create(ctx, body), repo, tasks: tasksRepo, stores, worker, config });
+  const recovery = await startRecovery(imageData, worker, config.recoveryIntervalMs, logger);
 
   const app = buildApp({
     logger,
     identity: identityResolver({
-      mode: config.auth,
       noauthProjectId: config.noauthProjectId,
       allowAnonymousAccess: config.allowAnonymousAccess,
-      keystone: config.auth === 'keystone' ? keystone : null,
       policy,
+      // validateConfig makes sure keystone mode has its [keystone_authtoken] section.
+      ...(config.auth === 'keystone' ? { mode: 'keystone', keystone: keystone! } : { mode: config.auth }),
     }),
     wwwAuthenticate: keystone?.wwwAuthenticate ?? null,
     images,
+    access,
     imageData,
     members,
     imports,
-    tasks: new TasksService(tasksRepo, images, policy, config),
+    tasks: new TasksService({ tasks: tasksRepo, access, policy, limits: config }),
     metadefs: new MetadefsService(new MetadefsRepository(db), policy),
     limits: config,
     imageSchema: schema,
@@ -224,12 +193,62 @@ export async function startServer(config: GlimpseConfig, logger = createLogger(c
     health: async () => ((await db.ping(2000)) ? null : 'the database gives no connection within 2 s'),
     timeouts: { clientSocketMs: config.clientSocketTimeoutMs, jsonBodyMs: config.jsonBodyTimeoutMs, bodyIdleMs: config.bodyIdleTimeoutMs },
   });
+  return {
+    app,
+    db,
+    stop: async () => {
+      clearInterval(recovery);
+      await worker.close();
+      await db.close();
+    },
+  };
+}
+
+/** What happens to an image's bytes when its record is deleted or its sharing changes. */
+function dataHooks(stores: StoreSet, imageData: ImageDataService, sharing: DataSharing, logger: Logger): DataHooks {
+  return {
+    removed: async (ctx, image) => {
+      for (const location of image.locations) {
+        await stores
+          .forLocation(location)
+          ?.delete(location.url, callerOf(ctx))
+          .catch((err: unknown) => logger.warn({ err, image: image.id, location: location.url }, 'could not delete the data of a deleted image: it is orphaned in its store'));
+      }
+      await imageData.unstage(image.id);
+    },
+    sharingChanged: (ctx, image) => sharing.sync(callerOf(ctx), image),
+  };
+}
+
+/**
+ * Recovers what dead processes left (half-written data, imports whose worker
+ * stopped) now, and then every `recovery_interval_seconds`: a node that died
+ * is not always followed by a restart of this one.
+ */
+async function startRecovery(imageData: ImageDataService, worker: ImportWorker, intervalMs: number, logger: Logger): Promise<NodeJS.Timeout> {
+  const recover = async () => {
+    const recovered = await imageData.recoverInterruptedWrites();
+    if (recovered.reset.length || recovered.unstaged.length || recovered.removed.length) {
+      logger.warn(recovered, 'recovered work interrupted by a dead process: images back to queued, stray staged data and data of deleted images removed');
+    }
+  };
+  await recover();
+  const resumed = await worker.recover();
+  if (resumed.length) logger.warn({ tasks: resumed }, 'resumed imports whose worker had stopped');
+  const timer = setInterval(() => {
+    recover().catch((err: unknown) => logger.warn({ err }, 'the periodic recovery sweep failed; it runs again next interval'));
+  }, intervalMs);
+  timer.unref();
+  return timer;
+}
+
+/** Puts a composed Glimpse on its socket; close() lets requests in flight finish, then stops it. */
+export async function listen(glimpse: Glimpse, config: Pick<GlimpseConfig, 'bindHost' | 'bindPort'>): Promise<RunningServer> {
+  const { app, db } = glimpse;
   try {
     await app.listen({ host: config.bindHost, port: config.bindPort });
   } catch (err) {
-    clearInterval(recovery);
-    await imports.close();
-    await db.close();
+    await glimpse.stop();
     throw err;
   }
   const address = app.server.address();
@@ -248,9 +267,7 @@ export async function startServer(config: GlimpseConfig, logger = createLogger(c
       } finally {
         clearInterval(sweep);
       }
-      clearInterval(recovery);
-      await imports.close();
-      await db.close();
+      await glimpse.stop();
     },
   };
 }

@@ -7,12 +7,13 @@ import http from 'node:http';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { IdentityResolver } from '../auth/identity.js';
-import type { CorsConfig } from '../config/config.js';
+import type { CorsConfig } from '../config/options.js';
 import { GlimpseError, badRequest, notFound } from '../domain/errors.js';
 import { isDatabaseBusy } from '../db/connection.js';
 import { assertStorable, parseJsonBody } from './json-body.js';
+import type { ImageAccess } from '../services/image-access.js';
 import type { ImageDataService } from '../services/image-data.js';
-import type { ImportService } from '../services/image-import.js';
+import type { ImportService } from '../services/import/service.js';
 import type { ImagesService } from '../services/images.js';
 import type { MembersService } from '../services/members.js';
 import type { MetadefsService } from '../services/metadefs.js';
@@ -35,6 +36,7 @@ export interface AppDeps {
   logger: Logger;
   identity: IdentityResolver;
   images: ImagesService;
+  access: ImageAccess;
   imageData: ImageDataService;
   members: MembersService;
   imports: ImportService;
@@ -140,6 +142,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       jsonBodies(json, deps.timeouts?.jsonBodyMs ?? 60_000);
       imageRoutes(json, {
         images: deps.images,
+        access: deps.access,
         wire: deps.wire,
         publicEndpoint: deps.publicEndpoint,
         enabledImportMethods: deps.info.enabledImportMethods,

@@ -3,7 +3,7 @@
  * browser on an allowed origin can call the API and upload straight to it.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { CorsConfig } from '../config/config.js';
+import type { CorsConfig } from '../config/options.js';
 
 /** Headers a browser may always send (CORS "simple" headers). */
 const SIMPLE_HEADERS = ['cache-control', 'content-language', 'content-type', 'expires', 'last-modified', 'pragma', 'accept', 'accept-language'];

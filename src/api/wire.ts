@@ -21,7 +21,7 @@ export function isoSeconds(d: Date): string {
   return `${year}-${TWO_DIGITS[d.getUTCMonth() + 1]}-${TWO_DIGITS[d.getUTCDate()]}T${TWO_DIGITS[d.getUTCHours()]}:${TWO_DIGITS[d.getUTCMinutes()]}:${TWO_DIGITS[d.getUTCSeconds()]}Z`;
 }
 
-/** `locations` are those the caller may see (ImagesService.visibleLocations). */
+/** `locations` are those the caller may see (ImageAccess.visibleLocations). */
 export function imageToWire(image: Image, locations: ImageLocation[], o: WireOptions): Record<string, unknown> {
   const out = dict<unknown>();
   Object.assign(out, {

@@ -7,20 +7,19 @@
  *   sent by the client are never read.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import type { AuthMode } from '../config/config.js';
+import type { AuthMode } from '../config/options.js';
 import { unauthorized } from '../domain/errors.js';
 import { type RequestContext, normaliseRoles } from './context.js';
 import type { KeystoneValidator } from './keystone.js';
 import type { Policy } from './policy.js';
 
-export interface IdentityOptions {
-  mode: AuthMode;
+/** keystone mode carries its validator (config/validate.ts makes sure the section exists). */
+export type IdentityOptions = {
   noauthProjectId: string;
   allowAnonymousAccess: boolean;
-  keystone: KeystoneValidator | null;
   /** Decides `isAdmin` (rule context_is_admin, which a policy file may redefine). */
   policy: Policy;
-}
+} & ({ mode: Exclude<AuthMode, 'keystone'> } | { mode: 'keystone'; keystone: KeystoneValidator });
 
 export type IdentityResolver = (headers: IncomingHttpHeaders, requestId: string) => Promise<RequestContext>;
 
@@ -39,8 +38,7 @@ export function identityResolver(options: IdentityOptions): IdentityResolver {
     case 'headers':
       return async (headers, requestId) => withAdmin(fromIdentityHeaders(headers, requestId, options.allowAnonymousAccess), options.policy);
     case 'keystone': {
-      const keystone = options.keystone;
-      if (!keystone) throw new Error('--auth keystone needs the [keystone_authtoken] section (auth_url, username, password, project_name)');
+      const { keystone } = options;
       return async (headers, requestId) => {
         const token = header(headers, 'x-auth-token') ?? header(headers, 'x-storage-token');
         if (!token) {

@@ -7,24 +7,8 @@
  * a clear 503.
  */
 import { createHash } from 'node:crypto';
+import type { KeystoneOptions } from '../config/options.js';
 import { GlimpseError, unauthorized } from '../domain/errors.js';
-
-export interface KeystoneOptions {
-  /** `auth_url`: Keystone's URL, with or without `/v3`. */
-  authUrl: string;
-  /** `www_authenticate_uri`: what 401s point clients to. */
-  wwwAuthenticateUri: string;
-  username: string;
-  password: string;
-  /** Project scope of the service's own token; null for a system-scoped token (`system_scope = all`). */
-  projectName: string | null;
-  userDomainName: string;
-  projectDomainName: string;
-  /** `token_cache_time`, seconds. */
-  tokenCacheTime: number;
-  /** `http_connect_timeout`, seconds. */
-  timeout: number;
-}
 
 export interface TokenIdentity {
   userId: string | null;

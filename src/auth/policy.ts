@@ -95,13 +95,23 @@ export const LEGACY_RULES: Readonly<Record<string, string>> = {
 
 export type PolicyAction = keyof typeof DEFAULT_RULES | (string & {});
 
+/** A rule of the operator's policy file that does not parse. */
+export class PolicyRuleError extends Error {}
+
 export class Policy {
   private readonly rules = new Map<string, Check>();
 
-  /** Defaults (new or legacy), overridden rule by rule by the operator's policy file. */
+  /**
+   * Defaults (new or legacy), overridden rule by rule by the operator's
+   * policy file. Every rule is parsed here, once: a bad one stops start-up.
+   */
   constructor(overrides: Readonly<Record<string, string>> = {}, legacy = false) {
     for (const [name, rule] of Object.entries({ ...(legacy ? LEGACY_RULES : DEFAULT_RULES), ...overrides })) {
-      this.rules.set(name, parseRule(rule));
+      try {
+        this.rules.set(name, parseRule(rule));
+      } catch (err) {
+        throw new PolicyRuleError(`policy rule "${name}": ${(err as Error).message}`);
+      }
     }
   }
 

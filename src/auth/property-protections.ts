@@ -4,14 +4,10 @@
  * it. Sections are regular expressions matched anywhere in the name, the first
  * matching section decides, and a property no section matches is untouchable.
  */
-import { readFileSync } from 'node:fs';
-import { parseIni } from '../config/ini.js';
+import type { PropertyOperation, PropertyProtectionConfig } from '../config/options.js';
 import { forbidden } from '../domain/errors.js';
 import type { RequestContext } from './context.js';
 import type { Policy } from './policy.js';
-
-export type PropertyOperation = 'create' | 'read' | 'update' | 'delete';
-const OPERATIONS: PropertyOperation[] = ['create', 'read', 'update', 'delete'];
 
 type Rule = { kind: 'everyone' } | { kind: 'nobody' } | { kind: 'roles'; roles: string[] } | { kind: 'policy'; rule: string };
 interface Section {
@@ -19,38 +15,29 @@ interface Section {
   rules: Record<PropertyOperation, Rule>;
 }
 
-export class PropertyProtections {
-  private constructor(
-    private readonly sections: Section[],
-    private readonly policy: Policy,
-  ) {}
+/** A rule of the property protection file that means nothing: start-up stops, as in Glance. */
+export class PropertyProtectionError extends Error {}
 
-  /** Reads the file; any mistake in it stops start-up, as in Glance. */
-  static load(file: string, format: 'roles' | 'policies', policy: Policy): PropertyProtections {
-    let ini;
-    try {
-      ini = parseIni(readFileSync(file, 'utf8'), file);
-    } catch (err) {
-      throw new Error(`property_protection_file ${file}: ${(err as Error).message}`);
-    }
-    const sections: Section[] = [];
-    for (const [name, keys] of ini) {
-      if (name === 'DEFAULT') continue;
-      let pattern: RegExp;
+export class PropertyProtections {
+  private readonly sections: Section[];
+
+  /** Parses every section's rules; any mistake stops start-up, as in Glance. */
+  constructor(
+    { file, format, sections }: PropertyProtectionConfig,
+    private readonly policy: Policy,
+  ) {
+    this.sections = sections.map(({ pattern, rules }) => {
+      const where = `property_protection_file ${file}: [${pattern}]`;
+      let regex: RegExp;
       try {
-        pattern = new RegExp(name);
+        regex = new RegExp(pattern);
       } catch {
-        throw new Error(`property_protection_file ${file}: [${name}] is not a valid regular expression`);
+        throw new PropertyProtectionError(`${where} is not a valid regular expression`);
       }
-      const rules = {} as Record<PropertyOperation, Rule>;
-      for (const op of OPERATIONS) {
-        const value = keys.get(op)?.at(-1);
-        if (value === undefined) throw new Error(`property_protection_file ${file}: [${name}] lacks "${op}"`);
-        rules[op] = parseRuleValue(value, format, `${file} [${name}] ${op}`);
-      }
-      sections.push({ pattern, rules });
-    }
-    return new PropertyProtections(sections, policy);
+      const parsed = {} as Record<PropertyOperation, Rule>;
+      for (const [op, value] of Object.entries(rules) as [PropertyOperation, string][]) parsed[op] = parseRuleValue(value, format, `${where} ${op}`);
+      return { pattern: regex, rules: parsed };
+    });
   }
 
   allowed(ctx: RequestContext, property: string, op: PropertyOperation): boolean {
@@ -78,10 +65,10 @@ export class PropertyProtections {
 
 function parseRuleValue(value: string, format: 'roles' | 'policies', where: string): Rule {
   const items = value.split(',').map((v) => v.trim()).filter(Boolean);
-  if (items.includes('@') && items.includes('!')) throw new Error(`property_protection_file ${where}: "@" and "!" exclude each other`);
+  if (items.includes('@') && items.includes('!')) throw new PropertyProtectionError(`${where}: "@" and "!" exclude each other`);
   if (items.includes('@')) return { kind: 'everyone' };
   if (items.includes('!') || items.length === 0) return { kind: 'nobody' };
   if (format === 'roles') return { kind: 'roles', roles: items.map((r) => r.toLowerCase()) };
-  if (items.length > 1) throw new Error(`property_protection_file ${where}: the policies format takes one rule name, not a list`);
+  if (items.length > 1) throw new PropertyProtectionError(`${where}: the policies format takes one rule name, not a list`);
   return { kind: 'policy', rule: items[0] };
 }

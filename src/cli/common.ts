@@ -1,6 +1,8 @@
 /** Options shared by every command that works on a server's database and data directory. */
 import type { Command } from 'commander';
-import { type CliOptions, type GlimpseConfig, loadConfig } from '../config/config.js';
+import { type CliOptions, loadConfig } from '../config/config.js';
+import type { GlimpseConfig } from '../config/options.js';
+import type { ConfigPurpose } from '../config/validate.js';
 
 export function withCommonOptions(cmd: Command): Command {
   return cmd
@@ -9,6 +11,6 @@ export function withCommonOptions(cmd: Command): Command {
     .option('--database <url>', 'database URL in SQLAlchemy form (default sqlite in the data dir)');
 }
 
-export function configFrom(options: CliOptions): GlimpseConfig {
-  return loadConfig(options);
+export function configFrom(options: CliOptions, purpose: ConfigPurpose = 'tool'): GlimpseConfig {
+  return loadConfig(options, purpose);
 }

@@ -6,7 +6,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { Command } from 'commander';
-import { type ImageFormatConfig, loadConfig } from '../config/config.js';
+import { loadConfig } from '../config/config.js';
 import { type InspectionReport, inspectStream } from '../formats/inspector.js';
 import { detectedFormat, judgeUpload } from '../formats/policy.js';
 import { type OutputOptions, printRecord, withOutputOptions } from './output.js';
@@ -17,7 +17,7 @@ interface InspectOptions extends OutputOptions {
 }
 
 async function inspect(file: string, o: InspectOptions): Promise<void> {
-  const rules: ImageFormatConfig = loadConfig({ config: o.config }).imageFormat;
+  const rules = loadConfig({ config: o.config }, 'tool').imageFormat;
   const report = await inspectStream(createReadStream(file, { highWaterMark: 1024 * 1024 }), rules);
   const detected = detectedFormat(report);
   const declared = o.diskFormat ?? (detected.ambiguous || detected.format === 'gpt' ? 'raw' : detected.format);

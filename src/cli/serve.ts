@@ -1,7 +1,7 @@
 /** `glimpse serve`: the API server. */
 import { Command } from 'commander';
 import type { CliOptions } from '../config/config.js';
-import { createLogger, startServer } from '../server.js';
+import { compose, createLogger, listen } from '../server.js';
 import { configFrom, withCommonOptions } from './common.js';
 
 export function serveCommand(): Command {
@@ -21,9 +21,9 @@ Examples:
   openstack --os-auth-type none --os-endpoint http://127.0.0.1:9292 image list`,
     );
   return withCommonOptions(cmd).action(async (options: CliOptions) => {
-    const config = configFrom(options);
+    const config = configFrom(options, 'serve');
     const logger = createLogger(config.logLevel);
-    const server = await startServer(config, logger);
+    const server = await listen(await compose(config, logger), config);
     const dashboard = config.enableDashboard ? `${server.url}/dashboard/` : undefined;
     logger.info({ url: server.url, dashboard, auth: config.auth, database: server.db.description, data_dir: config.dataDir }, 'glimpse is serving');
     const stop = (signal: string) => {

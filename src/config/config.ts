@@ -6,131 +6,17 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { KeystoneOptions } from '../auth/keystone.js';
 import { DEFAULT_IMPORT_FILTER, type ImportFilter } from '../net/url-filter.js';
-import type { S3StoreOptions } from '../store/s3-store.js';
-import type { SwiftAuthOptions, SwiftStoreOptions, SwiftTenancy } from '../store/swift-store.js';
 import { IniReader, parseIni } from './ini.js';
+import type {
+  AuthMode, CorsConfig, GlimpseConfig, KeystoneOptions, S3StoreOptions, StoreConfig, SwiftAuthOptions, SwiftStoreOptions, SwiftTenancy,
+} from './options.js';
 import { findPolicyFile, readPolicyFile } from './policy-file.js';
-
-export type AuthMode = 'noauth' | 'headers' | 'keystone';
+import { readPropertyProtectionFile } from './property-protection-file.js';
+import { ConfigError, type ConfigPurpose, validateConfig } from './validate.js';
 
 /** The schema-image.json Glance's packages install: its standard properties, served and validated by default. */
 const DEFAULT_IMAGE_SCHEMA = fileURLToPath(new URL('../../../catalog/schema-image.json', import.meta.url));
-
-export interface CorsConfig {
-  allowedOrigins: string[];
-  allowCredentials: boolean;
-  exposeHeaders: string[];
-  maxAge: number;
-  allowMethods: string[];
-  allowHeaders: string[];
-}
-
-export type StoreConfig = { id: string; description: string | null } & (
-  | { type: 'file'; dir: string }
-  | { type: 'swift'; swift: SwiftStoreOptions }
-  | { type: 's3'; s3: S3StoreOptions }
-);
-
-export interface ImageFormatConfig {
-  /** `require_image_format_match`: refuse uploads whose bytes are not the declared disk_format. */
-  requireFormatMatch: boolean;
-  /** `vmdk_allowed_types`: VMDK create types accepted (only self-contained ones can be). */
-  vmdkAllowedTypes: string[];
-  /** `gpt_safety_checks_nonfatal`: check names tolerated on partitioned raw disks. */
-  gptNonFatal: string[];
-}
-
-export interface GlimpseConfig {
-  bindHost: string;
-  bindPort: number;
-  dataDir: string;
-  database: string;
-  /** `[database] max_pool_size`: connections per process to PostgreSQL or MySQL. */
-  databaseMaxPoolSize: number;
-  /** `[database] pool_timeout`, in ms: the longest wait for a pooled connection (then 503). */
-  databasePoolTimeoutMs: number;
-  /** `[database] statement_timeout`, in ms (0: none): the server cancels a statement running longer. */
-  databaseStatementTimeoutMs: number;
-  /** `[DEFAULT] client_socket_timeout`, in ms (0: none): a connection idle this long is closed. */
-  clientSocketTimeoutMs: number;
-  /** `[glimpse] body_idle_timeout`, in ms: an upload or JSON body that sends nothing this long is cut. */
-  bodyIdleTimeoutMs: number;
-  /** `[glimpse] json_body_timeout`, in ms: the longest a JSON request body may take to arrive. */
-  jsonBodyTimeoutMs: number;
-  /** `[glimpse] max_concurrent_uploads`: uploads and stagings one process receives at once (503 beyond). */
-  maxConcurrentUploads: number;
-  /** `[glimpse] max_list_filters`: filters one image list may carry (400 beyond). */
-  maxListFilters: number;
-  /** `[glimpse] recovery_interval_seconds`, in ms: how often interrupted writes are looked for while serving. */
-  recoveryIntervalMs: number;
-  /** `[glimpse] write_stale_seconds`, in ms: a write with no sign of its writer for this long is judged dead. */
-  writeStaleMs: number;
-  auth: AuthMode;
-  insecure: boolean;
-  /** The project every request belongs to in noauth mode. */
-  noauthProjectId: string;
-  publicEndpoint: string | null;
-  allowAnonymousAccess: boolean;
-  maxRequestIdLength: number;
-  limitParamDefault: number;
-  apiLimitMax: number;
-  imagePropertyQuota: number;
-  imageTagQuota: number;
-  imageMemberQuota: number;
-  imageLocationQuota: number;
-  imageSizeCap: number;
-  userStorageQuota: number;
-  showImageDirectUrl: boolean;
-  showMultipleLocations: boolean;
-  hashingAlgorithm: string;
-  enabledImportMethods: string[];
-  /** `[import_filtering_opts]`: which URLs web-download may fetch. */
-  importFilter: ImportFilter;
-  /** `[image_import_opts] image_import_plugins` with `image_conversion`: `[image_conversion] output_format`, else null. */
-  conversionOutputFormat: string | null;
-  /** `[glimpse] task_heartbeat_seconds`, in ms: how often a running import proves it is alive. */
-  taskHeartbeatMs: number;
-  /** `[glimpse] file_store_direct_io`: file stores write with O_DIRECT (see src/store/direct-write.ts). */
-  fileStoreDirectIo: boolean;
-  diskFormats: string[];
-  containerFormats: string[];
-  /** `[image_format]` rules for what uploaded bytes must be (see src/formats/). */
-  imageFormat: ImageFormatConfig;
-  stagingDir: string;
-  /**
-   * The stores: `enabled_backends` with a section per backend, in that
-   * order (multi-store; Glance lists them so), or `[glance_store]
-   * default_store` first (single store, where a file store also stays, to
-   * read data written before a switch).
-   */
-  stores: StoreConfig[];
-  /** `enabled_backends` is set: store ids show in the API and in location metadata. */
-  multiStore: boolean;
-  /** The store new data goes to: `[glance_store] default_backend` (multi-store), else the first store. */
-  defaultStore: string;
-  /**
-   * schema-image.json: the operator's, found beside the config file as Glance
-   * finds it, else the one Glance's packages install (catalog/schema-image.json).
-   */
-  customSchemaFile: string;
-  cors: CorsConfig | null;
-  /** `[DEFAULT] metadata_source_path`: where `manage metadefs load/export` look when no --path is given. */
-  metadataSourcePath: string | null;
-  /** `property_protection_file` (resolved) and `property_protection_rule_format`. */
-  propertyProtection: { file: string; format: 'roles' | 'policies' } | null;
-  /** Rule overrides from the operator's policy file. */
-  policyRules: Record<string, string>;
-  /** `[oslo_policy] enforce_new_defaults` (true since Glance 2023.1); false gives the legacy rules. */
-  enforceNewDefaults: boolean;
-  /** `use_keystone_limits` with `[oslo_limit] endpoint_id`, or static `[glimpse_limits]`, or none. */
-  limits: { keystoneEndpointId: string; credentials: KeystoneOptions | null } | { static: Partial<Record<string, number>> } | null;
-  /** `[keystone_authtoken]`, when present. */
-  keystone: KeystoneOptions | null;
-  logLevel: string;
-  enableDashboard: boolean;
-}
 
 export interface CliOptions {
   config?: string;
@@ -149,9 +35,16 @@ const GLANCE_CORS_HEADERS = [
   'X-Roles', 'X-Service-Catalog', 'X-User-Id', 'X-Tenant-Id', 'X-OpenStack-Request-ID',
 ];
 
-export function loadConfig(cli: CliOptions, cwd = process.cwd()): GlimpseConfig {
+/** Reads and checks the configuration; a mistake throws a ConfigError naming the key. */
+export function loadConfig(cli: CliOptions, purpose: ConfigPurpose = 'serve', cwd = process.cwd()): GlimpseConfig {
+  const config = readConfig(cli, cwd);
+  validateConfig(config, purpose);
+  return config;
+}
+
+function readConfig(cli: CliOptions, cwd: string): GlimpseConfig {
   const configPath = cli.config ? path.resolve(cwd, cli.config) : null;
-  if (configPath && !existsSync(configPath)) throw new Error(`config file ${configPath} does not exist`);
+  if (configPath && !existsSync(configPath)) throw new ConfigError(`config file ${configPath} does not exist`);
   const ini = new IniReader(configPath ? parseIni(readFileSync(configPath, 'utf8'), configPath) : new Map());
   const configDir = configPath ? path.dirname(configPath) : null;
 
@@ -234,9 +127,9 @@ function storesConfig(ini: IniReader, configDir: string, dataDir: string): Pick<
     return { stores: [storeConfig(ini, 'glance_store', type, type, configDir, dataDir), file], multiStore: false, defaultStore: type };
   }
   const fallback = ini.str('glance_store', 'default_backend');
-  if (!fallback || !(fallback in backends)) throw new Error('enabled_backends needs [glance_store] default_backend naming one of them');
+  if (!fallback || !(fallback in backends)) throw new ConfigError('enabled_backends needs [glance_store] default_backend naming one of them');
   const stores = Object.entries(backends).map(([id, type]) => {
-    if (id.startsWith('os_glance_')) throw new Error(`enabled_backends: store ids starting with os_glance_ are reserved (${id})`);
+    if (id.startsWith('os_glance_')) throw new ConfigError(`enabled_backends: store ids starting with os_glance_ are reserved (${id})`);
     return storeConfig(ini, id, id, type, configDir, dataDir);
   });
   return { stores, multiStore: true, defaultStore: fallback };
@@ -247,7 +140,7 @@ function storeConfig(ini: IniReader, section: string, id: string, type: string, 
   if (type === 'file') return { id, description, type, dir: fileDir(ini, section, configDir, path.join(dataDir, 'images', id)) };
   if (type === 'swift') return { id, description, type, swift: swiftConfig(ini, section, configDir) };
   if (type === 's3') return { id, description, type, s3: s3Config(ini, section) };
-  throw new Error(`store type ${type} (for ${id}) is not supported: ${STORE_TYPES.join(', ')}`);
+  throw new ConfigError(`store type ${type} (for ${id}) is not supported: ${STORE_TYPES.join(', ')}`);
 }
 
 function fileDir(ini: IniReader, section: string, configDir: string, fallback: string): string {
@@ -257,13 +150,13 @@ function fileDir(ini: IniReader, section: string, configDir: string, fallback: s
 function s3Config(ini: IniReader, g: string): S3StoreOptions {
   const need = (key: string) => {
     const v = ini.str(g, key);
-    if (!v) throw new Error(`the S3 store needs [${g}] ${key}`);
+    if (!v) throw new ConfigError(`the S3 store needs [${g}] ${key}`);
     return v;
   };
   const format = ini.str(g, 's3_store_bucket_url_format') ?? 'auto';
-  if (format !== 'auto' && format !== 'path' && format !== 'virtual') throw new Error(`[${g}] s3_store_bucket_url_format must be auto, path or virtual`);
+  if (format !== 'auto' && format !== 'path' && format !== 'virtual') throw new ConfigError(`[${g}] s3_store_bucket_url_format must be auto, path or virtual`);
   const chunkMb = ini.int(g, 's3_store_large_object_chunk_size') ?? 10;
-  if (chunkMb < 5) throw new Error(`[${g}] s3_store_large_object_chunk_size must be at least 5 (S3's smallest part)`);
+  if (chunkMb < 5) throw new ConfigError(`[${g}] s3_store_large_object_chunk_size must be at least 5 (S3's smallest part)`);
   return {
     host: need('s3_store_host'),
     accessKey: need('s3_store_access_key'),
@@ -310,7 +203,7 @@ const ENDPOINT_TYPES: Record<string, SwiftTenancy['interface']> = { publicURL: '
 function swiftTenancy(ini: IniReader, g: string): SwiftTenancy {
   const type = ini.str(g, 'swift_store_endpoint_type') ?? 'publicURL';
   const iface = ENDPOINT_TYPES[type];
-  if (!iface) throw new Error(`[${g}] swift_store_endpoint_type = ${type}: one of ${Object.keys(ENDPOINT_TYPES).join(', ')}`);
+  if (!iface) throw new ConfigError(`[${g}] swift_store_endpoint_type = ${type}: one of ${Object.keys(ENDPOINT_TYPES).join(', ')}`);
   return {
     endpoint: ini.str(g, 'swift_store_endpoint') ?? null,
     serviceType: ini.str(g, 'swift_store_service_type') ?? 'object-store',
@@ -324,9 +217,9 @@ function swiftAuth(ini: IniReader, section: string, address: string, user: strin
   const url = ini.str(section, address);
   const name = ini.str(section, user);
   const secret = ini.str(section, key);
-  if (!url || !name || !secret) throw new Error(`the Swift store needs [${section}] ${address}, ${user} and ${key}`);
+  if (!url || !name || !secret) throw new ConfigError(`the Swift store needs [${section}] ${address}, ${user} and ${key}`);
   const v = ini.str(section, version) ?? (url.includes('/v3') ? '3' : '1');
-  if (v !== '1' && v !== '3') throw new Error(`[${section}] ${version} = ${v}: Swift auth versions 1 and 3 are supported`);
+  if (v !== '1' && v !== '3') throw new ConfigError(`[${section}] ${version} = ${v}: Swift auth versions 1 and 3 are supported`);
   return {
     url,
     version: v,
@@ -341,10 +234,10 @@ function swiftAuth(ini: IniReader, section: string, address: string, user: strin
 function conversionConfig(ini: IniReader): string | null {
   const plugins = ini.list('image_import_opts', 'image_import_plugins') ?? [];
   const unknown = plugins.filter((p) => p !== 'image_conversion');
-  if (unknown.length) throw new Error(`[image_import_opts] image_import_plugins: ${unknown.join(', ')} not supported (image_conversion is)`);
+  if (unknown.length) throw new ConfigError(`[image_import_opts] image_import_plugins: ${unknown.join(', ')} not supported (image_conversion is)`);
   if (!plugins.includes('image_conversion')) return null;
   const format = ini.str('image_conversion', 'output_format') ?? 'raw';
-  if (!['raw', 'qcow2', 'vmdk', 'vhd', 'vhdx', 'vdi'].includes(format)) throw new Error(`[image_conversion] output_format ${format} is not a format qemu-img writes`);
+  if (!['raw', 'qcow2', 'vmdk', 'vhd', 'vhdx', 'vdi'].includes(format)) throw new ConfigError(`[image_conversion] output_format ${format} is not a format qemu-img writes`);
   return format;
 }
 
@@ -352,7 +245,7 @@ function importFilterConfig(ini: IniReader): ImportFilter {
   const section = 'import_filtering_opts';
   const ports = (key: string, fallback: number[]) =>
     (ini.list(section, key) ?? fallback.map(String)).map((p) => {
-      if (!/^\d+$/.test(p)) throw new Error(`[${section}] ${key}: "${p}" is not a port`);
+      if (!/^\d+$/.test(p)) throw new ConfigError(`[${section}] ${key}: "${p}" is not a port`);
       return Number(p);
     });
   return {
@@ -367,15 +260,15 @@ function importFilterConfig(ini: IniReader): ImportFilter {
 
 function parseBind(bind: string): [string, number] {
   const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(bind);
-  if (!m) throw new Error(`--bind must be HOST:PORT, got "${bind}"`);
+  if (!m) throw new ConfigError(`--bind must be HOST:PORT, got "${bind}"`);
   const port = Number(m[2]);
-  if (port > 65535) throw new Error(`--bind port ${port} is out of range`);
+  if (port > 65535) throw new ConfigError(`--bind port ${port} is out of range`);
   return [m[1].replace(/^\[|\]$/g, ''), port];
 }
 
 function parseAuth(mode: string): AuthMode {
   if (mode === 'noauth' || mode === 'headers' || mode === 'keystone') return mode;
-  throw new Error(`auth mode must be noauth, headers or keystone, got "${mode}"`);
+  throw new ConfigError(`auth mode must be noauth, headers or keystone, got "${mode}"`);
 }
 
 /** Glance's paste flavors: `keystone…` validates tokens, none is the unauthenticated pipeline. */
@@ -389,26 +282,26 @@ function databaseUrl(ini: IniReader): string | undefined {
 }
 
 function nonNegative(n: number, name: string): number {
-  if (n < 0) throw new Error(`${name} must not be negative`);
+  if (n < 0) throw new ConfigError(`${name} must not be negative`);
   return n;
 }
 
 function positive(n: number, name: string): number {
-  if (n < 1) throw new Error(`${name} must be at least 1`);
+  if (n < 1) throw new ConfigError(`${name} must be at least 1`);
   return n;
 }
 
 /** `user_storage_quota`: `<n>[B|KB|MB|GB|TB]`, binary multiples, 0 = unlimited. */
 export function parseByteSize(value: string): number {
   const m = /^\s*(\d+)\s*(B|KB|MB|GB|TB)?\s*$/i.exec(value);
-  if (!m) throw new Error(`user_storage_quota: "${value}" is not a size such as 10GB`);
+  if (!m) throw new ConfigError(`user_storage_quota: "${value}" is not a size such as 10GB`);
   const units: Record<string, number> = { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3, TB: 1024 ** 4 };
   return Number(m[1]) * units[(m[2] ?? 'B').toUpperCase()];
 }
 
 function stagingDir(uri: string | undefined, dataDir: string): string {
   if (!uri) return path.join(dataDir, 'staging');
-  if (!uri.startsWith('file://')) throw new Error(`node_staging_uri must be a file:// URI, got "${uri}"`);
+  if (!uri.startsWith('file://')) throw new ConfigError(`node_staging_uri must be a file:// URI, got "${uri}"`);
   return uri.slice('file://'.length);
 }
 
@@ -422,10 +315,10 @@ function propertyProtectionConfig(ini: IniReader, base: string): GlimpseConfig['
   const file = ini.str('DEFAULT', 'property_protection_file');
   if (!file) return null;
   const format = ini.str('DEFAULT', 'property_protection_rule_format') ?? 'roles';
-  if (format !== 'roles' && format !== 'policies') throw new Error(`property_protection_rule_format must be roles or policies, got "${format}"`);
+  if (format !== 'roles' && format !== 'policies') throw new ConfigError(`property_protection_rule_format must be roles or policies, got "${format}"`);
   const resolved = path.resolve(base, file);
-  if (!existsSync(resolved)) throw new Error(`property_protection_file ${resolved} does not exist`);
-  return { file: resolved, format };
+  if (!existsSync(resolved)) throw new ConfigError(`property_protection_file ${resolved} does not exist`);
+  return { file: resolved, format, sections: readPropertyProtectionFile(resolved) };
 }
 
 function policyConfig(ini: IniReader, configDir: string | null, cwd: string) {
@@ -433,7 +326,7 @@ function policyConfig(ini: IniReader, configDir: string | null, cwd: string) {
   const newDefaults = ini.bool('oslo_policy', 'enforce_new_defaults');
   const secureRbac = ini.bool('DEFAULT', 'enforce_secure_rbac');
   if (newDefaults !== undefined && secureRbac !== undefined && newDefaults !== secureRbac) {
-    throw new Error('[DEFAULT] enforce_secure_rbac must equal [oslo_policy] enforce_new_defaults');
+    throw new ConfigError('[DEFAULT] enforce_secure_rbac must equal [oslo_policy] enforce_new_defaults');
   }
   return { policyRules: file ? readPolicyFile(file) : {}, enforceNewDefaults: newDefaults ?? secureRbac ?? true };
 }
@@ -441,7 +334,7 @@ function policyConfig(ini: IniReader, configDir: string | null, cwd: string) {
 function limitsConfig(ini: IniReader): GlimpseConfig['limits'] {
   if (ini.bool('DEFAULT', 'use_keystone_limits')) {
     const endpointId = ini.str('oslo_limit', 'endpoint_id');
-    if (!endpointId) throw new Error('use_keystone_limits needs [oslo_limit] endpoint_id (the image endpoint in Keystone)');
+    if (!endpointId) throw new ConfigError('use_keystone_limits needs [oslo_limit] endpoint_id (the image endpoint in Keystone)');
     return { keystoneEndpointId: endpointId, credentials: osloLimitCredentials(ini) };
   }
   const limits: Record<string, number> = {};
@@ -459,7 +352,7 @@ function osloLimitCredentials(ini: IniReader): KeystoneOptions | null {
   if (!username) return null;
   const authUrl = ini.str(s, 'auth_url') ?? ini.str('keystone_authtoken', 'auth_url');
   const password = ini.str(s, 'password');
-  if (!authUrl || !password) throw new Error('[oslo_limit] username needs auth_url and password');
+  if (!authUrl || !password) throw new ConfigError('[oslo_limit] username needs auth_url and password');
   const system = ini.str(s, 'system_scope');
   return {
     authUrl,
@@ -480,7 +373,7 @@ function keystoneConfig(ini: IniReader): KeystoneOptions | null {
   if (!authUrl) return null;
   const required = (key: string) => {
     const v = ini.str(s, key);
-    if (!v) throw new Error(`[keystone_authtoken] ${key} is required with auth_url`);
+    if (!v) throw new ConfigError(`[keystone_authtoken] ${key} is required with auth_url`);
     return v;
   };
   return {
@@ -507,8 +400,4 @@ function corsConfig(ini: IniReader): CorsConfig | null {
     allowMethods: ini.list('cors', 'allow_methods') ?? ['GET', 'PUT', 'POST', 'DELETE', 'PATCH'],
     allowHeaders: ini.list('cors', 'allow_headers') ?? GLANCE_CORS_HEADERS,
   };
-}
-
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }

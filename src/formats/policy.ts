@@ -5,6 +5,7 @@
  * or a virtual size qemu would not open, is refused like a failed safety check.
  */
 import type { Finding, InspectionReport } from './inspector.js';
+import type { ProbeOptions } from './probe.js';
 
 export interface FormatPolicy {
   /** `[image_format] require_image_format_match`. */
@@ -12,6 +13,9 @@ export interface FormatPolicy {
   /** `[image_format] gpt_safety_checks_nonfatal`: check names tolerated on partitioned raw disks. */
   gptNonFatal: readonly string[];
 }
+
+/** `[image_format]`: what uploaded bytes must be — the verdict's rules and the probes' options, as one shape. */
+export type ImageFormatRules = FormatPolicy & ProbeOptions;
 
 export type Verdict =
   | { accepted: true; format: string; virtualSize: number | null }

@@ -10,9 +10,8 @@
 import { spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { rename, unlink } from 'node:fs/promises';
-import type { ProbeOptions } from '../formats/probe.js';
 import { inspectStream } from '../formats/inspector.js';
-import { type FormatPolicy, detectedFormat, judgeUpload } from '../formats/policy.js';
+import { type ImageFormatRules, detectedFormat, judgeUpload } from '../formats/policy.js';
 
 /** qemu-img's driver names for Glance's disk formats. */
 const QEMU_DRIVER: Record<string, string> = { vhd: 'vpc', ploop: 'parallels' };
@@ -20,7 +19,7 @@ const CONVERT_TIMEOUT_MS = 30 * 60 * 1000;
 
 export interface ConversionOptions {
   outputFormat: string;
-  rules: FormatPolicy & ProbeOptions;
+  rules: ImageFormatRules;
 }
 
 /** Converts `file` in place; returns the new disk_format, or null when there was nothing to do. */

@@ -9,17 +9,16 @@ import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { RequestContext } from '../auth/context.js';
 import type { ImagesRepository, Trx } from '../db/images-repo.js';
-import type { ImageFormatConfig } from '../config/config.js';
+import type { ImageFormatRules } from '../formats/policy.js';
 import { GlimpseError, badRequest, conflict, forbidden, gone, notFound, rangeNotSatisfiable, tooLarge, unsupportedMediaType } from '../domain/errors.js';
 import { type Image, type ImageStatus, NO_DATA } from '../domain/image.js';
 import type { InspectionReport } from '../formats/inspector.js';
 import { judgeUpload } from '../formats/policy.js';
-import type { FileStore } from '../store/file-store.js';
-import type { ByteRange, ImageStore, StoreCaller } from '../store/image-store.js';
+import type { ByteRange, ImageStore, StagingStore, StoreCaller } from '../store/image-store.js';
 import type { StoreSet } from '../store/stores.js';
 import { type IngestOptions, type IngestResult, ingest } from '../store/ingest.js';
 import { type DataSharing, callerOf } from './data-sharing.js';
-import type { ImagesService } from './images.js';
+import type { ImageAccess } from './image-access.js';
 import type { QuotaDeltas, Quotas } from './quotas.js';
 
 export interface DataLimits {
@@ -31,7 +30,7 @@ export interface DataLimits {
   userStorageQuota: number;
   hashingAlgorithm: string;
   enabledImportMethods: string[];
-  imageFormat: ImageFormatConfig;
+  imageFormat: ImageFormatRules;
 }
 
 export interface IncomingData {
@@ -59,20 +58,30 @@ export interface Download {
 export type RangeRequest = { start: number | null; end: number | null; strictEnd?: boolean };
 
 
+export interface ImageDataDeps {
+  access: ImageAccess;
+  repo: ImagesRepository;
+  stores: StoreSet;
+  staging: StagingStore;
+  limits: DataLimits;
+  quotas: Quotas;
+  sharing: DataSharing;
+  log: Pick<Logger, 'warn'>;
+}
+
 export class ImageDataService {
   /** Images this process is writing now: recovery never judges them, whatever their age. */
   private readonly writing = new Set<string>();
 
-  constructor(
-    private readonly images: ImagesService,
-    private readonly repo: ImagesRepository,
-    private readonly stores: StoreSet,
-    private readonly staging: FileStore,
-    private readonly limits: DataLimits,
-    private readonly quotas: Quotas,
-    private readonly sharing: DataSharing,
-    private readonly log: Pick<Logger, 'warn'>,
-  ) {}
+  private readonly access: ImageAccess;
+  private readonly repo: ImagesRepository;
+  private readonly stores: StoreSet;
+  private readonly staging: StagingStore;
+  private readonly limits: DataLimits;
+
+  constructor(private readonly d: ImageDataDeps) {
+    ({ access: this.access, repo: this.repo, stores: this.stores, staging: this.staging, limits: this.limits } = d);
+  }
 
   async upload(ctx: RequestContext, id: string, data: IncomingData): Promise<void> {
     const image = await this.writable(ctx, id, 'upload_image', 'saving');
@@ -116,9 +125,11 @@ export class ImageDataService {
       caller,
     });
     try {
-      await this.sharing.sync(caller, image, [stored.location]);
+      await this.d.sharing.sync(caller, image, [stored.location]);
     } catch (err) {
-      await store.delete(stored.location, caller).catch(() => undefined);
+      await store.delete(stored.location, caller).catch((e: unknown) =>
+        this.d.log.warn({ err: e, image: image.id, location: stored.location }, 'could not remove data whose access rules failed to apply: it is left in the store'),
+      );
       throw err;
     }
     return { ...stored, virtual_size: virtualSize };
@@ -135,13 +146,17 @@ export class ImageDataService {
 
   /** A staged image's bytes. */
   async staged(imageId: string): Promise<Readable> {
-    if (!(await this.staging.has(imageId))) throw new Error(`No staged data for image ${imageId} on this node.`);
-    return this.staging.get(this.staging.locationOf(imageId));
+    return this.staging.get(this.staging.locationOf(imageId)).catch((err: unknown) => {
+      if (err instanceof GlimpseError && err.kind === 'not_found') throw notFound(`No staged data for image ${imageId} on this node.`);
+      throw err;
+    });
   }
 
   /** Where an image's staged data is on this node (for the conversion plugin's qemu-img). */
   stagedFile(imageId: string): string {
-    return this.staging.fileOf(imageId);
+    const file = this.staging.localPath(this.staging.locationOf(imageId));
+    if (file === null) throw badRequest(`Image id ${imageId} cannot name a staged file.`);
+    return file;
   }
 
   /** Stages a stream (web-download's first step), within the staging limits. */
@@ -190,8 +205,8 @@ export class ImageDataService {
   }
 
   async download(ctx: RequestContext, id: string, range: RangeRequest | null): Promise<Download> {
-    const { image, target } = await this.images.load(ctx, id);
-    this.images.authorize(ctx, 'download_image', target);
+    const { image, target } = await this.access.load(ctx, id);
+    this.access.authorize(ctx, 'download_image', target);
     if (image.status === 'deactivated' && !ctx.isAdmin) {
       throw forbidden('The requested image has been deactivated. Image data download is forbidden.');
     }
@@ -215,8 +230,8 @@ export class ImageDataService {
   /** `DELETE /v2/stores/{store}/{image}`: drops the image's data and location in one store. */
   async deleteFromStore(ctx: RequestContext, storeId: string, id: string): Promise<void> {
     if (!this.stores.multi) throw notFound('Multi backend is not supported at this site.');
-    const { image, target } = await this.images.load(ctx, id);
-    this.images.authorize(ctx, 'delete_image_location', target);
+    const { image, target } = await this.access.load(ctx, id);
+    this.access.authorize(ctx, 'delete_image_location', target);
     const store = this.stores.byId(storeId);
     if (!store) throw conflict(`Store for identifier ${storeId} not found`);
     if (image.status !== 'active') throw conflict(`It's not allowed to remove image data from store if image status is not 'active'`);
@@ -267,9 +282,10 @@ export class ImageDataService {
       );
       if (released.every(Boolean)) await requeue(id, 'saving');
     }
+    const stagedIds = new Set(await this.staging.imageIds());
     for (const id of await this.repo.idsInStatusSince('uploading', stale)) {
       if (this.writing.has(id)) continue;
-      if (!(await this.staging.writing(id)) && !(await this.staging.has(id))) await requeue(id, 'uploading');
+      if (!(await this.staging.writing(id)) && !stagedIds.has(id)) await requeue(id, 'uploading');
     }
     for (const store of this.stores.all) {
       if (!store.imageIds || !store.locationOf) continue;
@@ -289,8 +305,8 @@ export class ImageDataService {
   /** Loads, authorizes and moves the image out of `queued` (compare-and-set: one writer wins). */
   private async writable(ctx: RequestContext, id: string, action: 'upload_image' | 'modify_image', to: ImageStatus): Promise<Image> {
     if (ctx.readOnly) throw forbidden('Read-only access');
-    const { image, target } = await this.images.load(ctx, id);
-    this.images.authorize(ctx, action, target);
+    const { image, target } = await this.access.load(ctx, id);
+    this.access.authorize(ctx, action, target);
     if (image.status !== 'queued') {
       throw conflict(`Image status transition from '${image.status}' to '${to}' is not allowed`);
     }
@@ -318,7 +334,7 @@ export class ImageDataService {
       );
     }
     // Counted and moved out of queued under the project's quota lock: concurrent uploads cannot both take the last slot.
-    await this.quotas.within(image.owner, quota.start, (trx) => this.repo.update(image.id, { fields: { status } }, 'queued', undefined, trx));
+    await this.d.quotas.within(image.owner, quota.start, (trx) => this.repo.update(image.id, { fields: { status } }, 'queued', undefined, trx));
     this.writing.add(image.id);
     let location: string | null = null;
     try {
@@ -334,19 +350,22 @@ export class ImageDataService {
       location = stored.location;
       assertDeclaredSize(data.declaredSize, stored.size);
       // Multi-tenant stores: who may read the data is set before the image is seen active.
-      if (status === 'saving') await this.sharing.sync(caller, image, [location]);
+      if (status === 'saving') await this.d.sharing.sync(caller, image, [location]);
       // The bytes are counted against the project's limits when they become its own, under the same lock as every other such change.
-      await this.quotas.within(image.owner, { [quota.resource]: stored.size }, (trx) => commit(stored, trx)).catch((err: unknown) => {
+      await this.d.quotas.within(image.owner, { [quota.resource]: stored.size }, (trx) => commit(stored, trx)).catch((err: unknown) => {
         // The guard failed: the image was deleted (or changed) while its data arrived.
         if (err instanceof GlimpseError && err.kind === 'conflict') throw gone(`Image ${image.id} was deleted during the upload; its data was removed.`);
         throw err;
       });
     } catch (err) {
       if (location) {
-        await store.delete(location, caller).catch((e: unknown) => this.log.warn({ err: e, image: image.id, location }, 'could not remove the data of a failed upload: it is left in the store'));
+        await store.delete(location, caller).catch((e: unknown) => this.d.log.warn({ err: e, image: image.id, location }, 'could not remove the data of a failed upload: it is left in the store'));
       }
       // Back to queued unless something else moved it on (a delete): then the guard fails, as it should.
-      await this.repo.update(image.id, { fields: { status: 'queued', ...NO_DATA } }, status).catch(() => undefined);
+      await this.repo.update(image.id, { fields: { status: 'queued', ...NO_DATA } }, status).catch((e: unknown) => {
+        // Expected when a delete won the race; anything else leaves the image to the recovery sweep.
+        if (!(e instanceof GlimpseError && e.kind === 'conflict')) this.d.log.warn({ err: e, image: image.id }, 'a failed upload could not put its image back to queued; recovery will');
+      });
       throw err;
     } finally {
       this.writing.delete(image.id);
@@ -365,7 +384,7 @@ export class ImageDataService {
         message = `Denying attempt to upload image because it exceeds the quota: the storage quota of project ${image.owner} is ${this.limits.userStorageQuota} bytes, of which ${remaining} remain.`;
       }
     }
-    const unified = await this.quotas.remainingBytes(image.owner, resource);
+    const unified = await this.d.quotas.remainingBytes(image.owner, resource);
     if (unified < maxBytes) {
       maxBytes = unified;
       message = `Quota exceeded for ${resource}: project ${image.owner} has ${unified} bytes left under its limit.`;

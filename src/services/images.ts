@@ -4,14 +4,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { RequestContext } from '../auth/context.js';
-import type { Policy, PolicyAction } from '../auth/policy.js';
 import type { PropertyProtections } from '../auth/property-protections.js';
-import type { Quotas } from './quotas.js';
 import type { ChildQuotas, ImageChange, ImagesRepository } from '../db/images-repo.js';
 import { badRequest, conflict, forbidden, notFound, tooLarge } from '../domain/errors.js';
 import {
   type Image,
-  type ImageLocation,
   MAX_INT32,
   MAX_STRING_LENGTH,
   assertNo4ByteChars,
@@ -23,10 +20,11 @@ import {
   isReserved,
 } from '../domain/image.js';
 import type { JsonSchema } from '../domain/schemas.js';
-import { isVisible } from '../domain/visibility.js';
 import { dict, hasKey } from '../domain/dict.js';
 import { parseListQuery, type QueryPairs } from './image-list-query.js';
 import { type PatchDialect, type PatchOp, parsePatch } from './image-patch.js';
+import { type ImageAccess, imageTarget } from './image-access.js';
+import type { Quotas } from './quotas.js';
 import { SchemaValidator } from './validator.js';
 
 export interface ImageLimits {
@@ -40,7 +38,6 @@ export interface ImageLimits {
 /** Glance stores a property value as TEXT: 65,535 bytes on MySQL, so at most that anywhere. */
 export const MAX_PROPERTY_VALUE_BYTES = 65_535;
 
-/** Called when an image is deleted, to remove its data wherever it lives. */
 /** What happens to an image's bytes when its record changes (wired by the composition root). */
 export interface DataHooks {
   /** The image was deleted: its data goes, in every store and staging. */
@@ -49,21 +46,29 @@ export interface DataHooks {
   sharingChanged(ctx: RequestContext, image: Image): Promise<void>;
 }
 
+export interface ImagesServiceDeps {
+  repo: ImagesRepository;
+  access: ImageAccess;
+  limits: ImageLimits;
+  /** The image schema served and validated (Glance's standard properties, or the operator's schema-image.json). */
+  schema: JsonSchema;
+  data: DataHooks;
+  protections: PropertyProtections | null;
+  quotas: Quotas;
+}
+
 export class ImagesService {
   private readonly validator: SchemaValidator;
   private readonly required: string[];
+  private readonly repo: ImagesRepository;
+  private readonly access: ImageAccess;
+  private readonly limits: ImageLimits;
+  private readonly protections: PropertyProtections | null;
 
-  constructor(
-    private readonly repo: ImagesRepository,
-    private readonly policy: Policy,
-    private readonly limits: ImageLimits,
-    schema: JsonSchema,
-    private readonly data: DataHooks,
-    private readonly protections: PropertyProtections | null,
-    private readonly quotas: Quotas,
-  ) {
-    this.validator = new SchemaValidator('image', schema);
-    this.required = (schema.required as string[] | undefined) ?? [];
+  constructor(private readonly d: ImagesServiceDeps) {
+    ({ repo: this.repo, access: this.access, limits: this.limits, protections: this.protections } = d);
+    this.validator = new SchemaValidator('image', d.schema);
+    this.required = (d.schema.required as string[] | undefined) ?? [];
   }
 
   async create(ctx: RequestContext, body: unknown): Promise<Image> {
@@ -107,36 +112,36 @@ export class ImagesService {
       locations: [],
     };
     this.checkValues(image);
-    this.policy.enforce(ctx, 'add_image', imageTarget(image, null));
+    this.access.authorize(ctx, 'add_image', imageTarget(image, null));
     this.checkVisibilityChange(ctx, image);
     this.checkQuotas(image);
-    await this.quotas.within(image.owner, { image_count_total: 1 }, (trx) => this.repo.create(image, trx));
+    await this.d.quotas.within(image.owner, { image_count_total: 1 }, (trx) => this.repo.create(image, trx));
     return image;
   }
 
   /** `signal`: aborted when the client goes away, which cancels the query in the database. */
   async list(ctx: RequestContext, pairs: QueryPairs, signal?: AbortSignal): Promise<{ images: Image[]; more: boolean }> {
-    this.policy.enforce(ctx, 'get_images', { project_id: ctx.projectId });
+    this.access.authorize(ctx, 'get_images', { project_id: ctx.projectId });
     const parsed = parseListQuery(pairs, this.limits);
     const marker = parsed.markerId === null ? null : await this.marker(ctx, parsed.markerId);
     if (parsed.limit === 0) return { images: [], more: false };
     const viewer = { projectId: ctx.projectId, isAdmin: ctx.isAdmin };
     const rows = await this.repo.list({ ...parsed, viewer, marker }, signal);
-    const images = rows.filter((image) => this.policy.allowed(ctx, 'get_image', listedTarget(ctx, image)));
+    const images = rows.filter((image) => this.access.allowed(ctx, 'get_image', listedTarget(ctx, image)));
     return { images, more: rows.length === parsed.limit };
   }
 
   async show(ctx: RequestContext, id: string): Promise<Image> {
-    return (await this.load(ctx, id)).image;
+    return (await this.access.load(ctx, id)).image;
   }
 
   async update(ctx: RequestContext, id: string, dialect: PatchDialect, body: unknown): Promise<Image> {
     assertWritable(ctx);
     const ops = parsePatch(body, dialect);
-    const loaded = await this.load(ctx, id);
-    this.authorize(ctx, 'modify_image', loaded.target);
+    const loaded = await this.access.load(ctx, id);
+    this.access.authorize(ctx, 'modify_image', loaded.target);
     // The caller patches what it can read; protected properties it cannot see stay as they are.
-    const image = this.view(ctx, loaded.image);
+    const image = this.access.view(ctx, loaded.image);
     const next = cloneImage(image);
     for (const op of ops) this.applyOp(next, op, dialect);
     if (ops.length === 0) return image;
@@ -155,23 +160,23 @@ export class ImagesService {
     }
     this.checkQuotas(next, image);
     const updated = await this.repo.update(image.id, diff(image, next), undefined, this.childQuotas());
-    if (updated.visibility !== image.visibility) await this.data.sharingChanged(ctx, updated);
+    if (updated.visibility !== image.visibility) await this.d.data.sharingChanged(ctx, updated);
     return updated;
   }
 
   async delete(ctx: RequestContext, id: string): Promise<void> {
     assertWritable(ctx);
-    const { image, target } = await this.load(ctx, id);
-    this.authorize(ctx, 'delete_image', target);
+    const { image, target } = await this.access.load(ctx, id);
+    this.access.authorize(ctx, 'delete_image', target);
     if (image.protected) throw forbidden(`Image ${id} is protected and cannot be deleted.`);
     const locations = await this.repo.remove(image.id);
-    await this.data.removed(ctx, { ...image, locations });
+    await this.d.data.removed(ctx, { ...image, locations });
   }
 
   async addTag(ctx: RequestContext, id: string, tag: string): Promise<void> {
     assertWritable(ctx);
-    const { image, target } = await this.load(ctx, id);
-    this.authorize(ctx, 'modify_image', target);
+    const { image, target } = await this.access.load(ctx, id);
+    this.access.authorize(ctx, 'modify_image', target);
     assertTag(tag);
     if (image.tags.includes(tag)) return;
     if (this.limits.imageTagQuota >= 0 && image.tags.length + 1 > this.limits.imageTagQuota) {
@@ -182,8 +187,8 @@ export class ImagesService {
 
   async removeTag(ctx: RequestContext, id: string, tag: string): Promise<void> {
     assertWritable(ctx);
-    const { image, target } = await this.load(ctx, id);
-    this.authorize(ctx, 'modify_image', target);
+    const { image, target } = await this.access.load(ctx, id);
+    this.access.authorize(ctx, 'modify_image', target);
     if (!image.tags.includes(tag)) throw notFound(`Tag ${tag} not found on image ${id}.`);
     await this.repo.update(image.id, { removeTags: [tag] });
   }
@@ -197,34 +202,13 @@ export class ImagesService {
   }
 
   /**
-   * Loads an image the caller may see. An image the caller may not see is
-   * 404, never 403, so its existence does not leak.
-   */
-  async load(ctx: RequestContext, id: string): Promise<{ image: Image; target: Record<string, unknown> }> {
-    const image = id.length <= 36 ? await this.repo.get(id) : null;
-    if (image) {
-      const memberId = await this.memberId(ctx, image);
-      const target = imageTarget(image, memberId);
-      if (isVisible(image, ctx, memberId !== null) && this.policy.allowed(ctx, 'get_image', target)) return { image, target };
-    }
-    throw notFound(`No image found with ID ${id}`);
-  }
-
-  /**
    * A list marker: only its sort columns are needed, and only that the caller
    * can see it (Glance checks a marker's visibility, not get_image policy).
    */
   private async marker(ctx: RequestContext, id: string): Promise<Image> {
     const image = id.length <= 36 ? await this.repo.getRecord(id) : null;
-    if (image && isVisible(image, ctx, (await this.memberId(ctx, image)) !== null)) return image;
+    if (image && (await this.access.isVisible(ctx, image))) return image;
     throw badRequest(`Invalid marker: image ${id} could not be found.`);
-  }
-
-  /** The image as this caller may read it: properties it may not read are left out. */
-  view(ctx: RequestContext, image: Image): Image {
-    if (!this.protections) return image;
-    const properties = dict(Object.entries(image.properties).filter(([k]) => this.protections!.allowed(ctx, k, 'read')));
-    return { ...image, properties };
   }
 
   private checkProtections(ctx: RequestContext, before: Image, after: Image): void {
@@ -238,16 +222,6 @@ export class ImagesService {
     }
   }
 
-  /** Locations shown to this caller: policy get_image_location, and none of a deactivated image to non-admins. */
-  visibleLocations(ctx: RequestContext, image: Image): ImageLocation[] {
-    if (image.status === 'deactivated' && !ctx.isAdmin) return [];
-    return this.policy.allowed(ctx, 'get_image_location', imageTarget(image, null)) ? image.locations : [];
-  }
-
-  authorize(ctx: RequestContext, action: PolicyAction, target: Record<string, unknown>): void {
-    this.policy.enforce(ctx, action, target);
-  }
-
   private async toggle(
     ctx: RequestContext,
     id: string,
@@ -256,17 +230,11 @@ export class ImagesService {
     to: 'active' | 'deactivated',
   ): Promise<void> {
     assertWritable(ctx);
-    const { image, target } = await this.load(ctx, id);
-    this.authorize(ctx, action, target);
+    const { image, target } = await this.access.load(ctx, id);
+    this.access.authorize(ctx, action, target);
     if (image.status === to) return;
     if (image.status !== from) throw forbidden(`Not allowed to ${action} image in status '${image.status}'`);
     await this.repo.update(image.id, { fields: { status: to } }, from);
-  }
-
-  /** The caller's project when it is a member (any status) of this shared image. */
-  private async memberId(ctx: RequestContext, image: Image): Promise<string | null> {
-    if (image.visibility !== 'shared' || ctx.projectId === null || image.owner === ctx.projectId) return null;
-    return (await this.repo.memberStatus(image.id, ctx.projectId)) !== null ? ctx.projectId : null;
   }
 
   private applyOp(image: Image, op: PatchOp, dialect: PatchDialect): void {
@@ -316,10 +284,10 @@ export class ImagesService {
   private checkVisibilityChange(ctx: RequestContext, image: Image): void {
     const target = imageTarget(image, null);
     if (image.visibility === 'public') {
-      this.policy.enforce(ctx, 'publicize_image', target, 'You are not authorized to set image visibility to public.');
+      this.access.authorize(ctx, 'publicize_image', target, 'You are not authorized to set image visibility to public.');
     }
     if (image.visibility === 'community') {
-      this.policy.enforce(ctx, 'communitize_image', target, 'You are not authorized to set image visibility to community.');
+      this.access.authorize(ctx, 'communitize_image', target, 'You are not authorized to set image visibility to community.');
     }
   }
 
@@ -352,26 +320,6 @@ function tagLimit(attempted: number, maximum: number) {
 
 function assertWritable(ctx: RequestContext): void {
   if (ctx.readOnly) throw forbidden('Read-only access');
-}
-
-/**
- * The policy target of an image: Glance's ImageTarget, with project_id = owner.
- * Built field by field rather than by spreading the properties: listing 1,000
- * images builds 2,000 targets, and the spread made that the slowest step.
- */
-export function imageTarget(image: Image, memberId: string | null): Record<string, unknown> {
-  const target = dict<unknown>();
-  Object.assign(target, {
-    id: image.id,
-    project_id: image.owner,
-    owner: image.owner,
-    visibility: image.visibility,
-    status: image.status,
-    protected: image.protected,
-    member_id: memberId,
-  });
-  for (const key in image.properties) if (!hasKey(target, key)) target[key] = image.properties[key];
-  return target;
 }
 
 /** Listed shared images of another project reached the caller through a membership. */

@@ -3,40 +3,47 @@
  * only the member itself (or an admin) accepts, rejects or resets its status.
  */
 import type { RequestContext } from '../auth/context.js';
-import type { Policy } from '../auth/policy.js';
 import type { MembersRepository } from '../db/members-repo.js';
 import { dict } from '../domain/dict.js';
 import { badRequest, forbidden, notFound } from '../domain/errors.js';
 import type { Image } from '../domain/image.js';
 import { MEMBER_STATUSES, type Member, type MemberStatus } from '../domain/member.js';
 import { type DataSharing, callerOf } from './data-sharing.js';
-import type { ImagesService } from './images.js';
+import type { ImageAccess } from './image-access.js';
+
+export interface MembersServiceDeps {
+  access: ImageAccess;
+  members: MembersRepository;
+  /** `image_member_quota`: members one image may have (negative: unlimited). */
+  memberQuota: number;
+  sharing: DataSharing;
+}
 
 export class MembersService {
-  constructor(
-    private readonly images: ImagesService,
-    private readonly members: MembersRepository,
-    private readonly policy: Policy,
-    private readonly memberQuota: number,
-    private readonly sharing: DataSharing,
-  ) {}
+  private readonly access: ImageAccess;
+  private readonly members: MembersRepository;
+  private readonly sharing: DataSharing;
+
+  constructor(private readonly d: MembersServiceDeps) {
+    ({ access: this.access, members: this.members, sharing: this.sharing } = d);
+  }
 
   async add(ctx: RequestContext, imageId: string, body: unknown): Promise<Member> {
     if (ctx.readOnly) throw forbidden('Read-only access');
     const memberId = memberFromBody(body);
-    const { image, target } = await this.images.load(ctx, imageId);
-    this.policy.enforce(ctx, 'add_member', target);
+    const { image, target } = await this.access.load(ctx, imageId);
+    this.access.authorize(ctx, 'add_member', target);
     assertShared(image);
-    const added = await this.members.add(image.id, memberId, this.memberQuota);
+    const added = await this.members.add(image.id, memberId, this.d.memberQuota);
     await this.sharing.sync(callerOf(ctx), image);
     return added;
   }
 
   /** The owner and admins see every member; a member sees only its own record. */
   async list(ctx: RequestContext, imageId: string): Promise<Member[]> {
-    const { image, target } = await this.images.load(ctx, imageId);
+    const { image, target } = await this.access.load(ctx, imageId);
     assertShared(image);
-    this.policy.enforce(ctx, 'get_members', target);
+    this.access.authorize(ctx, 'get_members', target);
     const members = await this.members.list(image.id);
     if (ctx.isAdmin || image.owner === ctx.projectId) return members;
     return members.filter((m) => m.member_id === ctx.projectId);
@@ -44,10 +51,10 @@ export class MembersService {
 
   /** Any refusal here is a 404: a member record is not proof that an image exists. */
   async show(ctx: RequestContext, imageId: string, memberId: string): Promise<Member> {
-    const { image, target } = await this.images.load(ctx, imageId);
+    const { image, target } = await this.access.load(ctx, imageId);
     const member = image.visibility === 'shared' ? await this.members.get(image.id, memberId) : null;
     const own = ctx.isAdmin || image.owner === ctx.projectId || memberId === ctx.projectId;
-    if (!member || !own || !this.policy.allowed(ctx, 'get_member', target)) {
+    if (!member || !own || !this.access.allowed(ctx, 'get_member', target)) {
       throw notFound(`Member ${memberId} not found for image ${imageId}.`);
     }
     return member;
@@ -56,12 +63,12 @@ export class MembersService {
   async setStatus(ctx: RequestContext, imageId: string, memberId: string, body: unknown): Promise<Member> {
     if (ctx.readOnly) throw forbidden('Read-only access');
     const status = statusFromBody(body);
-    const { image, target } = await this.images.load(ctx, imageId);
+    const { image, target } = await this.access.load(ctx, imageId);
     assertShared(image);
     if (!ctx.isAdmin && image.owner === ctx.projectId) throw forbidden('Owners cannot change the status of an image member; only the member can.');
     const member = await this.members.get(image.id, memberId);
     if (!member || (!ctx.isAdmin && memberId !== ctx.projectId)) throw notFound(`Member ${memberId} not found for image ${imageId}.`);
-    this.policy.enforce(ctx, 'modify_member', Object.assign(dict<unknown>(), target, { member_id: memberId }));
+    this.access.authorize(ctx, 'modify_member', Object.assign(dict<unknown>(), target, { member_id: memberId }));
     // A member's answer does not change who may read the data: the ACL lists members whatever their status.
     const changed = await this.members.setStatus(image.id, memberId, status);
     if (!changed) throw notFound(`Member ${memberId} not found for image ${imageId}.`);
@@ -70,9 +77,9 @@ export class MembersService {
 
   async remove(ctx: RequestContext, imageId: string, memberId: string): Promise<void> {
     if (ctx.readOnly) throw forbidden('Read-only access');
-    const { image, target } = await this.images.load(ctx, imageId);
+    const { image, target } = await this.access.load(ctx, imageId);
     assertShared(image);
-    this.policy.enforce(ctx, 'delete_member', target);
+    this.access.authorize(ctx, 'delete_member', target);
     if (!(await this.members.remove(image.id, memberId))) throw notFound(`Member ${memberId} not found for image ${imageId}.`);
     await this.sharing.sync(callerOf(ctx), image);
   }

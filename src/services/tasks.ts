@@ -7,7 +7,7 @@ import type { Policy } from '../auth/policy.js';
 import type { TasksRepository } from '../db/tasks-repo.js';
 import { badRequest, notFound } from '../domain/errors.js';
 import type { Task } from '../domain/task.js';
-import type { ImagesService } from './images.js';
+import type { ImageAccess } from './image-access.js';
 
 const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
 const STATUSES = ['pending', 'processing', 'success', 'failure'];
@@ -21,16 +21,23 @@ export interface TaskListQuery {
   sort_key?: string;
 }
 
+export interface TasksServiceDeps {
+  tasks: TasksRepository;
+  access: ImageAccess;
+  policy: Policy;
+  limits: { limitParamDefault: number; apiLimitMax: number };
+}
+
 export class TasksService {
-  constructor(
-    private readonly tasks: TasksRepository,
-    private readonly images: ImagesService,
-    private readonly policy: Policy,
-    private readonly limits: { limitParamDefault: number; apiLimitMax: number },
-  ) {}
+  private readonly tasks: TasksRepository;
+  private readonly policy: Policy;
+
+  constructor(private readonly d: TasksServiceDeps) {
+    ({ tasks: this.tasks, policy: this.policy } = d);
+  }
 
   async ofImage(ctx: RequestContext, imageId: string): Promise<Task[]> {
-    const { image } = await this.images.load(ctx, imageId);
+    const { image } = await this.d.access.load(ctx, imageId);
     const tasks = await this.tasks.forImage(image.id);
     return ctx.isAdmin ? tasks : tasks.filter((t) => t.owner === ctx.projectId);
   }
@@ -49,7 +56,7 @@ export class TasksService {
     if (q.status !== undefined && !STATUSES.includes(q.status)) throw badRequest(`Invalid status value: ${q.status}`);
     if (q.sort_dir !== undefined && q.sort_dir !== 'asc' && q.sort_dir !== 'desc') throw badRequest(`Invalid sort direction: ${q.sort_dir}`);
     if (q.sort_key !== undefined && q.sort_key !== 'created_at') throw badRequest(`Invalid sort key: ${q.sort_key}`);
-    const limit = q.limit === undefined ? this.limits.limitParamDefault : Number(q.limit);
+    const limit = q.limit === undefined ? this.d.limits.limitParamDefault : Number(q.limit);
     if (!Number.isInteger(limit) || limit < 0) throw badRequest('limit param must be an integer');
     let marker: Task | undefined;
     if (q.marker !== undefined) {
@@ -62,7 +69,7 @@ export class TasksService {
       status: q.status,
       type: q.type,
       marker,
-      limit: Math.min(limit, this.limits.apiLimitMax),
+      limit: Math.min(limit, this.d.limits.apiLimitMax),
       sortDir: q.sort_dir === 'asc' ? 'asc' : 'desc',
     });
   }

@@ -12,15 +12,15 @@ import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { conflict, notFound } from '../domain/errors.js';
+import { badRequest, conflict, notFound } from '../domain/errors.js';
 import { writeDirect } from './direct-write.js';
-import type { ByteRange, ImageStore } from './image-store.js';
+import type { ByteRange, StagingStore } from './image-store.js';
 
 /** `.<image id>.partial-<host>-<pid>-<random>`: who was writing it, so a restart can tell dead writes from live ones. */
 const PARTIAL = /^\.(.+)\.partial-(.+)-(\d+)-[0-9a-f]+$/;
 const HOST = hostname().replace(/[^\w.]/g, '_');
 
-export class FileStore implements ImageStore {
+export class FileStore implements StagingStore {
   readonly type = 'file';
 
   constructor(
@@ -30,7 +30,7 @@ export class FileStore implements ImageStore {
   ) {}
 
   async add(imageId: string, data: Readable, options: { signal?: AbortSignal } = {}) {
-    if (!/^[\w-]+$/.test(imageId)) throw new Error(`refusing unsafe image id "${imageId}" as a file name`);
+    if (!/^[\w-]+$/.test(imageId)) throw badRequest(`refusing unsafe image id "${imageId}" as a file name`);
     await mkdir(this.dir, { recursive: true });
     const final = path.join(this.dir, imageId);
     if (await exists(final)) throw conflict(`Image data for ${imageId} already exists in store ${this.id}`);
@@ -92,10 +92,6 @@ export class FileStore implements ImageStore {
     return names.some((n) => PARTIAL.exec(n)?.[1] === imageId);
   }
 
-  async has(imageId: string): Promise<boolean> {
-    return exists(path.join(this.dir, imageId));
-  }
-
   /**
    * No partial file: the writer died before writing, or after its final
    * rename but before the image turned active. Complete data left that way
@@ -120,10 +116,8 @@ export class FileStore implements ImageStore {
     return `file://${path.join(this.dir, imageId)}`;
   }
 
-  /** The file an image's data is (or would be) in: for tools that need a path, such as qemu-img. */
-  fileOf(imageId: string): string {
-    if (!/^[\w-]+(\.[\w-]+)?$/.test(imageId)) throw new Error(`refusing unsafe image id "${imageId}" as a file name`);
-    return path.join(this.dir, imageId);
+  localPath(location: string): string | null {
+    return this.pathOf(location);
   }
 
   /** Only plain files directly inside the data directory: no traversal, no other paths. */

@@ -67,4 +67,14 @@ export interface ImageStore {
    */
   imageIds?(): Promise<string[]>;
   locationOf?(imageId: string): string;
+  /** Stores that write one image at a time in a visible place: whether some writer (any host) is writing this image now. */
+  writing?(imageId: string): Promise<boolean>;
+  /** Stores whose data is a local file: its path, for tools that need one (qemu-img); null for a location not of this store. */
+  localPath?(location: string): string | null;
 }
+
+/**
+ * The staging area (`node_staging_uri`) is a store like the others, with the
+ * capabilities interrupted imports and the conversion plugin rely on.
+ */
+export type StagingStore = ImageStore & Required<Pick<ImageStore, 'locationOf' | 'imageIds' | 'removeDeadPartials' | 'writing' | 'localPath'>>;

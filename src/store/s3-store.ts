@@ -15,23 +15,11 @@ import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import type { Readable } from 'node:stream';
+import type { S3StoreOptions } from '../config/options.js';
 import { GlimpseError, conflict, notFound } from '../domain/errors.js';
 import { containerAndObject, drain, expectStatus, quoteCredential, send, text } from './http-client.js';
 import type { ByteRange, ImageStore } from './image-store.js';
 import { LEASE_SUFFIX, type LeaseObject, ageFromHeaders, whileLeased, writerState } from './lease.js';
-
-export interface S3StoreOptions {
-  /** `s3_store_host`: `http(s)://host[:port]`, or a bare host (https). */
-  host: string;
-  accessKey: string;
-  secretKey: string;
-  bucket: string;
-  createBucket: boolean;
-  /** `s3_store_bucket_url_format`: auto, path or virtual. */
-  urlFormat: 'auto' | 'path' | 'virtual';
-  region: string | null;
-  chunkSize: number;
-}
 
 const UNSIGNED = 'UNSIGNED-PAYLOAD';
 

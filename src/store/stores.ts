@@ -3,7 +3,7 @@
  * the store that holds a given location — by its `metadata.store` in
  * multi-store mode (as Glance), else by its URI.
  */
-import type { StoreConfig } from '../config/config.js';
+import type { StoreConfig } from '../config/options.js';
 import type { ImageLocation } from '../domain/image.js';
 import { FileStore } from './file-store.js';
 import type { ImageStore } from './image-store.js';

@@ -22,49 +22,13 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
+import type { SwiftAuthOptions, SwiftStoreOptions, SwiftTenancy } from '../config/options.js';
 import { GlimpseError, conflict, notFound } from '../domain/errors.js';
 import { hostname } from 'node:os';
 import { containerAndObject, drain, expectStatus, quoteCredential, send, text } from './http-client.js';
 import type { ByteRange, DataAcl, ImageStore, StoreCaller } from './image-store.js';
 import { LEASE_SUFFIX, type LeaseObject, ageFromHeaders, whileLeased, writerState } from './lease.js';
 import { Segmenter } from './segments.js';
-
-export interface SwiftAuthOptions {
-  /** The auth endpoint: `…/auth/v1.0` (tempauth, swauth) or a Keystone v3 URL. */
-  url: string;
-  version: '1' | '3';
-  user: string;
-  key: string;
-  /** Keystone v3: the project (Glance's `user` is `project:user` in single tenant mode). */
-  project?: string;
-  userDomain?: string;
-  projectDomain?: string;
-}
-
-/** Multi-tenant mode's settings (glance_store's names in comments). */
-export interface SwiftTenancy {
-  /** `swift_store_endpoint`: one storage URL for every caller; else the caller's catalog says. */
-  endpoint: string | null;
-  /** `swift_store_service_type`, `swift_store_endpoint_type`, `swift_store_region`: the catalog entry. */
-  serviceType: string;
-  interface: 'public' | 'internal' | 'admin';
-  region: string | null;
-  /** `swift_store_admin_tenants`: projects that may write every image's container. */
-  adminProjects: string[];
-}
-
-export interface SwiftStoreOptions {
-  /** The service's own account (single tenant); unused by a multi-tenant store. */
-  auth: SwiftAuthOptions | null;
-  /** Set when the credentials come from `swift_store_config_file`: locations then name the reference. */
-  reference: string | null;
-  container: string;
-  createContainer: boolean;
-  largeObjectSize: number;
-  chunkSize: number;
-  /** Set in multi-tenant mode. */
-  tenancy: SwiftTenancy | null;
-}
 
 /** Finds a caller's object-store URL in the catalog of its token (Keystone). */
 export type StorageUrlLookup = (token: string, tenancy: SwiftTenancy) => Promise<string>;

@@ -1,12 +1,14 @@
 /**
- * Starts a real Glimpse server on a free loopback port, with its own data
- * directory and database, and talks to it over real HTTP.
+ * A Glimpse for a test, with its own data directory and database: on a real
+ * loopback socket (`startTestServer`), or in-process without one
+ * (`composeTestServer`, driven through Fastify's inject()) for suites that
+ * only speak plain HTTP requests and answers.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type CliOptions, loadConfig } from '../../src/config/config.js';
-import { type RunningServer, createLogger, startServer } from '../../src/server.js';
+import { type Glimpse, type RunningServer, compose, createLogger, listen } from '../../src/server.js';
 import { createTestDatabase } from './databases.js';
 
 export interface TestServer {
@@ -33,12 +35,14 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     writeFileSync(config, ini);
   }
   const database = cli.database ? null : await createTestDatabase();
-  const cfg = loadConfig({ bind: '127.0.0.1:0', dataDir, config, ...(database ? { database: database.url } : {}), ...cli });
   let server: RunningServer;
   try {
-    server = await startServer(cfg, createLogger(process.env.GLIMPSE_TEST_LOG ?? 'silent'));
+    const cfg = loadConfig({ bind: '127.0.0.1:0', dataDir, config, ...(database ? { database: database.url } : {}), ...cli });
+    const glimpse: Glimpse = await compose(cfg, createLogger(process.env.GLIMPSE_TEST_LOG ?? 'silent'));
+    server = await listen(glimpse, cfg);
   } catch (err) {
     await database?.drop();
+    rmSync(dataDir, { recursive: true, force: true });
     throw err;
   }
   return {

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { loadConfig, parseByteSize } from '../../src/config/config.js';
 import { IniReader, parseIni } from '../../src/config/ini.js';
+import { ConfigError } from '../../src/config/validate.js';
 
 describe('ini', () => {
   it('reads sections, continuation lines, repeated keys and oslo value types', () => {
@@ -26,7 +27,8 @@ describe('ini', () => {
   it('builds the configuration with Glance\'s defaults, and flags win over the file', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'glimpse-ini-'));
     const file = path.join(dir, 'glance-api.conf');
-    writeFileSync(file, '[DEFAULT]\nbind_port = 9999\nimage_tag_quota = 5\nuser_storage_quota = 2GB\n[database]\nconnection = sqlite:////tmp/x.sqlite\n[paste_deploy]\nflavor = keystone\n');
+    writeFileSync(file, '[DEFAULT]\nbind_port = 9999\nimage_tag_quota = 5\nuser_storage_quota = 2GB\n[database]\nconnection = sqlite:////tmp/x.sqlite\n[paste_deploy]\nflavor = keystone\n' +
+      '[keystone_authtoken]\nauth_url = http://127.0.0.1:5001\nusername = glance\npassword = secret\nproject_name = service\n');
     const config = loadConfig({ config: file, dataDir: dir, auth: 'headers' });
     assert.equal(config.bindPort, 9999);
     assert.equal(config.bindHost, '127.0.0.1');
@@ -40,6 +42,10 @@ describe('ini', () => {
     assert.throws(() => loadConfig({ bind: 'nonsense' }), /HOST:PORT/);
     assert.throws(() => loadConfig({ auth: 'magic' }), /auth mode/);
     assert.throws(() => loadConfig({ config: path.join(dir, 'missing.conf') }), /does not exist/);
+    writeFileSync(file, '[paste_deploy]\nflavor = keystone\n');
+    assert.throws(() => loadConfig({ config: file }), ConfigError, 'keystone mode without [keystone_authtoken] stops at load');
+    assert.throws(() => loadConfig({ bind: '0.0.0.0:9292' }), /refusing to serve without authentication/);
+    assert.equal(loadConfig({ bind: '0.0.0.0:9292' }, 'tool').auth, 'noauth', 'tools such as manage do not serve, so the exposure check is not theirs');
     assert.equal(parseByteSize('10KB'), 10240);
     assert.throws(() => parseByteSize('ten'), /not a size/);
   });

@@ -8,7 +8,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { SignedIn } from '../../auth/keystone.js';
-import type { AuthMode } from '../../config/config.js';
+import type { AuthMode } from '../../config/options.js';
 import { GlimpseError, badRequest, unauthorized } from '../../domain/errors.js';
 
 export interface DashboardOptions {

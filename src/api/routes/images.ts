@@ -4,12 +4,14 @@ import type { RequestContext } from '../../auth/context.js';
 import { badRequest } from '../../domain/errors.js';
 import type { Image } from '../../domain/image.js';
 import { patchDialect } from '../../services/image-patch.js';
+import type { ImageAccess } from '../../services/image-access.js';
 import type { ImagesService } from '../../services/images.js';
 import { baseUrl, queryPairs, routes } from '../routing.js';
 import { type WireOptions, imageToWire } from '../wire.js';
 
 export interface ImageRoutesOptions {
   images: ImagesService;
+  access: ImageAccess;
   wire: WireOptions;
   publicEndpoint: string | null;
   enabledImportMethods: string[];
@@ -20,8 +22,8 @@ type IdParams = { id: string };
 type TagParams = { id: string; tag: string };
 
 export function imageRoutes(app: FastifyInstance, o: ImageRoutesOptions): void {
-  const { images } = o;
-  const wire = (ctx: RequestContext, image: Image) => imageToWire(images.view(ctx, image), images.visibleLocations(ctx, image), o.wire);
+  const { images, access } = o;
+  const wire = (ctx: RequestContext, image: Image) => imageToWire(access.view(ctx, image), access.visibleLocations(ctx, image), o.wire);
 
   routes(app, '/v2/images', {
     GET: async (request, reply) => {

@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { methodNotAllowed } from '../../domain/errors.js';
 import type { Task } from '../../domain/task.js';
-import type { ImportService } from '../../services/image-import.js';
+import type { ImportService } from '../../services/import/service.js';
 import type { TaskListQuery, TasksService } from '../../services/tasks.js';
 import { baseUrl, routes } from '../routing.js';
 import { isoSeconds } from '../wire.js';

@@ -4,9 +4,8 @@
  * per-project limits, found through `[oslo_limit] endpoint_id`. Cached per
  * project for a minute.
  */
-import type { LimitSource, Limits } from '../services/quotas.js';
-import { QUOTA_RESOURCES, type QuotaResource } from '../services/quotas.js';
-import type { KeystoneValidator } from './keystone.js';
+import type { KeystoneValidator } from '../auth/keystone.js';
+import { type LimitSource, type Limits, QUOTA_RESOURCES, type QuotaResource } from './quotas.js';
 
 const CACHE_MS = 60_000;
 

@@ -1,0 +1,200 @@
+/**
+ * Every option type of Glimpse, on the ground floor: the whole configuration
+ * (glance-api.conf keys, by Glance's names in the comments) and the options of
+ * each store and of Keystone, which the backends and auth import from here.
+ * Types only: reading the file is config.ts, checking it validate.ts.
+ */
+import type { ImageFormatRules } from '../formats/policy.js';
+import type { ImportFilter } from '../net/url-filter.js';
+
+export type AuthMode = 'noauth' | 'headers' | 'keystone';
+
+export interface CorsConfig {
+  allowedOrigins: string[];
+  allowCredentials: boolean;
+  exposeHeaders: string[];
+  maxAge: number;
+  allowMethods: string[];
+  allowHeaders: string[];
+}
+
+export type StoreConfig = { id: string; description: string | null } & (
+  | { type: 'file'; dir: string }
+  | { type: 'swift'; swift: SwiftStoreOptions }
+  | { type: 's3'; s3: S3StoreOptions }
+);
+
+export interface GlimpseConfig {
+  bindHost: string;
+  bindPort: number;
+  dataDir: string;
+  database: string;
+  /** `[database] max_pool_size`: connections per process to PostgreSQL or MySQL. */
+  databaseMaxPoolSize: number;
+  /** `[database] pool_timeout`, in ms: the longest wait for a pooled connection (then 503). */
+  databasePoolTimeoutMs: number;
+  /** `[database] statement_timeout`, in ms (0: none): the server cancels a statement running longer. */
+  databaseStatementTimeoutMs: number;
+  /** `[DEFAULT] client_socket_timeout`, in ms (0: none): a connection idle this long is closed. */
+  clientSocketTimeoutMs: number;
+  /** `[glimpse] body_idle_timeout`, in ms: an upload or JSON body that sends nothing this long is cut. */
+  bodyIdleTimeoutMs: number;
+  /** `[glimpse] json_body_timeout`, in ms: the longest a JSON request body may take to arrive. */
+  jsonBodyTimeoutMs: number;
+  /** `[glimpse] max_concurrent_uploads`: uploads and stagings one process receives at once (503 beyond). */
+  maxConcurrentUploads: number;
+  /** `[glimpse] max_list_filters`: filters one image list may carry (400 beyond). */
+  maxListFilters: number;
+  /** `[glimpse] recovery_interval_seconds`, in ms: how often interrupted writes are looked for while serving. */
+  recoveryIntervalMs: number;
+  /** `[glimpse] write_stale_seconds`, in ms: a write with no sign of its writer for this long is judged dead. */
+  writeStaleMs: number;
+  auth: AuthMode;
+  insecure: boolean;
+  /** The project every request belongs to in noauth mode. */
+  noauthProjectId: string;
+  publicEndpoint: string | null;
+  allowAnonymousAccess: boolean;
+  maxRequestIdLength: number;
+  limitParamDefault: number;
+  apiLimitMax: number;
+  imagePropertyQuota: number;
+  imageTagQuota: number;
+  imageMemberQuota: number;
+  imageLocationQuota: number;
+  imageSizeCap: number;
+  userStorageQuota: number;
+  showImageDirectUrl: boolean;
+  showMultipleLocations: boolean;
+  hashingAlgorithm: string;
+  enabledImportMethods: string[];
+  /** `[import_filtering_opts]`: which URLs web-download may fetch. */
+  importFilter: ImportFilter;
+  /** `[image_import_opts] image_import_plugins` with `image_conversion`: `[image_conversion] output_format`, else null. */
+  conversionOutputFormat: string | null;
+  /** `[glimpse] task_heartbeat_seconds`, in ms: how often a running import proves it is alive. */
+  taskHeartbeatMs: number;
+  /** `[glimpse] file_store_direct_io`: file stores write with O_DIRECT (see src/store/direct-write.ts). */
+  fileStoreDirectIo: boolean;
+  diskFormats: string[];
+  containerFormats: string[];
+  /** `[image_format]` rules for what uploaded bytes must be (see src/formats/). */
+  imageFormat: ImageFormatRules;
+  stagingDir: string;
+  /**
+   * The stores: `enabled_backends` with a section per backend, in that
+   * order (multi-store; Glance lists them so), or `[glance_store]
+   * default_store` first (single store, where a file store also stays, to
+   * read data written before a switch).
+   */
+  stores: StoreConfig[];
+  /** `enabled_backends` is set: store ids show in the API and in location metadata. */
+  multiStore: boolean;
+  /** The store new data goes to: `[glance_store] default_backend` (multi-store), else the first store. */
+  defaultStore: string;
+  /**
+   * schema-image.json: the operator's, found beside the config file as Glance
+   * finds it, else the one Glance's packages install (catalog/schema-image.json).
+   */
+  customSchemaFile: string;
+  cors: CorsConfig | null;
+  /** `[DEFAULT] metadata_source_path`: where `manage metadefs load/export` look when no --path is given. */
+  metadataSourcePath: string | null;
+  /** `property_protection_file` (resolved) and `property_protection_rule_format`. */
+  propertyProtection: PropertyProtectionConfig | null;
+  /** Rule overrides from the operator's policy file. */
+  policyRules: Record<string, string>;
+  /** `[oslo_policy] enforce_new_defaults` (true since Glance 2023.1); false gives the legacy rules. */
+  enforceNewDefaults: boolean;
+  /** `use_keystone_limits` with `[oslo_limit] endpoint_id`, or static `[glimpse_limits]`, or none. */
+  limits: LimitsConfig | null;
+  /** `[keystone_authtoken]`, when present. */
+  keystone: KeystoneOptions | null;
+  logLevel: string;
+  enableDashboard: boolean;
+}
+
+/** `use_keystone_limits` with `[oslo_limit] endpoint_id` (and its own credentials, if any), or static `[glimpse_limits]`. */
+export type LimitsConfig = { keystoneEndpointId: string; credentials: KeystoneOptions | null } | { static: Partial<Record<string, number>> };
+
+export type PropertyOperation = 'create' | 'read' | 'update' | 'delete';
+
+/** One section of the property protection file: a name pattern and, per operation, its rule as written. */
+export interface PropertyProtectionSection {
+  pattern: string;
+  rules: Record<PropertyOperation, string>;
+}
+
+/** `[DEFAULT] property_protection_file` (resolved and read) and `property_protection_rule_format`. */
+export interface PropertyProtectionConfig {
+  file: string;
+  format: 'roles' | 'policies';
+  sections: PropertyProtectionSection[];
+}
+
+export interface KeystoneOptions {
+  /** `auth_url`: Keystone's URL, with or without `/v3`. */
+  authUrl: string;
+  /** `www_authenticate_uri`: what 401s point clients to. */
+  wwwAuthenticateUri: string;
+  username: string;
+  password: string;
+  /** Project scope of the service's own token; null for a system-scoped token (`system_scope = all`). */
+  projectName: string | null;
+  userDomainName: string;
+  projectDomainName: string;
+  /** `token_cache_time`, seconds. */
+  tokenCacheTime: number;
+  /** `http_connect_timeout`, seconds. */
+  timeout: number;
+}
+
+export interface SwiftAuthOptions {
+  /** The auth endpoint: `…/auth/v1.0` (tempauth, swauth) or a Keystone v3 URL. */
+  url: string;
+  version: '1' | '3';
+  user: string;
+  key: string;
+  /** Keystone v3: the project (Glance's `user` is `project:user` in single tenant mode). */
+  project?: string;
+  userDomain?: string;
+  projectDomain?: string;
+}
+
+/** Multi-tenant mode's settings (glance_store's names in comments). */
+export interface SwiftTenancy {
+  /** `swift_store_endpoint`: one storage URL for every caller; else the caller's catalog says. */
+  endpoint: string | null;
+  /** `swift_store_service_type`, `swift_store_endpoint_type`, `swift_store_region`: the catalog entry. */
+  serviceType: string;
+  interface: 'public' | 'internal' | 'admin';
+  region: string | null;
+  /** `swift_store_admin_tenants`: projects that may write every image's container. */
+  adminProjects: string[];
+}
+
+export interface SwiftStoreOptions {
+  /** The service's own account (single tenant); unused by a multi-tenant store. */
+  auth: SwiftAuthOptions | null;
+  /** Set when the credentials come from `swift_store_config_file`: locations then name the reference. */
+  reference: string | null;
+  container: string;
+  createContainer: boolean;
+  largeObjectSize: number;
+  chunkSize: number;
+  /** Set in multi-tenant mode. */
+  tenancy: SwiftTenancy | null;
+}
+
+export interface S3StoreOptions {
+  /** `s3_store_host`: `http(s)://host[:port]`, or a bare host (https). */
+  host: string;
+  accessKey: string;
+  secretKey: string;
+  bucket: string;
+  createBucket: boolean;
+  /** `s3_store_bucket_url_format`: auto, path or virtual. */
+  urlFormat: 'auto' | 'path' | 'virtual';
+  region: string | null;
+  chunkSize: number;
+}
