@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
+import type { Socket } from 'node:net';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { IdentityResolver } from '../auth/identity.js';
@@ -107,6 +108,26 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     app.addHook('onRequest', async (request, reply) => applyCors(cors, request, reply));
   }
 
+  // Connections still sending the body of a request already answered (a
+  // refused upload): a closing server has nothing left to say on them, and
+  // does not wait for their clients to finish or fall silent.
+  const answeredButSending = new Set<Socket>();
+  const socketOf = new WeakMap<FastifyRequest, Socket>();
+  app.addHook('onRequest', async (request) => {
+    // Kept now: a body destroyed by a failed upload no longer points to its socket.
+    if (!request.raw.complete) socketOf.set(request, request.raw.socket);
+    // A new request on the connection: it is no longer only finishing an answered one.
+    answeredButSending.delete(request.raw.socket);
+  });
+  app.addHook('onResponse', async (request) => {
+    const socket = socketOf.get(request);
+    if (request.raw.complete || !socket || socket.destroyed) return;
+    answeredButSending.add(socket);
+    socket.once('close', () => answeredButSending.delete(socket));
+  });
+  app.addHook('preClose', async () => {
+    for (const socket of answeredButSending) socket.destroy();
+  });
   app.setErrorHandler((error, request, reply) => {
     const known = toGlimpseError(error);
     if (!known) {

@@ -305,6 +305,19 @@ describe(`reliability on ${TEST_DIALECT}`, () => {
     });
   });
 
+  it('stops at once while the client of a refused upload is still connected, without waiting for it to go quiet', async () => {
+    const local = await startTestServer({ ini: '[DEFAULT]\nimage_size_cap = 100000\n' });
+    const client = new Client(local.url);
+    const image = await client.createImage(READY);
+    const upload = slowUpload(`${local.url}/v2/images/${image.id}/file`);
+    for (let i = 0; i < 3; i++) await upload.write(Buffer.alloc(50_000)).catch(() => undefined);
+    assert.equal((await upload.response).status, 413);
+    // The client keeps its connection open and sends nothing more: only the 60 s body idle timeout would end it.
+    const closed = await Promise.race([local.close().then(() => true), sleep(10_000).then(() => false)]);
+    upload.cut();
+    assert.equal(closed, true, 'the server closed the answered connection instead of waiting for its client');
+  });
+
   describe('slow and stalled clients', () => {
     let slow: TestServer;
     before(async () => {
