@@ -87,31 +87,36 @@ export class ImportFlows {
     await this.finish(image, plan, failed, written, caller, { id: task.id, outcome });
   }
 
-  /** A failure before any store was tried: the image goes back as it was, its stores listed as failed. */
+  /**
+   * A failure before any store was tried: the image goes back as it was, its
+   * stores listed as failed, in the same transaction as the task's failure
+   * (a client that sees the image settle sees why).
+   */
   async fail(task: Task, err: unknown): Promise<void> {
-    const message = err instanceof Error ? err.message : String(err);
+    const { repo, tasks, log } = this.d;
+    const failure: TaskChange = { status: 'failure', message: err instanceof Error ? err.message : String(err), expires_at: expiry() };
     const plan = planOf(task, this.d.stores.default.id);
-    const image = await this.d.repo.get(plan.imageId);
-    if (image) {
-      const failed = [...new Set([...listOf(image.properties.os_glance_failed_import), ...plan.backend])].join(',');
-      const properties = { os_glance_failed_import: failed, os_glance_importing_to_stores: '' };
-      const copy = plan.method === 'copy-image';
-      await this.d.repo
-        .update(
-          image.id,
-          copy
-            ? { setProperties: properties, removeProperties: ['os_glance_import_task'] }
-            : { fields: { status: 'queued', ...NO_DATA }, dropLocations: true, setProperties: properties, removeProperties: ['os_glance_import_task'] },
-          copy ? 'active' : 'importing',
-        )
-        .catch((e: unknown) => this.d.log.warn({ err: e, image: image.id, task: task.id }, 'a failed import could not put its image back; recovery will'));
-      if (!copy) {
-        await this.d.data.unstage(image.id).catch((e: unknown) =>
-          this.d.log.warn({ err: e, image: image.id }, 'a failed import left its staged data; recovery removes it'),
-        );
-      }
+    const copy = plan.method === 'copy-image';
+    const image = await repo.get(plan.imageId);
+    const recordTask = (trx?: Trx) => tasks.update(task.id, failure, ['pending', 'processing'], trx);
+    if (!image) return void (await recordTask());
+    const failed = [...new Set([...listOf(image.properties.os_glance_failed_import), ...plan.backend])].join(',');
+    const release = { setProperties: { os_glance_failed_import: failed, os_glance_importing_to_stores: '' }, removeProperties: ['os_glance_import_task'] };
+    const back = copy ? release : { fields: { status: 'queued' as const, ...NO_DATA }, dropLocations: true, ...release };
+    // Unstaged first, as in finish(): no client sees the image back in queued with a staged copy left.
+    if (!copy) {
+      await this.d.data.unstage(image.id).catch((e: unknown) => log.warn({ err: e, image: image.id }, 'a failed import left its staged data; recovery removes it'));
     }
-    await this.d.tasks.update(task.id, { status: 'failure', message, expires_at: expiry() }, ['pending', 'processing']);
+    try {
+      await repo.transaction(async (trx) => {
+        await repo.update(image.id, back, copy ? 'active' : 'importing', undefined, trx);
+        await recordTask(trx);
+      });
+    } catch (e) {
+      // The image moved on (deleted, or taken by another process): the task still says why this run failed.
+      log.warn({ err: e, image: image.id, task: task.id }, 'a failed import could not put its image back; recovery will');
+      await recordTask();
+    }
   }
 
   /** The image still waits for this import; web-download data is staged and, with the plugin, converted. */
