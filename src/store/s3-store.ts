@@ -107,8 +107,14 @@ export class S3Store implements ImageStore {
     };
   }
 
+  /** An s3 URI naming this store's bucket (reads and deletes act in this bucket, so another one is never claimed). */
   owns(location: string): boolean {
-    return /^s3(\+https?)?:\/\//.test(location);
+    if (!/^s3(\+https?)?:\/\//.test(location)) return false;
+    try {
+      return containerAndObject(location).container === this.o.bucket;
+    } catch {
+      return false;
+    }
   }
 
   async get(location: string, range?: ByteRange): Promise<Readable> {

@@ -110,8 +110,19 @@ export class SwiftStore implements ImageStore {
     };
   }
 
+  /**
+   * A swift URI in this store's container, or in one named after it
+   * (`<container>_…`: multi-tenant stores' per-image containers, and
+   * glance_store's swift_store_multiple_containers_seed).
+   */
   owns(location: string): boolean {
-    return /^swift(\+https?|\+config)?:\/\//.test(location);
+    if (!/^swift(\+https?|\+config)?:\/\//.test(location)) return false;
+    try {
+      const { container } = containerAndObject(location);
+      return container === this.o.container || container.startsWith(`${this.o.container}_`);
+    } catch {
+      return false;
+    }
   }
 
   async get(location: string, range?: ByteRange, caller?: StoreCaller): Promise<Readable> {
