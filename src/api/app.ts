@@ -26,7 +26,7 @@ import { type DashboardOptions, dashboardRoutes } from './routes/dashboard.js';
 import { imageDataRoutes, storeRoutes } from './routes/image-data.js';
 import { imageRoutes } from './routes/images.js';
 import { memberRoutes } from './routes/members.js';
-import { metadefRoutes } from './routes/metadefs.js';
+import { metadefRoutes } from './routes/metadefs/index.js';
 import { type InfoOptions, infoRoutes } from './routes/info.js';
 import { schemaRoutes } from './routes/schemas.js';
 import { taskRoutes } from './routes/tasks.js';
