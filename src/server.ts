@@ -19,6 +19,7 @@ import { ImagesRepository } from './db/images-repo.js';
 import { MembersRepository } from './db/members-repo.js';
 import { MetadefsRepository } from './db/metadefs-repo.js';
 import { TasksRepository } from './db/tasks-repo.js';
+import { UsageRepository } from './db/usage-repo.js';
 import { EXTRA_INDEX_HINT, missingExtraIndexes } from './db/extra-indexes.js';
 import { assertUsableSchema, schemaState, syncDatabase } from './db/migrate.js';
 import { imageSchema } from './domain/schemas.js';
@@ -134,7 +135,7 @@ export async function compose(config: GlimpseConfig, logger = createLogger(confi
   const membersRepo = new MembersRepository(db);
   const tasksRepo = new TasksRepository(db);
   const sharing = new DataSharing(stores, membersRepo);
-  const quotas = new Quotas(limitSource(config, keystone), repo, db, config.userStorageQuota);
+  const quotas = new Quotas({ source: limitSource(config, keystone), usage: new UsageRepository(db), db, userStorageQuota: config.userStorageQuota });
   const access = new ImageAccess({ repo, policy, protections });
   const imageData = new ImageDataService({ access, repo, stores, staging, limits: config, quotas, sharing, log: logger });
   const images = new ImagesService({ repo, access, limits: config, schema, data: dataHooks(stores, imageData, sharing, logger), protections, quotas });

@@ -4,42 +4,14 @@
  * removed property row is revived when the key comes back, and every status
  * change is a compare-and-set on the current status.
  */
-import { type ExpressionBuilder, type Kysely, type SqlBool, sql } from 'kysely';
+import type { Kysely } from 'kysely';
 import { conflict, tooLarge } from '../domain/errors.js';
 import { type Image, type ImageLocation, type ImageStatus, RESERVED_PREFIX, type Visibility } from '../domain/image.js';
-import type { Viewer } from '../domain/visibility.js';
+import { IMAGE_COLUMNS, type ImageListQuery } from '../domain/image-query.js';
 import { dict } from '../domain/dict.js';
 import { type Db, fromBool, fromTime } from './connection.js';
+import { listImageRows } from './image-list-sql.js';
 import type { Database } from './tables.js';
-
-export const IMAGE_COLUMNS = [
-  'id', 'name', 'size', 'status', 'disk_format', 'container_format', 'checksum', 'owner', 'min_disk', 'min_ram',
-  'protected', 'virtual_size', 'visibility', 'os_hidden', 'os_hash_algo', 'os_hash_value', 'created_at', 'updated_at',
-] as const;
-export type ImageColumn = (typeof IMAGE_COLUMNS)[number];
-export const SORT_KEYS = ['name', 'status', 'container_format', 'disk_format', 'size', 'id', 'created_at', 'updated_at'] as const;
-export type SortKey = (typeof SORT_KEYS)[number];
-
-export type FilterOp = 'eq' | 'neq' | 'gt' | 'gte' | 'lt' | 'lte' | 'in';
-export type FilterValue = string | number | boolean | Date;
-export interface ColumnFilter {
-  column: ImageColumn;
-  op: FilterOp;
-  value: FilterValue | FilterValue[];
-}
-
-export interface ImageListQuery {
-  viewer: Viewer;
-  memberStatus: 'accepted' | 'pending' | 'rejected' | 'all';
-  visibility: Visibility | 'all' | null;
-  osHidden: boolean;
-  filters: ColumnFilter[];
-  properties: [string, string][];
-  tags: string[];
-  sort: { key: SortKey; dir: 'asc' | 'desc' }[];
-  marker: Image | null;
-  limit: number;
-}
 
 /** What an update changes; properties and tags change key by key so concurrent writers never undo each other. */
 export interface ImageChange {
@@ -75,11 +47,9 @@ function assertWithin(quotas: ChildQuotas, before: ChildCounts, after: ChildCoun
   }
 }
 
-type Eb = ExpressionBuilder<Database, 'images'>;
 export type Trx = Kysely<Database>;
 
 const SOFT_DELETED_STATUSES: readonly string[] = ['deleted', 'pending_delete'];
-const STRING_SORT_KEYS: readonly string[] = ['name', 'status', 'container_format', 'disk_format', 'id'];
 
 export class ImagesRepository {
   constructor(private readonly db: Db) {}
@@ -248,64 +218,6 @@ export class ImagesRepository {
     return rows.find((r) => !fromBool(r.deleted))?.status ?? null;
   }
 
-  /**
-   * Bytes a project stores, as Glance counts them for user_storage_quota:
-   * each image's size once per live location, images being deleted excluded.
-   */
-  async storageUsedBy(owner: string, k: Trx = this.db.kysely): Promise<number> {
-    const row = await k
-      .selectFrom('images as i')
-      .innerJoin('image_locations as l', 'l.image_id', 'i.id')
-      .select((eb) => eb.fn.coalesce(eb.fn.sum<number>('i.size'), sql.lit(0)).as('used'))
-      .where('i.owner', '=', owner)
-      .where('i.deleted', '=', this.db.toBool(false))
-      .where('i.size', '>', 0)
-      .where('i.status', 'not in', ['killed', 'deleted', 'pending_delete'])
-      .where(this.db.unindexed('l.deleted'), '=', this.db.toBool(false))
-      .where('l.status', '<>', 'deleted')
-      .executeTakeFirst();
-    return Number(row?.used ?? 0);
-  }
-
-  /** The four unified-limit usages of a project, counted as Glance counts them (database.md §8). */
-  async usageOf(owner: string, k: Trx = this.db.kysely): Promise<{ image_size_total: number; image_stage_total: number; image_count_total: number; image_count_uploading: number }> {
-    const no = this.db.toBool(false);
-    const rows = await k
-      .selectFrom('images as i')
-      .select(['i.id', 'i.status', 'i.size'])
-      .select((eb) =>
-        eb
-          .exists(
-            eb
-              .selectFrom('image_properties as p')
-              .select(sql.lit(1).as('one'))
-              .whereRef('p.image_id', '=', 'i.id')
-              .where('p.name', '=', 'os_glance_importing_to_stores')
-              .where('p.value', '<>', '')
-              .where(this.db.unindexed('p.deleted'), '=', no),
-          )
-          .as('copying'),
-      )
-      .where('i.owner', '=', owner)
-      .where('i.deleted', '=', no)
-      .where('i.status', 'not in', ['killed', 'deleted', 'pending_delete'])
-      .execute();
-    let staged = 0;
-    let uploading = 0;
-    for (const r of rows) {
-      const copying = fromBool(r.copying as never);
-      const inFlight = ['saving', 'uploading', 'importing'].includes(r.status);
-      if (inFlight || copying) uploading += 1;
-      if (['uploading', 'importing'].includes(r.status) || copying) staged += Number(r.size ?? 0);
-    }
-    return {
-      image_size_total: await this.storageUsedBy(owner, k),
-      image_stage_total: staged,
-      image_count_total: rows.length,
-      image_count_uploading: uploading,
-    };
-  }
-
   /** Live images in a status that has not changed since `before`. */
   async idsInStatusSince(status: ImageStatus, before: Date): Promise<string[]> {
     const rows = await this.db.kysely
@@ -358,112 +270,7 @@ export class ImagesRepository {
 
   /** A page of images; `signal` aborting (the client left) cancels the query in the database. */
   async list(q: ImageListQuery, signal?: AbortSignal): Promise<Image[]> {
-    return this.db.cancellable(signal, (k) => this.listOn(k, q));
-  }
-
-  private async listOn(k: Kysely<Database>, q: ImageListQuery): Promise<Image[]> {
-    const no = this.db.toBool(false);
-    let query = k
-      .selectFrom('images')
-      .selectAll()
-      .where('deleted', '=', no)
-      .where('status', 'not in', ['killed', 'deleted', 'pending_delete'])
-      .where('os_hidden', '=', this.db.toBool(q.osHidden));
-
-    query = query.where((eb) => this.visibleIn(eb, q));
-    for (const f of q.filters) query = query.where((eb) => this.filter(eb, f));
-    for (const [name, value] of q.properties) {
-      query = query.where(({ exists, selectFrom }) =>
-        exists(
-          selectFrom('image_properties as p')
-            .select(sql.lit(1).as('one'))
-            .whereRef('p.image_id', '=', 'images.id')
-            .where('p.name', '=', name)
-            .where('p.value', '=', value)
-            .where(this.db.unindexed('p.deleted'), '=', no),
-        ),
-      );
-    }
-    for (const tag of q.tags) {
-      query = query.where(({ exists, selectFrom }) =>
-        exists(
-          selectFrom('image_tags as t')
-            .select(sql.lit(1).as('one'))
-            .whereRef('t.image_id', '=', 'images.id')
-            .where('t.value', '=', tag)
-            .where(this.db.unindexed('t.deleted'), '=', no),
-        ),
-      );
-    }
-    if (q.marker) {
-      const marker = q.marker;
-      query = query.where((eb) => this.afterMarker(eb, q.sort, marker));
-    }
-    // Ordered by the same NULL-defaulted expressions the marker compares, so
-    // paging is consistent, and NULLs sort alike on every database.
-    for (const { key, dir } of q.sort) query = query.orderBy((eb) => sortExpression(eb, key), dir);
-    const rows = await query.limit(q.limit).execute();
-    return this.hydrate(rows, k);
-  }
-
-  /** Glance's union of public/community, owned, and shared-with-me (by member status) images. */
-  private visibleIn(eb: Eb, q: ImageListQuery) {
-    const conditions = [];
-    const { projectId, isAdmin } = q.viewer;
-    if (!isAdmin) {
-      const candidates = [eb('visibility', 'in', ['public', 'community'])];
-      if (projectId !== null) candidates.push(eb('owner', '=', projectId));
-      let members = eb
-        .selectFrom('image_members as m')
-        .select(sql.lit(1).as('one'))
-        .whereRef('m.image_id', '=', 'images.id')
-        .where(this.db.unindexed('m.deleted'), '=', this.db.toBool(false));
-      if (projectId !== null) {
-        members = members.where('m.member', '=', projectId);
-        if (q.memberStatus !== 'all') members = members.where('m.status', '=', q.memberStatus);
-      }
-      candidates.push(eb.and([eb('visibility', '=', 'shared'), eb.exists(members)]));
-      conditions.push(eb.or(candidates));
-    }
-    if (q.visibility && q.visibility !== 'all') {
-      conditions.push(eb('visibility', '=', q.visibility));
-    } else if (!q.visibility) {
-      conditions.push(
-        projectId !== null
-          ? eb.or([eb('owner', '=', projectId), eb('visibility', '<>', 'community')])
-          : eb('visibility', '<>', 'community'),
-      );
-    }
-    return eb.and(conditions);
-  }
-
-  private filter(eb: Eb, f: ColumnFilter) {
-    const value = (v: FilterValue) => (v instanceof Date ? this.db.toTime(v) : typeof v === 'boolean' ? this.db.toBool(v) : v);
-    if (f.op === 'in') return eb(f.column, 'in', (f.value as FilterValue[]).map(value) as never[]);
-    const ops = { eq: '=', neq: '<>', gt: '>', gte: '>=', lt: '<', lte: '<=' } as const;
-    return eb(f.column, ops[f.op], value(f.value as FilterValue) as never);
-  }
-
-  /** The row-after-marker condition: (k1 > m1) OR (k1 = m1 AND k2 > m2) OR …, with Glance's NULL defaults. */
-  private afterMarker(eb: Eb, sort: ImageListQuery['sort'], marker: Image) {
-    const col = (key: SortKey) => sortExpression(eb, key);
-    const val = (key: SortKey) => {
-      const v = marker[key];
-      if (v instanceof Date) return this.db.toTime(v);
-      if (v === null) return key === 'size' ? 0 : '';
-      return v;
-    };
-    const branches = sort.map((s, i) =>
-      eb.and([
-        ...sort.slice(0, i).map((p) => eb(col(p.key), '=', val(p.key) as never)),
-        eb(col(s.key), s.dir === 'asc' ? '>' : '<', val(s.key) as never),
-      ]),
-    );
-    // The same condition as a range on the first key as well, so the database
-    // can start an index scan at the marker instead of filtering every row before it.
-    const [first] = sort;
-    const bound = eb(col(first.key), first.dir === 'asc' ? '>=' : '<=', val(first.key) as never);
-    return eb.and([bound, eb.or(branches)]) as unknown as ReturnType<Eb['or']> & SqlBool;
+    return this.db.cancellable(signal, async (k) => this.hydrate(await listImageRows(this.db, k, q), k));
   }
 
   private columns(image: ImageChange['fields'] & object): Record<string, unknown> {
@@ -583,13 +390,6 @@ export class ImagesRepository {
     for (const l of locations) owner(l.image_id)?.locations.push({ url: l.value, metadata: parseMeta(l.meta_data) });
     return images;
   }
-}
-
-/** A sort column with Glance's marker defaults for NULL: '' for strings, 0 for sizes. */
-function sortExpression(eb: Eb, key: SortKey) {
-  if (STRING_SORT_KEYS.includes(key)) return eb.fn.coalesce(key, sql.lit(''));
-  if (key === 'size') return eb.fn.coalesce(key, sql.lit(0));
-  return eb.ref(key);
 }
 
 function parseMeta(text: string | null): Record<string, unknown> {

@@ -27,7 +27,6 @@ export interface DataLimits {
   /** How long a write may sit in `saving`/`uploading` with no sign of a writer before recovery judges it dead. */
   writeStaleMs: number;
   imageSizeCap: number;
-  userStorageQuota: number;
   hashingAlgorithm: string;
   enabledImportMethods: string[];
   imageFormat: ImageFormatRules;
@@ -372,24 +371,9 @@ export class ImageDataService {
     }
   }
 
-  /** The most this write may bring: image_size_cap, and what is left of user_storage_quota and of the unified limit. */
-  private async sizeLimit(image: Image, resource: 'image_size_total' | 'image_stage_total'): Promise<{ maxBytes: number; message: string }> {
-    const cap = this.limits.imageSizeCap;
-    let maxBytes = cap;
-    let message = `Image exceeds the maximum image size of ${cap} bytes (image_size_cap).`;
-    if (this.limits.userStorageQuota > 0 && image.owner !== null) {
-      const remaining = Math.max(0, this.limits.userStorageQuota - (await this.repo.storageUsedBy(image.owner)));
-      if (remaining < maxBytes) {
-        maxBytes = remaining;
-        message = `Denying attempt to upload image because it exceeds the quota: the storage quota of project ${image.owner} is ${this.limits.userStorageQuota} bytes, of which ${remaining} remain.`;
-      }
-    }
-    const unified = await this.d.quotas.remainingBytes(image.owner, resource);
-    if (unified < maxBytes) {
-      maxBytes = unified;
-      message = `Quota exceeded for ${resource}: project ${image.owner} has ${unified} bytes left under its limit.`;
-    }
-    return { maxBytes, message };
+  /** The most this write may bring (image_size_cap and what the project's quotas leave), from one read of its usage. */
+  private sizeLimit(image: Image, resource: 'image_size_total' | 'image_stage_total'): Promise<{ maxBytes: number; message: string }> {
+    return this.d.quotas.allowance(image.owner, resource, this.limits.imageSizeCap);
   }
 }
 

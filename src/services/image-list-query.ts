@@ -13,7 +13,7 @@ import {
   type ImageListQuery,
   SORT_KEYS,
   type SortKey,
-} from '../db/images-repo.js';
+} from '../domain/image-query.js';
 
 export type QueryPairs = [string, string][];
 

@@ -5,7 +5,8 @@
  * counted in the database as Glance counts it. Sizes are in MiB, as Glance's.
  */
 import type { Db } from '../db/connection.js';
-import type { ImagesRepository, Trx } from '../db/images-repo.js';
+import type { Trx } from '../db/images-repo.js';
+import type { Usage, UsageRepository } from '../db/usage-repo.js';
 import { tooLarge } from '../domain/errors.js';
 
 export const QUOTA_RESOURCES = ['image_size_total', 'image_stage_total', 'image_count_total', 'image_count_uploading'] as const;
@@ -29,67 +30,96 @@ export class StaticLimits implements LimitSource {
 /** What a change adds to a project's usage: 1 image, n bytes … (0: refuse only if already at the limit). */
 export type QuotaDeltas = Partial<Record<QuotaResource, number>>;
 
+/** A project's limits and usage, read once for one write. */
+export interface QuotaBudget {
+  limits: Limits;
+  used: Usage;
+}
+
+export interface QuotasDeps {
+  source: LimitSource | null;
+  usage: UsageRepository;
+  db: Db;
+  /** `[DEFAULT] user_storage_quota` in bytes (0: none), Glance's older per-project limit on stored bytes. */
+  userStorageQuota: number;
+}
+
 export class Quotas {
-  constructor(
-    private readonly source: LimitSource | null,
-    private readonly repo: ImagesRepository,
-    private readonly db: Db,
-    /** `[DEFAULT] user_storage_quota` in bytes (0: none), Glance's older per-project limit on stored bytes. */
-    private readonly userStorageQuota = 0,
-  ) {}
+  constructor(private readonly d: QuotasDeps) {}
 
   /**
    * Checks `deltas` against the project's limits and makes `change` under
    * one lock per project, in one transaction: two requests (on any node)
    * cannot both see room for one more and both take it. `change` must write
-   * through the transaction it is given.
+   * through the transaction it is given. Usage is counted once, under the lock.
    */
   async within<T>(projectId: string | null, deltas: QuotaDeltas, change: (trx: Trx) => Promise<T>): Promise<T> {
-    const limits = this.source && projectId !== null ? await this.source.limitsFor(projectId) : {};
+    const limits = this.d.source && projectId !== null ? await this.d.source.limitsFor(projectId) : {};
     const limited = (Object.keys(deltas) as QuotaResource[]).filter((r) => limits[r] !== undefined && limits[r]! >= 0);
-    const storage = this.userStorageQuota > 0 && deltas.image_size_total !== undefined;
-    if (projectId === null || (limited.length === 0 && !storage)) return this.db.kysely.transaction().execute(change);
-    return this.db.exclusive(`glimpse-quota:${projectId}`, async (trx) => {
-      if (limited.length) {
-        const used = await this.repo.usageOf(projectId, trx);
-        for (const resource of limited) assertRoom(projectId, resource, limits[resource]!, used[resource], deltas[resource] ?? 0);
-      }
-      if (storage && deltas.image_size_total! > 0) {
-        const stored = await this.repo.storageUsedBy(projectId, trx);
-        if (stored + deltas.image_size_total! > this.userStorageQuota) {
-          throw tooLarge(`Denying attempt to upload image because it exceeds the quota: the storage quota of project ${projectId} is ${this.userStorageQuota} bytes, of which ${Math.max(0, this.userStorageQuota - stored)} remain.`);
-        }
+    const storage = this.d.userStorageQuota > 0 && deltas.image_size_total !== undefined && deltas.image_size_total > 0;
+    if (projectId === null || (limited.length === 0 && !storage)) return this.d.db.kysely.transaction().execute(change);
+    return this.d.db.exclusive(`glimpse-quota:${projectId}`, async (trx) => {
+      const used = await this.d.usage.usageOf(projectId, trx);
+      for (const resource of limited) assertRoom(projectId, resource, limits[resource]!, used[resource], deltas[resource] ?? 0);
+      if (storage && used.image_size_total + deltas.image_size_total! > this.d.userStorageQuota) {
+        throw tooLarge(storageRefusal(projectId, this.d.userStorageQuota, used.image_size_total));
       }
       return change(trx);
     });
   }
 
-  get enabled(): boolean {
-    return this.source !== null;
+  /** The project's limits and usage, asked for once (null when nothing limits it). */
+  async budget(projectId: string | null): Promise<QuotaBudget | null> {
+    if (projectId === null || (!this.d.source && this.d.userStorageQuota <= 0)) return null;
+    const [limits, used] = await Promise.all([this.d.source?.limitsFor(projectId) ?? {}, this.d.usage.usageOf(projectId)]);
+    return { limits, used };
+  }
+
+  /**
+   * The most bytes one write may bring, from one budget: `image_size_cap`,
+   * what is left of user_storage_quota, and of the unified limit
+   * on `resource`, with the message naming the limit that binds.
+   */
+  async allowance(projectId: string | null, resource: 'image_size_total' | 'image_stage_total', cap: number): Promise<{ maxBytes: number; message: string }> {
+    let maxBytes = cap;
+    let message = `Image exceeds the maximum image size of ${cap} bytes (image_size_cap).`;
+    const budget = await this.budget(projectId);
+    if (!budget || projectId === null) return { maxBytes, message };
+    const quota = this.d.userStorageQuota;
+    // Staged data counts against user_storage_quota too, as every byte a project brings does.
+    if (quota > 0) {
+      const remaining = Math.max(0, quota - budget.used.image_size_total);
+      if (remaining < maxBytes) {
+        maxBytes = remaining;
+        message = storageRefusal(projectId, quota, budget.used.image_size_total);
+      }
+    }
+    const limit = budget.limits[resource];
+    const unified = limit === undefined || limit < 0 ? Number.POSITIVE_INFINITY : Math.max(0, limit * MiB - budget.used[resource]);
+    if (unified < maxBytes) {
+      maxBytes = unified;
+      message = `Quota exceeded for ${resource}: project ${projectId} has ${unified} bytes left under its limit.`;
+    }
+    return { maxBytes, message };
   }
 
   /** `GET /v2/info/usage`: every limited resource with its limit and usage ({} when quotas are off). */
   async usage(projectId: string | null): Promise<Record<string, { limit: number; usage: number }>> {
-    if (!this.source || projectId === null) return {};
-    const [limits, used] = await Promise.all([this.source.limitsFor(projectId), this.repo.usageOf(projectId)]);
+    if (!this.d.source || projectId === null) return {};
+    const budget = await this.budget(projectId);
     const out: Record<string, { limit: number; usage: number }> = {};
     for (const resource of QUOTA_RESOURCES) {
-      const limit = limits[resource];
-      if (limit === undefined) continue;
-      const usage = SIZE_RESOURCES.includes(resource) ? Math.ceil(used[resource] / MiB) : used[resource];
-      out[resource] = { limit, usage };
+      const limit = budget?.limits[resource];
+      if (limit === undefined || !budget) continue;
+      const used = budget.used[resource];
+      out[resource] = { limit, usage: SIZE_RESOURCES.includes(resource) ? Math.ceil(used / MiB) : used };
     }
     return out;
   }
+}
 
-  /** Bytes this project may still add under image_size_total (or stage under image_stage_total). */
-  async remainingBytes(projectId: string | null, resource: 'image_size_total' | 'image_stage_total'): Promise<number> {
-    if (!this.source || projectId === null) return Number.POSITIVE_INFINITY;
-    const [limits, used] = await Promise.all([this.source.limitsFor(projectId), this.repo.usageOf(projectId)]);
-    const limit = limits[resource];
-    if (limit === undefined || limit < 0) return Number.POSITIVE_INFINITY;
-    return Math.max(0, limit * MiB - used[resource]);
-  }
+function storageRefusal(projectId: string, quota: number, stored: number): string {
+  return `Denying attempt to upload image because it exceeds the quota: the storage quota of project ${projectId} is ${quota} bytes, of which ${Math.max(0, quota - stored)} remain.`;
 }
 
 /**
