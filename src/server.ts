@@ -37,6 +37,7 @@ import { MembersService } from './services/members.js';
 import { MetadefsService } from './services/metadefs.js';
 import { TasksService } from './services/tasks.js';
 import { FileStore } from './store/file-store.js';
+import { reportLeftoversTo } from './store/leftovers.js';
 import { type StoreSet, createStores } from './store/stores.js';
 
 /** Where `npm run build` puts the dashboard (Vite's output, beside the compiled server). */
@@ -124,6 +125,7 @@ export async function compose(config: GlimpseConfig, logger = createLogger(confi
     ? new KeystoneValidator(config.keystone)
     : null;
 
+  reportLeftoversTo((what, err) => logger.warn({ err }, `left behind: ${what}`));
   const db = await openAndCheckDatabase(config, logger);
   const repo = new ImagesRepository(db);
   const stores = createStores(config.stores, config.multiStore, {

@@ -3,6 +3,8 @@
  * `#`/`;` comment lines, indented continuation lines, repeated keys kept in
  * order (the last one wins for single-valued options).
  */
+import { ConfigError } from './validate.js';
+
 export type IniFile = Map<string, Map<string, string[]>>;
 
 export function parseIni(text: string, source = 'config'): IniFile {
@@ -25,7 +27,7 @@ export function parseIni(text: string, source = 'config'): IniFile {
       return;
     }
     const pair = /^([^=:]+?)\s*[=:]\s*(.*)$/.exec(line);
-    if (!pair || !section) throw new Error(`${source}:${index + 1}: cannot parse "${line.trim()}"`);
+    if (!pair || !section) throw new ConfigError(`${source}:${index + 1}: cannot parse "${line.trim()}"`);
     const key = pair[1].trim();
     const values = section.get(key) ?? [];
     values.push(pair[2].trim());
@@ -58,13 +60,13 @@ export class IniReader {
     const lower = v.toLowerCase();
     if (['true', 'yes', '1', 'on'].includes(lower)) return true;
     if (['false', 'no', '0', 'off'].includes(lower)) return false;
-    throw new Error(`[${section}] ${key}: "${v}" is not a boolean`);
+    throw new ConfigError(`[${section}] ${key}: "${v}" is not a boolean`);
   }
 
   int(section: string, key: string): number | undefined {
     const v = this.str(section, key);
     if (v === undefined) return undefined;
-    if (!/^-?\d+$/.test(v)) throw new Error(`[${section}] ${key}: "${v}" is not an integer`);
+    if (!/^-?\d+$/.test(v)) throw new ConfigError(`[${section}] ${key}: "${v}" is not an integer`);
     return Number(v);
   }
 
@@ -84,7 +86,7 @@ export class IniReader {
     const out: Record<string, string> = {};
     for (const item of items) {
       const colon = item.indexOf(':');
-      if (colon <= 0) throw new Error(`[${section}] ${key}: "${item}" is not a key:value pair`);
+      if (colon <= 0) throw new ConfigError(`[${section}] ${key}: "${item}" is not a key:value pair`);
       out[item.slice(0, colon).trim()] = item.slice(colon + 1).trim();
     }
     return out;

@@ -142,13 +142,16 @@ async function pingWith(kysely: Kysely<Database>, ms: number): Promise<boolean> 
   return (await withTimeout(answer, ms)) === true;
 }
 
+/** A database URL Glimpse cannot open: the scheme or the database name is missing or unknown. */
+export class DatabaseUrlError extends Error {}
+
 /** Opens a database from a SQLAlchemy-style URL: sqlite:///…, postgresql[+driver]://…, mysql[+driver]://… */
 export function openDatabase(url: string, options: PoolOptions = {}): Db {
   const scheme = url.split(':', 1)[0].split('+', 1)[0];
   if (scheme === 'sqlite') return openSqlite(url);
   if (scheme === 'postgresql' || scheme === 'postgres') return openPostgres(url, options);
   if (scheme === 'mysql' || scheme === 'mariadb') return openMysql(url, options);
-  throw new Error(`database URL scheme "${scheme}" is not supported: use sqlite:///PATH, postgresql://… or mysql+pymysql://…`);
+  throw new DatabaseUrlError(`database URL scheme "${scheme}" is not supported: use sqlite:///PATH, postgresql://… or mysql+pymysql://…`);
 }
 
 interface ServerUrl {
@@ -164,7 +167,7 @@ interface ServerUrl {
 function parseServerUrl(url: string): ServerUrl {
   const u = new URL(url.replace(/^[\w+]+:/, 'db:'));
   const database = decodeURIComponent(u.pathname.replace(/^\//, ''));
-  if (!database) throw new Error(`database URL ${url.replace(/:[^:@/]*@/, ':***@')} names no database`);
+  if (!database) throw new DatabaseUrlError(`database URL ${url.replace(/:[^:@/]*@/, ':***@')} names no database`);
   return {
     host: decodeURIComponent(u.hostname) || 'localhost',
     port: u.port ? Number(u.port) : undefined,

@@ -91,7 +91,7 @@ export class FormatInspector {
   }
 
   feed(chunk: Buffer): void {
-    if (this.report) throw new Error('the inspection has finished');
+    if (this.report) throw new RangeError('the inspection has finished: no more bytes can be fed');
     const start = this.pos;
     this.pos += chunk.length;
     if (this.headLen < HEAD_BYTES) this.headLen += chunk.copy(this.head, this.headLen, 0, HEAD_BYTES - this.headLen);

@@ -140,11 +140,11 @@ export async function vetUrl(raw: string, filter: ImportFilter): Promise<VettedU
 async function resolve(host: string): Promise<{ address: string; family: 4 | 6 }[]> {
   try {
     const all = await lookup(host, { all: true, verbatim: true });
-    if (all.length === 0) throw new Error('no address');
-    return all.map((a) => ({ address: a.address, family: a.family as 4 | 6 }));
+    if (all.length > 0) return all.map((a) => ({ address: a.address, family: a.family as 4 | 6 }));
   } catch {
-    throw new UrlRefused(`host ${host} does not resolve`);
+    // Falls through: a name that does not resolve is refused like one with no address.
   }
+  throw new UrlRefused(`host ${host} does not resolve`);
 }
 
 /** Glance's rule: a non-empty allow list is the only one that counts; else the deny list. */

@@ -12,6 +12,7 @@ import { createReadStream } from 'node:fs';
 import { rename, unlink } from 'node:fs/promises';
 import { inspectStream } from '../formats/inspector.js';
 import { type ImageFormatRules, detectedFormat, judgeUpload } from '../formats/policy.js';
+import { leftBehind } from '../store/leftovers.js';
 
 /** qemu-img's driver names for Glance's disk formats. */
 const QEMU_DRIVER: Record<string, string> = { vhd: 'vpc', ploop: 'parallels' };
@@ -33,19 +34,22 @@ export async function convertStaged(file: string, diskFormat: string, o: Convers
     await assertSafe(output, o.outputFormat, o, 'Converted image in unexpected format');
     await rename(output, file);
   } finally {
-    await unlink(output).catch(() => undefined);
+    await unlink(output).catch(leftBehind(`conversion output ${output}`));
   }
   return o.outputFormat;
 }
+
+/** Data the conversion plugin will not take in, or will not hand on: the message becomes the import task's. */
+export class ConversionRefused extends Error {}
 
 /** Safe, and exactly that format (partitioned raw counting as raw), as the plugin requires on both sides. */
 async function assertSafe(file: string, diskFormat: string, o: ConversionOptions, what: string): Promise<void> {
   const report = await inspectStream(createReadStream(file, { highWaterMark: 1024 * 1024 }), o.rules);
   const verdict = judgeUpload(report, diskFormat, o.rules);
-  if (!verdict.accepted) throw new Error(`${what}: ${verdict.reason}`);
+  if (!verdict.accepted) throw new ConversionRefused(`${what}: ${verdict.reason}`);
   const detected = detectedFormat(report).format;
   const same = detected === diskFormat || (diskFormat === 'raw' && detected === 'gpt');
-  if (!same) throw new Error(`${what}: the data is ${detected}, not ${diskFormat}`);
+  if (!same) throw new ConversionRefused(`${what}: the data is ${detected}, not ${diskFormat}`);
 }
 
 function qemuImg(args: string[]): Promise<void> {

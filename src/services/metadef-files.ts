@@ -54,17 +54,20 @@ export function metadefFiles(source: string): string[] {
     .filter((f) => statSync(f).isFile());
 }
 
+/** A metadefs file or directory that cannot be loaded as asked. */
+export class MetadefFileError extends Error {}
+
 export async function loadMetadefs(repo: MetadefsRepository, source: string, o: LoadOptions = {}): Promise<LoadReport> {
-  if ((o.preferNew || o.overwrite) && !o.merge) throw new Error('--prefer-new and --overwrite need --merge');
-  if (o.preferNew && o.overwrite) throw new Error('--prefer-new and --overwrite exclude each other');
+  if ((o.preferNew || o.overwrite) && !o.merge) throw new MetadefFileError('--prefer-new and --overwrite need --merge');
+  if (o.preferNew && o.overwrite) throw new MetadefFileError('--prefer-new and --overwrite exclude each other');
   const files = metadefFiles(source);
-  if (files.length === 0) throw new Error(`no .json files in ${source}`);
+  if (files.length === 0) throw new MetadefFileError(`no .json files in ${source}`);
   const report: LoadReport = { loaded: [], merged: [], skipped: [], errors: [] };
   for (const file of files) {
     let doc: NamespaceDocument;
     try {
       doc = JSON.parse(readFileSync(file, 'utf8')) as NamespaceDocument;
-      if (!doc || typeof doc.namespace !== 'string') throw new Error('no "namespace" in it');
+      if (!doc || typeof doc.namespace !== 'string') throw new MetadefFileError('no "namespace" in it');
     } catch (err) {
       report.errors.push(`${file}: ${(err as Error).message}`);
       continue;

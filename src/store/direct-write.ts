@@ -16,6 +16,7 @@
 import { constants } from 'node:fs';
 import { type FileHandle, open, unlink } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
+import { leftBehind } from './leftovers.js';
 
 /** Offsets and lengths are multiples of this (4 KiB covers 512 B and 4 KiB block devices). */
 const ALIGN = 4096;
@@ -36,7 +37,7 @@ export async function writeDirect(file: string, data: Readable, signal?: AbortSi
     if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err;
     // Some file systems (ramfs) create the file before refusing O_DIRECT;
     // O_EXCL means any file there now is the one this call created.
-    await unlink(file).catch(() => undefined);
+    await unlink(file).catch(leftBehind(`file ${file} of a refused direct write`));
     return null;
   }
   let inFlight: Promise<unknown> = Promise.resolve();

@@ -15,6 +15,7 @@ import { pipeline } from 'node:stream/promises';
 import { badRequest, conflict, notFound } from '../domain/errors.js';
 import { writeDirect } from './direct-write.js';
 import type { ByteRange, StagingStore } from './image-store.js';
+import { leftBehind } from './leftovers.js';
 
 /** `.<image id>.partial-<host>-<pid>-<random>`: who was writing it, so a restart can tell dead writes from live ones. */
 const PARTIAL = /^\.(.+)\.partial-(.+)-(\d+)-[0-9a-f]+$/;
@@ -44,7 +45,7 @@ export class FileStore implements StagingStore {
       await rename(temp, final);
       await fsyncPath(this.dir);
     } catch (err) {
-      await unlink(temp).catch(() => undefined);
+      await unlink(temp).catch(leftBehind(`partial file ${temp} of a failed write`));
       throw err;
     }
     const { size } = await stat(final);
@@ -80,7 +81,7 @@ export class FileStore implements StagingStore {
     for (const name of names) {
       const m = PARTIAL.exec(name);
       if (!m || m[2] !== HOST || isAlive(Number(m[3]))) continue;
-      await unlink(path.join(this.dir, name)).catch(() => undefined);
+      await unlink(path.join(this.dir, name)).catch(leftBehind(`partial file ${name} of a dead writer`));
       dead.push(m[1]);
     }
     return dead;

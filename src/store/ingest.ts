@@ -5,7 +5,7 @@
  * through, without buffering the image. An inspection verdict against the
  * image fails the stream before the store makes the data visible.
  */
-import { createHash, getHashes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { type Readable, Transform, type TransformCallback, pipeline } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { tooLarge } from '../domain/errors.js';
@@ -223,10 +223,6 @@ export class HashingCounter extends Transform {
   dispose(): void {
     this.hasher.dispose();
   }
-}
-
-export function assertHashAlgorithm(name: string): void {
-  if (!getHashes().includes(name)) throw new Error(`hashing_algorithm "${name}" is not available`);
 }
 
 export async function ingest(store: ImageStore, imageId: string, data: Readable, options: IngestOptions): Promise<IngestResult> {

@@ -6,6 +6,8 @@
  * clock, its Date header, so hosts' clocks do not matter — belongs to a
  * writer that died.
  */
+import { leftBehind } from './leftovers.js';
+
 export interface LeaseObject {
   write(): Promise<void>;
   /** The lease's age in milliseconds by the store's clock, or null when there is none. */
@@ -24,7 +26,7 @@ export async function whileLeased<T>(lease: LeaseObject, heartbeatMs: number, wo
     return await work();
   } finally {
     clearInterval(timer);
-    await lease.remove().catch(() => undefined);
+    await lease.remove().catch(leftBehind('the lease of a finished write (judged stale by its age later)'));
   }
 }
 

@@ -28,6 +28,7 @@ import { hostname } from 'node:os';
 import { containerAndObject, drain, expectStatus, quoteCredential, send, text } from './http-client.js';
 import type { ByteRange, DataAcl, ImageStore, StoreCaller } from './image-store.js';
 import { LEASE_SUFFIX, type LeaseObject, ageFromHeaders, whileLeased, writerState } from './lease.js';
+import { leftBehind } from './leftovers.js';
 import { Segmenter } from './segments.js';
 
 /** Finds a caller's object-store URL in the catalog of its token (Keystone). */
@@ -49,9 +50,7 @@ export class SwiftStore implements ImageStore {
     readonly id: string,
     private readonly o: SwiftStoreOptions,
     private readonly runtime: { storageUrlOf: StorageUrlLookup | null; heartbeatMs: number },
-  ) {
-    if (!o.tenancy && !o.auth) throw new Error(`Swift store ${id}: single-tenant mode needs credentials`);
-  }
+  ) {}
 
   async add(imageId: string, data: Readable, options: { signal?: AbortSignal; size?: number | null; caller?: StoreCaller } = {}) {
     const { account, container, location } = await this.placeFor(imageId, options.caller);
@@ -254,7 +253,7 @@ export class SwiftStore implements ImageStore {
       drain(manifest);
       return segments.reduce((sum, s) => sum + s.size_bytes, 0);
     } catch (err) {
-      for (const name of written) await this.remove(account, container, name).catch(() => undefined);
+      for (const name of written) await this.remove(account, container, name).catch(leftBehind(`segment ${container}/${name} of a failed write`));
       throw err;
     }
   }
