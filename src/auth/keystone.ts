@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import type { KeystoneOptions } from '../config/options.js';
 import { GlimpseError, unauthorized } from '../domain/errors.js';
+import { type CatalogEntry, type IssuedToken, type TokenScope, findEndpoint, identityV3, issueToken } from '../net/keystone-client.js';
 
 export interface TokenIdentity {
   userId: string | null;
@@ -45,7 +46,7 @@ export class KeystoneValidator {
   private readonly cache = new Map<string, CacheEntry>();
 
   constructor(private readonly o: KeystoneOptions) {
-    this.v3 = o.authUrl.replace(/\/+$/, '').replace(/(\/v3)?$/, '/v3');
+    this.v3 = identityV3(o.authUrl);
   }
 
   get wwwAuthenticate(): string {
@@ -97,7 +98,7 @@ export class KeystoneValidator {
   /** The service's own token, renewed a minute before it expires. */
   async service(): Promise<string> {
     if (this.serviceToken && this.serviceToken.expiresAt - 60_000 > Date.now()) return this.serviceToken.token;
-    const scope = this.o.projectName === null ? { system: { all: true } } : { project: { name: this.o.projectName, domain: { name: this.o.projectDomainName } } };
+    const scope: TokenScope = this.o.projectName === null ? { system: { all: true as const } } : { project: { name: this.o.projectName, domain: { name: this.o.projectDomainName } } };
     const issued = await this.passwordToken({ name: this.o.username, domain: this.o.userDomainName, password: this.o.password }, scope);
     if (issued.status !== 201 || !issued.token) {
       throw new KeystoneUnavailable(`the service credentials of [keystone_authtoken] were refused (${issued.status})`);
@@ -106,25 +107,16 @@ export class KeystoneValidator {
     return issued.token;
   }
 
-  /** `POST /v3/auth/tokens` with a password: the answer's status, token and body, judged by the caller. */
-  private async passwordToken(
-    user: { name: string; domain: string; password: string },
-    scope: Record<string, unknown>,
-  ): Promise<{ status: number; token: string | null; body: { token: Record<string, any> } }> {
-    const res = await this.call(`${this.v3}/auth/tokens?nocatalog`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json' },
-      body: JSON.stringify({
-        auth: { identity: { methods: ['password'], password: { user: { name: user.name, domain: { name: user.domain }, password: user.password } } }, scope },
-      }),
-    });
-    const token = res.headers.get('x-subject-token');
-    if (res.status !== 201) {
-      await res.arrayBuffer().catch(() => undefined);
-      return { status: res.status, token, body: { token: {} } };
+  /** A password token from Keystone; an unreachable Keystone is a 503, a refusal an answer for the caller to judge. */
+  private async passwordToken(user: { name: string; domain: string; password: string }, scope: TokenScope): Promise<IssuedToken> {
+    try {
+      return await issueToken(this.o.authUrl, { method: 'password', user: user.name, password: user.password, domain: { name: user.domain } }, scope, {
+        catalog: false,
+        timeoutMs: this.o.timeout * 1000,
+      });
+    } catch (err) {
+      throw new KeystoneUnavailable(err instanceof Error ? err.message : String(err));
     }
-    const body = (await res.json()) as { token: Record<string, any> };
-    return { status: res.status, token, body };
   }
 
   /**
@@ -155,15 +147,12 @@ export class KeystoneValidator {
   async objectStoreUrl(userToken: string, where: { serviceType: string; interface: string; region: string | null }): Promise<string> {
     const res = await this.call(`${this.v3}/auth/catalog`, { headers: { 'x-auth-token': userToken, accept: 'application/json' } });
     if (res.status !== 200) throw new KeystoneUnavailable(`GET /auth/catalog answered ${res.status}`);
-    const { catalog } = (await res.json()) as { catalog: { type: string; endpoints: { interface: string; region_id?: string; region?: string; url: string }[] }[] };
-    const endpoint = catalog
-      .filter((s) => s.type === where.serviceType)
-      .flatMap((s) => s.endpoints)
-      .find((e) => e.interface === where.interface && (!where.region || e.region_id === where.region || e.region === where.region));
+    const { catalog } = (await res.json()) as { catalog: CatalogEntry[] };
+    const endpoint = findEndpoint(catalog, { type: where.serviceType, interface: where.interface, region: where.region });
     if (!endpoint) {
       throw new GlimpseError('service_unavailable', `The service catalog has no ${where.interface} ${where.serviceType} endpoint${where.region ? ` in ${where.region}` : ''} for this project.`);
     }
-    return endpoint.url;
+    return endpoint;
   }
 
   /** Signs a dashboard session out: the token is revoked, not merely forgotten. */

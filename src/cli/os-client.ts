@@ -9,6 +9,7 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { type Command, Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
+import { type TokenIdentity, type TokenScope, findEndpoint, identityV3, issueToken } from '../net/keystone-client.js';
 
 export interface OsOptions {
   osCloud?: string;
@@ -103,34 +104,24 @@ export class ImageApi {
         `no credentials: set ${missing.join(', ')} (or the matching --os-* flags), or name a cloud of clouds.yaml with --os-cloud (OS_CLOUD)`,
       );
     }
-    const authUrl = o.osAuthUrl!;
-    const v3 = authUrl.replace(/\/+$/, '').replace(/(\/v3)?$/, '/v3');
-    const identity =
+    const identity: TokenIdentity =
       type === 'token' || type === 'v3token'
-        ? { methods: ['token'], token: { id: need(o.osToken, '--os-token') } }
-        : {
-            methods: ['password'],
-            password: { user: { name: need(o.osUsername, '--os-username'), domain: { name: o.osUserDomainName ?? 'Default' }, password: need(o.osPassword, '--os-password') } },
-          };
-    const scope = o.osProjectId
+        ? { method: 'token', token: need(o.osToken, '--os-token') }
+        : { method: 'password', user: need(o.osUsername, '--os-username'), password: need(o.osPassword, '--os-password'), domain: { name: o.osUserDomainName ?? 'Default' } };
+    const scope: TokenScope = o.osProjectId
       ? { project: { id: o.osProjectId } }
       : o.osProjectName
         ? { project: { name: o.osProjectName, domain: { name: o.osProjectDomainName ?? 'Default' } } }
-        : undefined;
-    const res = await fetchOrExplain(
-      `${v3}/auth/tokens`,
-      {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json' },
-        body: JSON.stringify({ auth: { identity, ...(scope ? { scope } : {}) } }),
-      },
-      'Keystone',
-    );
-    if (res.status !== 201) throw new Error(`Keystone at ${v3} refused the credentials (${await errorMessage(res)})`);
-    const token = res.headers.get('x-subject-token')!;
-    const body = (await res.json()) as { token: { catalog?: CatalogEntry[]; project?: { id: string } } };
-    const endpoint = o.osEndpoint ?? imageEndpoint(body.token.catalog ?? [], o.osInterface ?? 'public', o.osRegionName);
-    return new ImageApi(endpoint.replace(/\/+$/, ''), token, body.token.project?.id ?? null);
+        : null;
+    const v3 = identityV3(o.osAuthUrl!);
+    const issued = await issueToken(o.osAuthUrl!, identity, scope, { catalog: true, timeoutMs: 60_000 }).catch((err: unknown) => {
+      throw unreachable(`${v3}/auth/tokens`, err, 'Keystone');
+    });
+    if (issued.status !== 201 || !issued.token) throw new Error(`Keystone at ${v3} refused the credentials (${issued.status}: ${issued.error})`);
+    const iface = o.osInterface ?? 'public';
+    const endpoint = o.osEndpoint ?? findEndpoint(issued.body.token.catalog ?? [], { type: 'image', interface: iface, region: o.osRegionName });
+    if (!endpoint) throw new Error(`no ${iface.replace(/URL$/, '')} image endpoint in the catalog${o.osRegionName ? ` for region ${o.osRegionName}` : ''}`);
+    return new ImageApi(endpoint.replace(/\/+$/, ''), issued.token, (issued.body.token.project?.id as string | undefined) ?? null);
   }
 
   headers(extra: Record<string, string> = {}): Record<string, string> {
@@ -158,19 +149,6 @@ export class ApiError extends Error {
   ) {
     super(message);
   }
-}
-
-interface CatalogEntry {
-  type: string;
-  endpoints: { interface: string; region?: string; region_id?: string; url: string }[];
-}
-
-function imageEndpoint(catalog: CatalogEntry[], iface: string, region?: string): string {
-  const service = catalog.find((c) => c.type === 'image');
-  const wanted = iface.replace(/URL$/, '');
-  const endpoint = service?.endpoints.find((e) => e.interface === wanted && (!region || e.region === region || e.region_id === region));
-  if (!endpoint) throw new Error(`no ${wanted} image endpoint in the catalog${region ? ` for region ${region}` : ''}`);
-  return endpoint.url;
 }
 
 async function errorMessage(res: Response): Promise<string> {

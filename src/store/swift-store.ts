@@ -28,6 +28,7 @@ import { hostname } from 'node:os';
 import { containerAndObject, drain, expectStatus, quoteCredential, send, text } from './http-client.js';
 import type { ByteRange, DataAcl, ImageStore, StoreCaller } from './image-store.js';
 import { LEASE_SUFFIX, type LeaseObject, ageFromHeaders, whileLeased, writerState } from './lease.js';
+import { findEndpoint, issueToken } from '../net/keystone-client.js';
 import { leftBehind } from './leftovers.js';
 import { Segmenter } from './segments.js';
 
@@ -371,25 +372,19 @@ async function authenticate(auth: SwiftAuthOptions): Promise<Session> {
     return { token, storageUrl: storageUrl.replace(/\/$/, '') };
   }
   const [project, user] = auth.project ? [auth.project, auth.user] : splitTenantUser(auth.user);
-  const body = {
-    auth: {
-      identity: { methods: ['password'], password: { user: { name: user, password: auth.key, domain: { id: auth.userDomain ?? 'default' } } } },
-      scope: { project: { name: project, domain: { id: auth.projectDomain ?? 'default' } } },
-    },
-  };
-  const res = await send({
-    method: 'POST',
-    url: `${auth.url.replace(/\/$/, '')}/auth/tokens`,
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
+  const issued = await issueToken(
+    auth.url,
+    { method: 'password', user, password: auth.key, domain: { id: auth.userDomain ?? 'default' } },
+    { project: { name: project, domain: { id: auth.projectDomain ?? 'default' } } },
+    { catalog: true, timeoutMs: 30_000 },
+  ).catch((err: unknown) => {
+    throw new GlimpseError('service_unavailable', `Keystone at ${auth.url} cannot be reached for Swift's credentials (${err instanceof Error ? err.message : String(err)})`);
   });
-  const answer = JSON.parse((await text(res)) || '{}') as { token?: { catalog?: { type: string; endpoints: { interface: string; url: string }[] }[] } };
-  const token = res.headers['x-subject-token'];
-  const endpoint = answer.token?.catalog?.find((s) => s.type === 'object-store')?.endpoints.find((e) => e.interface === 'public');
-  if (res.statusCode !== 201 || typeof token !== 'string' || !endpoint) {
-    throw new GlimpseError('service_unavailable', `Swift authentication through Keystone failed (${res.statusCode}) at ${auth.url}`);
+  const endpoint = findEndpoint(issued.body.token.catalog ?? [], { type: 'object-store', interface: 'public' });
+  if (issued.status !== 201 || !issued.token || !endpoint) {
+    throw new GlimpseError('service_unavailable', `Swift authentication through Keystone failed (${issued.status}) at ${auth.url}`);
   }
-  return { token, storageUrl: endpoint.url.replace(/\/$/, '') };
+  return { token: issued.token, storageUrl: endpoint.replace(/\/$/, '') };
 }
 
 /** Glance's single-tenant user is `<project>:<user>`. */
