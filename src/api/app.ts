@@ -261,10 +261,12 @@ const DISCARD_MS = 30_000;
 function discardThenClose(body: http.IncomingMessage, idleMs: number): void {
   if (body.destroyed) return;
   let left = DISCARD_BYTES;
-  const close = () => body.socket?.destroy();
-  const overall = setTimeout(close, DISCARD_MS);
+  const socket = body.socket;
+  const close = () => socket?.destroy();
+  // Unreferenced: a connection being drained never keeps the process alive.
+  const overall = setTimeout(close, DISCARD_MS).unref();
   // A client that stops sending is not waited for beyond the body idle timeout.
-  let idle = setTimeout(close, idleMs);
+  let idle = setTimeout(close, idleMs).unref();
   const stop = () => {
     clearTimeout(overall);
     clearTimeout(idle);
@@ -273,10 +275,11 @@ function discardThenClose(body: http.IncomingMessage, idleMs: number): void {
     left -= chunk.length;
     if (left <= 0) return close();
     clearTimeout(idle);
-    idle = setTimeout(close, idleMs);
+    idle = setTimeout(close, idleMs).unref();
   });
   body.once('end', stop);
   body.once('close', stop);
+  socket?.once('close', stop);
   body.resume();
 }
 
