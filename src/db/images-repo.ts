@@ -6,7 +6,7 @@
  */
 import type { Kysely } from 'kysely';
 import { conflict, tooLarge } from '../domain/errors.js';
-import { type Image, type ImageLocation, type ImageStatus, RESERVED_PREFIX, type Visibility } from '../domain/image.js';
+import { type Image, type ImageLocation, type ImageStatus, RESERVED_PREFIX, type Visibility, transition } from '../domain/image.js';
 import { IMAGE_COLUMNS, type ImageListQuery } from '../domain/image-query.js';
 import { dict } from '../domain/dict.js';
 import { type Db, fromBool, fromTime } from './connection.js';
@@ -113,6 +113,11 @@ export class ImagesRepository {
    * there once this change is made, whatever runs beside it.
    */
   async update(id: string, change: ImageChange, fromStatus?: ImageStatus | ImageStatus[], quotas?: ChildQuotas, within?: Trx): Promise<Image> {
+    const to = change.fields?.status;
+    if (to !== undefined) {
+      if (!fromStatus) throw new TypeError(`a change of status (to ${to}) must name the statuses it moves from`);
+      transition(fromStatus, to);
+    }
     const now = new Date();
     await this.inTransaction(within, async (trx) => {
       let query = trx

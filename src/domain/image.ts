@@ -3,7 +3,7 @@
  * they are the same in the database, here and on the wire, so no layer has to
  * translate them.
  */
-import { badRequest, forbidden } from './errors.js';
+import { badRequest, conflict, forbidden } from './errors.js';
 
 export const IMAGE_STATUSES = [
   'queued', 'saving', 'active', 'killed', 'deleted', 'uploading', 'importing', 'pending_delete', 'deactivated',
@@ -56,8 +56,15 @@ const TRANSITIONS: Record<ImageStatus, readonly ImageStatus[]> = {
   deleted: [],
 };
 
-export function canTransition(from: ImageStatus, to: ImageStatus): boolean {
-  return TRANSITIONS[from].includes(to);
+/**
+ * The one check of a status change: `to`, if Glance allows moving there from
+ * every status in `from`; else a 409. Every change of status is written as a
+ * compare-and-set from known statuses (images-repo.update), which calls this.
+ */
+export function transition(from: ImageStatus | readonly ImageStatus[], to: ImageStatus): ImageStatus {
+  const refused = [from].flat().filter((f) => f !== to && !TRANSITIONS[f].includes(to));
+  if (refused.length) throw conflict(`Image status transition from '${refused.join("' or '")}' to '${to}' is not allowed`);
+  return to;
 }
 
 /** Base attributes a client may set on create (validated against the image schema). */
