@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
-import { buildApp } from './api/app.js';
+import { type AppDeps, buildApp } from './api/app.js';
 import { identityResolver } from './auth/identity.js';
 import { KeystoneValidator } from './auth/keystone.js';
 import { Policy } from './auth/policy.js';
@@ -22,7 +22,7 @@ import { TasksRepository } from './db/tasks-repo.js';
 import { UsageRepository } from './db/usage-repo.js';
 import { EXTRA_INDEX_HINT, missingExtraIndexes } from './db/extra-indexes.js';
 import { assertUsableSchema, schemaState, syncDatabase } from './db/migrate.js';
-import { imageSchema } from './domain/schemas.js';
+import { type JsonSchema, imageSchema } from './domain/schemas.js';
 import { ImageDataService } from './services/image-data.js';
 import { seedCatalog } from './services/metadef-files.js';
 import { DataSharing, callerOf } from './services/data-sharing.js';
@@ -151,7 +151,35 @@ export async function compose(config: GlimpseConfig, logger = createLogger(confi
   const imports = new ImportService({ access, createImage: (ctx, body) => images.create(ctx, body), repo, tasks: tasksRepo, stores, worker, config });
   const recovery = await startRecovery(imageData, worker, config.recoveryIntervalMs, logger);
 
-  const app = buildApp({
+  const app = buildApp(appDeps(config, logger, { db, policy, keystone, schema, images, access, imageData, members, imports, quotas, tasks: tasksRepo }));
+  return {
+    app,
+    db,
+    stop: async () => {
+      clearInterval(recovery);
+      await worker.close();
+      await db.close();
+    },
+  };
+}
+
+/** What compose() built, as the HTTP application needs it. */
+interface AppParts {
+  db: Db;
+  policy: Policy;
+  keystone: KeystoneValidator | null;
+  schema: JsonSchema;
+  images: ImagesService;
+  access: ImageAccess;
+  imageData: ImageDataService;
+  members: MembersService;
+  imports: ImportService;
+  quotas: Quotas;
+  tasks: TasksRepository;
+}
+
+function appDeps(config: GlimpseConfig, logger: Logger, { db, policy, keystone, schema, images, access, imageData, members, imports, quotas, tasks }: AppParts): AppDeps {
+  return {
     logger,
     identity: identityResolver({
       noauthProjectId: config.noauthProjectId,
@@ -166,7 +194,7 @@ export async function compose(config: GlimpseConfig, logger = createLogger(confi
     imageData,
     members,
     imports,
-    tasks: new TasksService({ tasks: tasksRepo, access, policy, limits: config }),
+    tasks: new TasksService({ tasks, access, policy, limits: config }),
     metadefs: new MetadefsService(new MetadefsRepository(db), policy),
     limits: config,
     imageSchema: schema,
@@ -195,15 +223,6 @@ export async function compose(config: GlimpseConfig, logger = createLogger(confi
     storeIds: config.multiStore ? config.stores.map((s) => s.id) : null,
     health: async () => ((await db.ping(2000)) ? null : 'the database gives no connection within 2 s'),
     timeouts: { clientSocketMs: config.clientSocketTimeoutMs, jsonBodyMs: config.jsonBodyTimeoutMs, bodyIdleMs: config.bodyIdleTimeoutMs },
-  });
-  return {
-    app,
-    db,
-    stop: async () => {
-      clearInterval(recovery);
-      await worker.close();
-      await db.close();
-    },
   };
 }
 

@@ -5,7 +5,9 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { Socket } from 'node:net';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerFactory, type FastifyServerOptions,
+} from 'fastify';
 import type { Logger } from 'pino';
 import type { IdentityResolver } from '../auth/identity.js';
 import type { CorsConfig } from '../config/options.js';
@@ -64,7 +66,18 @@ const JSON_BODY_LIMIT = 16 * 1024 * 1024;
 
 export function buildApp(deps: AppDeps): FastifyInstance {
   const multiStore = deps.storeIds !== null;
-  const app = Fastify({
+  const app = Fastify(fastifyOptions(deps, multiStore));
+  requestHeaders(app, deps);
+  closeAnsweredUploads(app);
+  glanceErrors(app, deps);
+  versionRoutes(app, { publicEndpoint: deps.publicEndpoint, multiStore, health: deps.health });
+  if (deps.dashboard) dashboardRoutes(app, deps.dashboard);
+  app.register(async (api) => apiRoutes(api, deps));
+  return app;
+}
+
+function fastifyOptions(deps: AppDeps, multiStore: boolean): FastifyServerOptions & { serverFactory: FastifyServerFactory } {
+  return {
     loggerInstance: deps.logger as FastifyBaseLogger,
     exposeHeadRoutes: false,
     // Tags and property names travel in paths. Any length reaches the route,
@@ -93,8 +106,11 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       server.on('clientError', answerUnparsable);
       return server;
     },
-  });
+  };
+}
 
+/** Every answer carries its request id; an overlong one, or an unstorable query, is refused first. CORS, when configured. */
+function requestHeaders(app: FastifyInstance, deps: AppDeps): void {
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-openstack-request-id', request.id);
     assertStorableQuery(request.url);
@@ -107,10 +123,14 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     const cors = deps.cors;
     app.addHook('onRequest', async (request, reply) => applyCors(cors, request, reply));
   }
+}
 
-  // Connections still sending the body of a request already answered (a
-  // refused upload): a closing server has nothing left to say on them, and
-  // does not wait for their clients to finish or fall silent.
+/**
+ * Connections still sending the body of a request already answered (a
+ * refused upload): a closing server has nothing left to say on them, and
+ * does not wait for their clients to finish or fall silent.
+ */
+function closeAnsweredUploads(app: FastifyInstance): void {
   const answeredButSending = new Set<Socket>();
   const socketOf = new WeakMap<FastifyRequest, Socket>();
   app.addHook('onRequest', async (request) => {
@@ -128,6 +148,10 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.addHook('preClose', async () => {
     for (const socket of answeredButSending) socket.destroy();
   });
+}
+
+/** The one place an error becomes an answer: Glance's status and body, by the error's kind. */
+function glanceErrors(app: FastifyInstance, deps: AppDeps): void {
   app.setErrorHandler((error, request, reply) => {
     const known = toGlimpseError(error);
     if (!known) {
@@ -150,37 +174,35 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     const rendered = renderError(404, 'The resource could not be found.', request.headers.accept);
     return reply.code(404).type(rendered.contentType).send(rendered.body);
   });
+}
 
-  versionRoutes(app, { publicEndpoint: deps.publicEndpoint, multiStore, health: deps.health });
-  if (deps.dashboard) dashboardRoutes(app, deps.dashboard);
-  app.register(async (api) => {
-    api.decorateRequest('ctx', null as never);
-    api.addHook('onRequest', async (request) => {
-      request.ctx = await deps.identity(request.headers, request.id);
-    });
-    api.addHook('preValidation', async (request) => assertStorableParams(request));
-    api.register(async (json) => {
-      jsonBodies(json, deps.timeouts?.jsonBodyMs ?? 60_000);
-      imageRoutes(json, {
-        images: deps.images,
-        access: deps.access,
-        wire: deps.wire,
-        publicEndpoint: deps.publicEndpoint,
-        enabledImportMethods: deps.info.enabledImportMethods,
-        storeIds: deps.storeIds,
-      });
-      memberRoutes(json, deps.members);
-      taskRoutes(json, deps.imports, deps.tasks, deps.publicEndpoint);
-      storeRoutes(json, deps.imageData);
-      metadefRoutes(json, deps.metadefs, deps.limits, deps.publicEndpoint);
-      schemaRoutes(json, deps.imageSchema);
-      infoRoutes(json, deps.info);
-    });
-    api.register(async (data) =>
-      imageDataRoutes(data, deps.imageData, { bodyIdleMs: deps.timeouts?.bodyIdleMs ?? 60_000, clientSocketMs: deps.timeouts?.clientSocketMs ?? 900_000 }),
-    );
+/** The authenticated API: the caller's identity first, then JSON routes, and the data routes with their own body handling. */
+async function apiRoutes(api: FastifyInstance, deps: AppDeps): Promise<void> {
+  api.decorateRequest('ctx', null as never);
+  api.addHook('onRequest', async (request) => {
+    request.ctx = await deps.identity(request.headers, request.id);
   });
-  return app;
+  api.addHook('preValidation', async (request) => assertStorableParams(request));
+  api.register(async (json) => {
+    jsonBodies(json, deps.timeouts?.jsonBodyMs ?? 60_000);
+    imageRoutes(json, {
+      images: deps.images,
+      access: deps.access,
+      wire: deps.wire,
+      publicEndpoint: deps.publicEndpoint,
+      enabledImportMethods: deps.info.enabledImportMethods,
+      storeIds: deps.storeIds,
+    });
+    memberRoutes(json, deps.members);
+    taskRoutes(json, deps.imports, deps.tasks, deps.publicEndpoint);
+    storeRoutes(json, deps.imageData);
+    metadefRoutes(json, deps.metadefs, deps.limits, deps.publicEndpoint);
+    schemaRoutes(json, deps.imageSchema);
+    infoRoutes(json, deps.info);
+  });
+  api.register(async (data) =>
+    imageDataRoutes(data, deps.imageData, { bodyIdleMs: deps.timeouts?.bodyIdleMs ?? 60_000, clientSocketMs: deps.timeouts?.clientSocketMs ?? 900_000 }),
+  );
 }
 
 /**

@@ -380,6 +380,13 @@ Examples:
       .option('--project <project>', 'the new owner; with --accept/--reject/--pending, the member project whose status to change')
       .action(set),
   );
+  addDataCommands(image);
+  addSharingCommands(image);
+  return image;
+}
+
+/** unset, delete, save, stage, import, inspect, deactivate, reactivate. */
+function addDataCommands(image: Command): void {
   image.addCommand(
     cmd('unset', 'remove properties or tags', 'glimpse image unset --property hw_disk_bus --tag stable cirros')
       .argument('<image>')
@@ -407,6 +414,10 @@ Examples:
   image.addCommand(inspectCommand());
   image.addCommand(cmd('deactivate', 'deactivate an image', 'glimpse image deactivate cirros').argument('<image>').action((i: string, o: Opts) => action(i, 'deactivate', o)));
   image.addCommand(cmd('reactivate', 'reactivate an image', 'glimpse image reactivate cirros').argument('<image>').action((i: string, o: Opts) => action(i, 'reactivate', o)));
+}
+
+/** Sharing, members and tags: `image add|remove project`, `image member list`, `image tag add|remove`. */
+function addSharingCommands(image: Command): void {
   const add = new Command('add').description('share');
   add.addCommand(withOutputOptions(cmd('project', 'share an image with a project', 'glimpse image add project cirros <project id>').argument('<image>').argument('<project>')).action(addProject));
   image.addCommand(add);
@@ -420,5 +431,4 @@ Examples:
   tags.addCommand(cmd('add', 'add a tag', 'glimpse image tag add cirros stable').argument('<image>').argument('<tag>').action((i: string, t: string, o: Opts) => tag(i, t, true, o)));
   tags.addCommand(cmd('remove', 'remove a tag', 'glimpse image tag remove cirros stable').argument('<image>').argument('<tag>').action((i: string, t: string, o: Opts) => tag(i, t, false, o)));
   image.addCommand(tags);
-  return image;
 }
