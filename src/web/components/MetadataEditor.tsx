@@ -60,38 +60,7 @@ export function MetadataEditor({ image, onChanged }: { image: Image; onChanged: 
 
   return (
     <div class="metadata">
-      <table class="properties">
-        <caption class="visually-hidden">Properties of this image</caption>
-        <thead>
-          <tr>
-            <th scope="col">Property</th>
-            <th scope="col">Value</th>
-            <th scope="col">
-              <span class="visually-hidden">Actions</span>
-            </th>
-          </tr>
-        </thead>
-        <tbody>
-          {properties.map(([k, v]) => (
-            <tr key={k}>
-              <th scope="row" class="mono">
-                {k}
-              </th>
-              <td class="wrap">{v}</td>
-              <td>
-                <button type="button" aria-label={`Remove ${k}`} onClick={() => void apply('remove', k)}>
-                  Remove
-                </button>
-              </td>
-            </tr>
-          ))}
-          {properties.length === 0 && (
-            <tr>
-              <td colSpan={3}>No extra properties.</td>
-            </tr>
-          )}
-        </tbody>
-      </table>
+      <PropertyTable properties={properties} onRemove={(k) => void apply('remove', k)} />
       <ErrorBox error={error ?? namespaces.error ?? detail.error} />
       <div class="columns">
         <section aria-labelledby="catalog-title">
@@ -123,6 +92,44 @@ export function MetadataEditor({ image, onChanged }: { image: Image; onChanged: 
         <FreeForm onSet={(k, v) => apply('add', k, v)} />
       </div>
     </div>
+  );
+}
+
+/** The image's extra properties, each with its remove button. */
+function PropertyTable({ properties, onRemove }: { properties: [string, string][]; onRemove: (key: string) => void }) {
+  return (
+    <table class="properties">
+      <caption class="visually-hidden">Properties of this image</caption>
+      <thead>
+        <tr>
+          <th scope="col">Property</th>
+          <th scope="col">Value</th>
+          <th scope="col">
+            <span class="visually-hidden">Actions</span>
+          </th>
+        </tr>
+      </thead>
+      <tbody>
+        {properties.map(([k, v]) => (
+          <tr key={k}>
+            <th scope="row" class="mono">
+              {k}
+            </th>
+            <td class="wrap">{v}</td>
+            <td>
+              <button type="button" aria-label={`Remove ${k}`} onClick={() => onRemove(k)}>
+                Remove
+              </button>
+            </td>
+          </tr>
+        ))}
+        {properties.length === 0 && (
+          <tr>
+            <td colSpan={3}>No extra properties.</td>
+          </tr>
+        )}
+      </tbody>
+    </table>
   );
 }
 

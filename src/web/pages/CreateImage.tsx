@@ -14,25 +14,28 @@ import { go, href } from '../router';
 import { type Progress, type Upload, uploadFile } from '../upload';
 
 type Method = 'upload' | 'glance-direct' | 'web-download' | 'none';
+type Setter = (key: 'disk_format' | 'container_format' | 'properties' | 'method' | 'url') => (e: Event) => void;
+
+const EMPTY_FORM = {
+  name: '',
+  disk_format: 'qcow2',
+  container_format: 'bare',
+  min_disk: '0',
+  min_ram: '0',
+  visibility: 'private',
+  protected: false,
+  tags: '',
+  properties: '',
+  method: 'upload' as Method,
+  url: '',
+};
 
 export function CreateImage({ schema }: { schema: ImageSchema | null }) {
   const methods = useAsync(
     () => api<{ 'import-methods': { value: string[] } }>('GET', '/v2/info/import').then((r) => r['import-methods'].value),
     [],
   );
-  const [form, setForm] = useState({
-    name: '',
-    disk_format: 'qcow2',
-    container_format: 'bare',
-    min_disk: '0',
-    min_ram: '0',
-    visibility: 'private',
-    protected: false,
-    tags: '',
-    properties: '',
-    method: 'upload' as Method,
-    url: '',
-  });
+  const [form, setForm] = useState(EMPTY_FORM);
   const [file, setFile] = useState<File | null>(null);
   const [progress, setProgress] = useState<Progress | null>(null);
   const [upload, setUpload] = useState<Upload | null>(null);
@@ -78,9 +81,6 @@ export function CreateImage({ schema }: { schema: ImageSchema | null }) {
     }
   };
 
-  const available = methods.data ?? [];
-  const diskFormats = schemaEnum(schema, 'disk_format');
-  const containerFormats = schemaEnum(schema, 'container_format');
   return (
     <section aria-labelledby="create-title">
       <h1 id="create-title">Create image</h1>
@@ -88,50 +88,11 @@ export function CreateImage({ schema }: { schema: ImageSchema | null }) {
         <fieldset disabled={busy || created !== null}>
           <legend>Record</legend>
           <RecordFields values={form} set={set} />
-          <label>
-            Disk format
-            <select name="disk_format" value={form.disk_format} onChange={set('disk_format')}>
-              {diskFormats.map((f) => (
-                <option key={f}>{f}</option>
-              ))}
-            </select>
-          </label>
-          <label>
-            Container format
-            <select name="container_format" value={form.container_format} onChange={set('container_format')}>
-              {containerFormats.map((f) => (
-                <option key={f}>{f}</option>
-              ))}
-            </select>
-          </label>
-          <label>
-            Properties (one key=value per line)
-            <textarea name="properties" rows={3} value={form.properties} onInput={set('properties')} />
-          </label>
+          <FormatFields values={form} set={set} diskFormats={schemaEnum(schema, 'disk_format')} containerFormats={schemaEnum(schema, 'container_format')} />
         </fieldset>
         <fieldset disabled={busy}>
           <legend>Data</legend>
-          <label>
-            How
-            <select name="method" value={form.method} onChange={set('method')}>
-              <option value="upload">Upload a file</option>
-              {available.includes('glance-direct') && <option value="glance-direct">Stage a file, then import (glance-direct)</option>}
-              {available.includes('web-download') && <option value="web-download">Import from a URL (web-download)</option>}
-              <option value="none">No data yet</option>
-            </select>
-          </label>
-          {(form.method === 'upload' || form.method === 'glance-direct') && (
-            <label>
-              File
-              <input name="file" type="file" required onChange={(e) => setFile((e.target as HTMLInputElement).files?.[0] ?? null)} />
-            </label>
-          )}
-          {form.method === 'web-download' && (
-            <label>
-              URL
-              <input name="url" type="url" required value={form.url} onInput={set('url')} />
-            </label>
-          )}
+          <DataFields values={form} set={set} available={methods.data ?? []} setFile={setFile} />
         </fieldset>
         {progress && <UploadProgress progress={progress} onCancel={upload ? () => upload.cancel() : undefined} />}
         <ErrorBox error={error} />
@@ -172,4 +133,61 @@ function refusal(err: unknown, image: Image | null): unknown {
     return new Error(`The image data was refused: ${err.message} The record ${image?.name ?? ''} stays queued, without data.`);
   }
   return err;
+}
+
+/** What the data is: its disk and container formats (the schema's lists) and extra properties. */
+function FormatFields({ values, set, diskFormats, containerFormats }: { values: { disk_format: string; container_format: string; properties: string }; set: Setter; diskFormats: string[]; containerFormats: string[] }) {
+  return (
+    <>
+      <label>
+        Disk format
+        <select name="disk_format" value={values.disk_format} onChange={set('disk_format')}>
+          {diskFormats.map((f) => (
+            <option key={f}>{f}</option>
+          ))}
+        </select>
+      </label>
+      <label>
+        Container format
+        <select name="container_format" value={values.container_format} onChange={set('container_format')}>
+          {containerFormats.map((f) => (
+            <option key={f}>{f}</option>
+          ))}
+        </select>
+      </label>
+      <label>
+        Properties (one key=value per line)
+        <textarea name="properties" rows={3} value={values.properties} onInput={set('properties')} />
+      </label>
+    </>
+  );
+}
+
+/** How the data comes: an upload, a staged file imported, a URL, or none yet (only the methods the server enables). */
+function DataFields({ values, set, available, setFile }: { values: { method: Method; url: string }; set: Setter; available: string[]; setFile: (f: File | null) => void }) {
+  return (
+    <>
+      <label>
+        How
+        <select name="method" value={values.method} onChange={set('method')}>
+          <option value="upload">Upload a file</option>
+          {available.includes('glance-direct') && <option value="glance-direct">Stage a file, then import (glance-direct)</option>}
+          {available.includes('web-download') && <option value="web-download">Import from a URL (web-download)</option>}
+          <option value="none">No data yet</option>
+        </select>
+      </label>
+      {(values.method === 'upload' || values.method === 'glance-direct') && (
+        <label>
+          File
+          <input name="file" type="file" required onChange={(e) => setFile((e.target as HTMLInputElement).files?.[0] ?? null)} />
+        </label>
+      )}
+      {values.method === 'web-download' && (
+        <label>
+          URL
+          <input name="url" type="url" required value={values.url} onInput={set('url')} />
+        </label>
+      )}
+    </>
+  );
 }

@@ -9,7 +9,7 @@ import { ErrorBox } from '../components/ErrorBox';
 import { VISIBILITIES } from '../components/RecordFields';
 import { useAsync } from '../components/useAsync';
 import { bytes, date } from '../format';
-import { BUSY_STATUSES, type ImageList, type ImageSchema, schemaEnum } from '../images';
+import { BUSY_STATUSES, type Image, type ImageList, type ImageSchema, schemaEnum } from '../images';
 import { go, href, route } from '../router';
 import { isAdmin } from '../session';
 
@@ -65,23 +65,7 @@ export function Images({ schema }: { schema: ImageSchema | null }) {
             </tr>
           </thead>
           <tbody>
-            {data?.images.map((image) => (
-              <tr key={image.id}>
-                <td>
-                  <a href={href('images', image.id)}>{image.name || image.id}</a>
-                </td>
-                <td>
-                  <Status status={image.status} />
-                </td>
-                <td>{image.visibility}</td>
-                <td>{image.protected ? 'yes' : 'no'}</td>
-                <td>{image.disk_format ?? '—'}</td>
-                <td class="num">{bytes(image.size)}</td>
-                <td class="num">{bytes(image.virtual_size)}</td>
-                {admin && <td class="mono">{image.owner ?? '—'}</td>}
-                <td>{date(image.created_at)}</td>
-              </tr>
-            ))}
+            {data?.images.map((image) => <ImageRow key={image.id} image={image} admin={admin} />)}
             {data && data.images.length === 0 && (
               <tr>
                 <td colSpan={admin ? 9 : 8}>No images match.</td>
@@ -99,6 +83,26 @@ export function Images({ schema }: { schema: ImageSchema | null }) {
         </button>
       </nav>
     </section>
+  );
+}
+
+function ImageRow({ image, admin }: { image: Image; admin: boolean }) {
+  return (
+    <tr>
+      <td>
+        <a href={href('images', image.id)}>{image.name || image.id}</a>
+      </td>
+      <td>
+        <Status status={image.status} />
+      </td>
+      <td>{image.visibility}</td>
+      <td>{image.protected ? 'yes' : 'no'}</td>
+      <td>{image.disk_format ?? '—'}</td>
+      <td class="num">{bytes(image.size)}</td>
+      <td class="num">{bytes(image.virtual_size)}</td>
+      {admin && <td class="mono">{image.owner ?? '—'}</td>}
+      <td>{date(image.created_at)}</td>
+    </tr>
   );
 }
 
@@ -155,42 +159,10 @@ function Filters({ query, diskFormats }: { query: URLSearchParams; diskFormats: 
         Name
         <input value={form.name} onInput={set('name')} />
       </label>
-      <label>
-        Status
-        <select value={form.status} onChange={set('status')}>
-          <option value="">any</option>
-          {STATUSES.map((s) => (
-            <option key={s}>{s}</option>
-          ))}
-        </select>
-      </label>
-      <label>
-        Visibility
-        <select value={form.visibility} onChange={set('visibility')}>
-          <option value="">default</option>
-          {VISIBILITY_FILTERS.map((s) => (
-            <option key={s}>{s}</option>
-          ))}
-        </select>
-      </label>
-      <label>
-        Shared with me
-        <select value={form.member_status} onChange={set('member_status')}>
-          <option value="">accepted</option>
-          <option value="pending">pending</option>
-          <option value="rejected">rejected</option>
-          <option value="all">all</option>
-        </select>
-      </label>
-      <label>
-        Disk format
-        <select value={form.disk_format} onChange={set('disk_format')}>
-          <option value="">any</option>
-          {diskFormats.map((s) => (
-            <option key={s}>{s}</option>
-          ))}
-        </select>
-      </label>
+      <Choice label="Status" value={form.status} onChange={set('status')} options={[['', 'any'], ...STATUSES]} />
+      <Choice label="Visibility" value={form.visibility} onChange={set('visibility')} options={[['', 'default'], ...VISIBILITY_FILTERS]} />
+      <Choice label="Shared with me" value={form.member_status} onChange={set('member_status')} options={[['', 'accepted'], 'pending', 'rejected', 'all']} />
+      <Choice label="Disk format" value={form.disk_format} onChange={set('disk_format')} options={[['', 'any'], ...diskFormats]} />
       <label>
         Tag
         <input value={form.tag} onInput={set('tag')} />
@@ -199,30 +171,29 @@ function Filters({ query, diskFormats }: { query: URLSearchParams; diskFormats: 
         Property
         <input value={form.property} onInput={set('property')} placeholder="key=value" />
       </label>
-      <label>
-        Sort by
-        <select value={form.sort_key} onChange={set('sort_key')}>
-          {SORT_KEYS.map((s) => (
-            <option key={s}>{s}</option>
-          ))}
-        </select>
-      </label>
-      <label>
-        Order
-        <select value={form.sort_dir} onChange={set('sort_dir')}>
-          <option value="desc">descending</option>
-          <option value="asc">ascending</option>
-        </select>
-      </label>
-      <label>
-        Per page
-        <select value={form.limit} onChange={set('limit')}>
-          {PAGE_SIZES.map((s) => (
-            <option key={s}>{s}</option>
-          ))}
-        </select>
-      </label>
+      <Choice label="Sort by" value={form.sort_key} onChange={set('sort_key')} options={SORT_KEYS} />
+      <Choice label="Order" value={form.sort_dir} onChange={set('sort_dir')} options={[['desc', 'descending'], ['asc', 'ascending']]} />
+      <Choice label="Per page" value={form.limit} onChange={set('limit')} options={PAGE_SIZES} />
       <button type="submit">Apply filters</button>
     </form>
+  );
+}
+
+/** A labelled select; an option is its value, or [value, text] when they differ. */
+function Choice({ label, value, onChange, options }: { label: string; value: string; onChange: (e: Event) => void; options: readonly (string | readonly [string, string])[] }) {
+  return (
+    <label>
+      {label}
+      <select value={value} onChange={onChange}>
+        {options.map((o) => {
+          const [v, text] = typeof o === 'string' ? [o, o] : o;
+          return (
+            <option key={v} value={v}>
+              {text}
+            </option>
+          );
+        })}
+      </select>
+    </label>
   );
 }
