@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 import Fastify, {
   type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerFactory, type FastifyServerOptions,
 } from 'fastify';
@@ -135,7 +135,8 @@ function closeAnsweredUploads(app: FastifyInstance): void {
   const socketOf = new WeakMap<FastifyRequest, Socket>();
   app.addHook('onRequest', async (request) => {
     // Kept now: a body destroyed by a failed upload no longer points to its socket.
-    if (!request.raw.complete) socketOf.set(request, request.raw.socket);
+    // (Requests injected in-process have no real socket, and nothing to close.)
+    if (!request.raw.complete && request.raw.socket instanceof Socket) socketOf.set(request, request.raw.socket);
     // A new request on the connection: it is no longer only finishing an answered one.
     answeredButSending.delete(request.raw.socket);
   });
@@ -212,11 +213,14 @@ async function apiRoutes(api: FastifyInstance, deps: AppDeps): Promise<void> {
  */
 function jsonBodies(app: FastifyInstance, timeoutMs: number): void {
   app.removeAllContentTypeParsers();
-  app.addHook('onRequest', async (request) => {
+  app.addHook('onRequest', async (request, reply) => {
     if (request.raw.complete) return;
-    const timer = setTimeout(() => request.raw.destroy(new Error('request body timed out')), timeoutMs);
-    request.raw.once('end', () => clearTimeout(timer));
-    request.raw.once('close', () => clearTimeout(timer));
+    // Unreferenced, and stopped once the answer is out: a timer never outlives its request.
+    const timer = setTimeout(() => request.raw.destroy(new Error('request body timed out')), timeoutMs).unref();
+    const stop = () => clearTimeout(timer);
+    request.raw.once('end', stop);
+    request.raw.once('close', stop);
+    reply.raw.once('close', stop);
   });
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request: FastifyRequest, bytes: string | Buffer, done) => {
     try {

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ADMIN, ALPHA_MEMBER, BETA_MEMBER, Client } from '../helpers/client.js';
-import { type TestServer, startTestServer } from '../helpers/server.js';
+import { type TestServer, composeTestServer } from '../helpers/server.js';
 
 const NS = '/v2/metadefs/namespaces';
 
@@ -11,7 +11,7 @@ describe('metadefs', () => {
   let admin: Client;
   let member: Client;
   before(async () => {
-    server = await startTestServer({ auth: 'headers' });
+    server = await composeTestServer({ auth: 'headers' });
     admin = new Client(server.url, ADMIN);
     member = new Client(server.url, ALPHA_MEMBER);
   });

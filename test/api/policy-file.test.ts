@@ -2,11 +2,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ADMIN, ALPHA_MEMBER, ALPHA_READER, BETA_MEMBER, Client } from '../helpers/client.js';
-import { startTestServer } from '../helpers/server.js';
+import { composeTestServer } from '../helpers/server.js';
 
 describe('policy file', () => {
   it('overrides rules from policy.yaml found beside the config file', async () => {
-    const server = await startTestServer({
+    const server = await composeTestServer({
       auth: 'headers',
       ini: '[DEFAULT]\n',
       files: { 'policy.yaml': '# operators\' overrides\npublicize_image: "role:member"\nget_images: "!"\ncontext_is_admin: "role:admin or role:superuser"\n' },
@@ -27,7 +27,7 @@ describe('policy file', () => {
   });
 
   it('reads a JSON policy file named by [oslo_policy] policy_file', async () => {
-    const server = await startTestServer({
+    const server = await composeTestServer({
       auth: 'headers',
       ini: '[oslo_policy]\npolicy_file = rules.json\n',
       files: { 'rules.json': JSON.stringify({ add_image: 'role:admin' }) },
@@ -43,14 +43,14 @@ describe('policy file', () => {
 
   it('refuses to start on an invalid policy file, naming the rule', async () => {
     await assert.rejects(
-      startTestServer({ auth: 'headers', ini: '', files: { 'policy.yaml': 'add_image: "role:admin or"\n' } }),
+      composeTestServer({ auth: 'headers', ini: '', files: { 'policy.yaml': 'add_image: "role:admin or"\n' } }),
       /rule "add_image"/,
     );
-    await assert.rejects(startTestServer({ auth: 'headers', ini: '[oslo_policy]\npolicy_file = missing.yaml\n' }), /does not exist/);
+    await assert.rejects(composeTestServer({ auth: 'headers', ini: '[oslo_policy]\npolicy_file = missing.yaml\n' }), /does not exist/);
   });
 
   it('applies the legacy rules with enforce_new_defaults = false: ownership, not roles', async () => {
-    const server = await startTestServer({ auth: 'headers', ini: '[oslo_policy]\nenforce_new_defaults = false\n' });
+    const server = await composeTestServer({ auth: 'headers', ini: '[oslo_policy]\nenforce_new_defaults = false\n' });
     try {
       const api = new Client(server.url, ALPHA_READER);
       const image = await api.createImage({ name: 'by-a-reader' });
@@ -63,7 +63,7 @@ describe('policy file', () => {
       await server.close();
     }
     await assert.rejects(
-      startTestServer({ auth: 'headers', ini: '[DEFAULT]\nenforce_secure_rbac = true\n[oslo_policy]\nenforce_new_defaults = false\n' }),
+      composeTestServer({ auth: 'headers', ini: '[DEFAULT]\nenforce_secure_rbac = true\n[oslo_policy]\nenforce_new_defaults = false\n' }),
       /enforce_secure_rbac must equal/,
     );
   });

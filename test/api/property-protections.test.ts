@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ADMIN, ALPHA_MEMBER, Client } from '../helpers/client.js';
-import { type TestServer, startTestServer } from '../helpers/server.js';
+import { type TestServer, composeTestServer } from '../helpers/server.js';
 
 // Debian's sample, plus a read-only and a hidden family.
 const ROLES = `[^x_ro_.*]
@@ -34,7 +34,7 @@ describe('property protections (roles)', () => {
   let server: TestServer;
   let api: Client;
   before(async () => {
-    server = await startTestServer({ auth: 'headers', ini: '[DEFAULT]\nproperty_protection_file = protections.conf\n', files: { 'protections.conf': ROLES } });
+    server = await composeTestServer({ auth: 'headers', ini: '[DEFAULT]\nproperty_protection_file = protections.conf\n', files: { 'protections.conf': ROLES } });
     api = new Client(server.url, ALPHA_MEMBER);
   });
   after(() => server.close());
@@ -74,7 +74,7 @@ describe('property protections (roles)', () => {
 
 describe('property protections (policies)', () => {
   it('checks each operation against a policy rule', async () => {
-    const server = await startTestServer({
+    const server = await composeTestServer({
       auth: 'headers',
       ini: '[DEFAULT]\nproperty_protection_file = p.conf\nproperty_protection_rule_format = policies\n',
       files: {
@@ -92,10 +92,10 @@ describe('property protections (policies)', () => {
   });
 
   it('refuses to start on a broken protections file', async () => {
-    await assert.rejects(startTestServer({ ini: '[DEFAULT]\nproperty_protection_file = p.conf\n', files: { 'p.conf': '[x\n' } }), /property_protection_file/);
-    await assert.rejects(startTestServer({ ini: '[DEFAULT]\nproperty_protection_file = p.conf\n', files: { 'p.conf': '[^x_.*]\ncreate = admin\nread = admin\nupdate = admin\n' } }), /lacks "delete"/);
-    await assert.rejects(startTestServer({ ini: '[DEFAULT]\nproperty_protection_file = p.conf\n', files: { 'p.conf': '[(]\ncreate = @\nread = @\nupdate = @\ndelete = @\n' } }), /not a valid regular expression/);
-    await assert.rejects(startTestServer({ ini: '[DEFAULT]\nproperty_protection_file = p.conf\n', files: { 'p.conf': '[.*]\ncreate = @,!\nread = @\nupdate = @\ndelete = @\n' } }), /exclude each other/);
-    await assert.rejects(startTestServer({ ini: '[DEFAULT]\nproperty_protection_file = missing.conf\n' }), /does not exist/);
+    await assert.rejects(composeTestServer({ ini: '[DEFAULT]\nproperty_protection_file = p.conf\n', files: { 'p.conf': '[x\n' } }), /property_protection_file/);
+    await assert.rejects(composeTestServer({ ini: '[DEFAULT]\nproperty_protection_file = p.conf\n', files: { 'p.conf': '[^x_.*]\ncreate = admin\nread = admin\nupdate = admin\n' } }), /lacks "delete"/);
+    await assert.rejects(composeTestServer({ ini: '[DEFAULT]\nproperty_protection_file = p.conf\n', files: { 'p.conf': '[(]\ncreate = @\nread = @\nupdate = @\ndelete = @\n' } }), /not a valid regular expression/);
+    await assert.rejects(composeTestServer({ ini: '[DEFAULT]\nproperty_protection_file = p.conf\n', files: { 'p.conf': '[.*]\ncreate = @,!\nread = @\nupdate = @\ndelete = @\n' } }), /exclude each other/);
+    await assert.rejects(composeTestServer({ ini: '[DEFAULT]\nproperty_protection_file = missing.conf\n' }), /does not exist/);
   });
 });

@@ -2,13 +2,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ALPHA_MEMBER, Client } from '../helpers/client.js';
-import { type TestServer, startTestServer } from '../helpers/server.js';
+import { type TestServer, composeTestServer } from '../helpers/server.js';
 
 describe('protocol', () => {
   let server: TestServer;
   let api: Client;
   before(async () => {
-    server = await startTestServer({ auth: 'headers' });
+    server = await composeTestServer({ auth: 'headers' });
     api = new Client(server.url, ALPHA_MEMBER);
   });
   after(() => server.close());

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ALPHA_MEMBER, Client } from '../helpers/client.js';
-import { type TestServer, startTestServer } from '../helpers/server.js';
+import { type TestServer, composeTestServer } from '../helpers/server.js';
 import { SHARED_DIR, sharedSkip } from '../helpers/tools.js';
 
 const skip = sharedSkip('spec/schemas.md');
@@ -44,7 +44,7 @@ describe('schemas', { skip }, () => {
         .filter(([, def]) => def.is_base === false)
         .map(([name, { is_base: _b, ...def }]) => [name, { ...def, description: `operator's ${name}` }]),
     );
-    server = await startTestServer({ auth: 'headers', ini: '[DEFAULT]\n', files: { 'schema-image.json': JSON.stringify(custom) } });
+    server = await composeTestServer({ auth: 'headers', ini: '[DEFAULT]\n', files: { 'schema-image.json': JSON.stringify(custom) } });
     api = new Client(server.url, ALPHA_MEMBER);
   });
   after(() => server?.close());
@@ -88,7 +88,7 @@ describe('schemas', { skip }, () => {
 
 describe('custom schema files', () => {
   it('reads the {properties, required} form and enforces required properties', async () => {
-    const server = await startTestServer({
+    const server = await composeTestServer({
       auth: 'headers',
       ini: '',
       files: { 'schema-image.json': JSON.stringify({ properties: { hw_cpu_cores: { type: 'integer' }, os_type: { type: 'string', enum: ['linux', 'windows'] } }, required: ['os_type'] }) },
@@ -113,7 +113,7 @@ describe('custom schema files', () => {
 
   it('refuses to start when a definition contradicts a base property', async () => {
     await assert.rejects(
-      startTestServer({ ini: '', files: { 'schema-image.json': JSON.stringify({ min_ram: { type: 'string' } }) } }),
+      composeTestServer({ ini: '', files: { 'schema-image.json': JSON.stringify({ min_ram: { type: 'string' } }) } }),
       /redefines the base image property "min_ram"/,
     );
   });

@@ -1,5 +1,13 @@
-/** A small HTTP client for tests: identities as keystonemiddleware's headers, JSON by default. */
+/**
+ * A small HTTP client for tests: identities as keystonemiddleware's headers,
+ * JSON by default. Over a real socket, or, for a server composed in-process
+ * (helpers/server.ts composeTestServer), through Fastify's inject().
+ */
 import http from 'node:http';
+import type { FastifyInstance } from 'fastify';
+
+/** In-process servers by the base URL their tests use: requests to these never touch a socket. */
+export const injectTargets = new Map<string, FastifyInstance>();
 
 export interface Identity {
   project?: string;
@@ -50,11 +58,22 @@ export class Client {
       body = o.raw;
     }
     Object.assign(headers, o.headers);
-    const res = await fetch(`${this.baseUrl}${path}`, { method, headers, body: body as BodyInit | undefined });
-    const text = await res.text();
+    const res = await this.send(method, path, headers, body);
     let json: unknown = undefined;
-    if ((res.headers.get('content-type') ?? '').includes('json') && text) json = JSON.parse(text);
-    return { status: res.status, headers: res.headers, text, json };
+    if ((res.headers.get('content-type') ?? '').includes('json') && res.text) json = JSON.parse(res.text);
+    return { ...res, json };
+  }
+
+  private async send(method: string, path: string, headers: Record<string, string>, body: string | Buffer | Uint8Array | undefined) {
+    const app = injectTargets.get(this.baseUrl);
+    if (app) {
+      const res = await app.inject({ method: method as 'GET', url: path, headers: { ...headers, host: new URL(this.baseUrl).host }, payload: body as string | Buffer | undefined });
+      const answered = new Headers();
+      for (const [name, value] of Object.entries(res.headers)) if (value !== undefined) answered.set(name, Array.isArray(value) ? value.join(', ') : String(value));
+      return { status: res.statusCode, headers: answered, text: res.body };
+    }
+    const res = await fetch(`${this.baseUrl}${path}`, { method, headers, body: body as BodyInit | undefined });
+    return { status: res.status, headers: res.headers, text: await res.text() };
   }
 
   get(path: string, o?: RequestOptions) {

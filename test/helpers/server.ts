@@ -8,7 +8,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type CliOptions, loadConfig } from '../../src/config/config.js';
-import { type Glimpse, type RunningServer, compose, createLogger, listen } from '../../src/server.js';
+import { type RunningServer, compose, createLogger, listen } from '../../src/server.js';
+import { injectTargets } from './client.js';
 import { createTestDatabase } from './databases.js';
 
 export interface TestServer {
@@ -25,7 +26,8 @@ export interface TestServerOptions extends CliOptions {
   files?: Record<string, string>;
 }
 
-export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
+/** The data directory, config file and database of one test server. */
+async function prepare(options: TestServerOptions) {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'glimpse-test-'));
   const { ini, files, ...cli } = options;
   for (const [name, text] of Object.entries(files ?? {})) writeFileSync(path.join(dataDir, name), text);
@@ -35,14 +37,28 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     writeFileSync(config, ini);
   }
   const database = cli.database ? null : await createTestDatabase();
-  let server: RunningServer;
-  try {
-    const cfg = loadConfig({ bind: '127.0.0.1:0', dataDir, config, ...(database ? { database: database.url } : {}), ...cli });
-    const glimpse: Glimpse = await compose(cfg, createLogger(process.env.GLIMPSE_TEST_LOG ?? 'silent'));
-    server = await listen(glimpse, cfg);
-  } catch (err) {
+  const discard = async () => {
     await database?.drop();
     rmSync(dataDir, { recursive: true, force: true });
+  };
+  try {
+    const cfg = loadConfig({ bind: '127.0.0.1:0', dataDir, config, ...(database ? { database: database.url } : {}), ...cli });
+    const glimpse = await compose(cfg, createLogger(process.env.GLIMPSE_TEST_LOG ?? 'silent'));
+    return { dataDir, cfg, glimpse, discard };
+  } catch (err) {
+    await discard();
+    throw err;
+  }
+}
+
+/** A real server on a free loopback port: for uploads, slow clients, real tools. */
+export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
+  const { dataDir, cfg, glimpse, discard } = await prepare(options);
+  let server: RunningServer;
+  try {
+    server = await listen(glimpse, cfg);
+  } catch (err) {
+    await discard();
     throw err;
   }
   return {
@@ -51,8 +67,27 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     server,
     close: async () => {
       await server.close();
-      await database?.drop();
-      rmSync(dataDir, { recursive: true, force: true });
+      await discard();
     },
   };
+}
+
+let composed = 0;
+
+/**
+ * The same server composed in-process and never listening: its tests'
+ * Client requests go through Fastify's inject(). For suites that only send
+ * requests and read answers through Client.
+ */
+export async function composeTestServer(options: TestServerOptions = {}): Promise<TestServer> {
+  const { dataDir, glimpse, discard } = await prepare(options);
+  const url = `http://inject-${process.pid}-${(composed += 1)}.glimpse.test`;
+  injectTargets.set(url, glimpse.app);
+  const close = async () => {
+    injectTargets.delete(url);
+    await glimpse.app.close();
+    await glimpse.stop();
+    await discard();
+  };
+  return { url, dataDir, server: { app: glimpse.app, db: glimpse.db, url, close }, close };
 }
