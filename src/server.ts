@@ -136,7 +136,7 @@ export async function compose(config: GlimpseConfig, logger = createLogger(confi
   const staging = new FileStore('os_glance_staging_store', config.stagingDir, { directIo: config.fileStoreDirectIo });
   const membersRepo = new MembersRepository(db);
   const tasksRepo = new TasksRepository(db);
-  const sharing = new DataSharing(stores, membersRepo);
+  const sharing = new DataSharing({ stores, members: membersRepo });
   const quotas = new Quotas({ source: limitSource(config, keystone), usage: new UsageRepository(db), db, userStorageQuota: config.userStorageQuota });
   const access = new ImageAccess({ repo, policy, protections });
   const imageData = new ImageDataService({ access, repo, stores, staging, limits: config, quotas, sharing, log: logger });
@@ -195,7 +195,7 @@ function appDeps(config: GlimpseConfig, logger: Logger, { db, policy, keystone, 
     members,
     imports,
     tasks: new TasksService({ tasks, access, policy, limits: config }),
-    metadefs: new MetadefsService(new MetadefsRepository(db), policy),
+    metadefs: new MetadefsService({ repo: new MetadefsRepository(db), policy }),
     limits: config,
     imageSchema: schema,
     wire: {

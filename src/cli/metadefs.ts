@@ -47,7 +47,7 @@ export async function exportTo(options: MetadefOptions): Promise<void> {
   await withRepo(options, async (repo, config) => {
     const target = options.path ?? config.metadataSourcePath;
     if (!target) throw new Error('give --path (or set [DEFAULT] metadata_source_path) to say where to export');
-    const files = await exportMetadefs(repo, new MetadefsService(repo, new Policy()), target);
+    const files = await exportMetadefs(repo, new MetadefsService({ repo, policy: new Policy() }), target);
     process.stdout.write(`Exported ${files.length} namespaces to ${target}\n`);
   });
 }

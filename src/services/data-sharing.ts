@@ -16,10 +16,12 @@ export function callerOf(ctx: RequestContext): StoreCaller {
 }
 
 export class DataSharing {
-  constructor(
-    private readonly stores: StoreSet,
-    private readonly members: MembersRepository,
-  ) {}
+  private readonly stores: StoreSet;
+  private readonly members: MembersRepository;
+
+  constructor(d: { stores: StoreSet; members: MembersRepository }) {
+    ({ stores: this.stores, members: this.members } = d);
+  }
 
   /** After a change of visibility or members, or new data: the ACL of every location, or of `urls` only. */
   async sync(caller: StoreCaller, image: Image, urls = image.locations.map((l) => l.url)): Promise<void> {

@@ -49,10 +49,12 @@ const validators = {
 const READ_ONLY = ['self', 'schema', 'created_at', 'updated_at'];
 
 export class MetadefsService {
-  constructor(
-    private readonly repo: MetadefsRepository,
-    private readonly policy: Policy,
-  ) {}
+  private readonly repo: MetadefsRepository;
+  private readonly policy: Policy;
+
+  constructor(d: { repo: MetadefsRepository; policy: Policy }) {
+    ({ repo: this.repo, policy: this.policy } = d);
+  }
 
   // Namespaces
 
