@@ -68,7 +68,6 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const multiStore = deps.storeIds !== null;
   const app = Fastify(fastifyOptions(deps, multiStore));
   requestHeaders(app, deps);
-  closeAnsweredUploads(app);
   glanceErrors(app, deps);
   versionRoutes(app, { publicEndpoint: deps.publicEndpoint, multiStore, health: deps.health });
   if (deps.dashboard) dashboardRoutes(app, deps.dashboard);
@@ -125,34 +124,14 @@ function requestHeaders(app: FastifyInstance, deps: AppDeps): void {
   }
 }
 
-/**
- * Connections still sending the body of a request already answered (a
- * refused upload): a closing server has nothing left to say on them, and
- * does not wait for their clients to finish or fall silent.
- */
-function closeAnsweredUploads(app: FastifyInstance): void {
-  const answeredButSending = new Set<Socket>();
-  const socketOf = new WeakMap<FastifyRequest, Socket>();
-  app.addHook('onRequest', async (request) => {
-    // Kept now: a body destroyed by a failed upload no longer points to its socket.
-    // (Requests injected in-process have no real socket, and nothing to close.)
-    if (!request.raw.complete && request.raw.socket instanceof Socket) socketOf.set(request, request.raw.socket);
-    // A new request on the connection: it is no longer only finishing an answered one.
-    answeredButSending.delete(request.raw.socket);
-  });
-  app.addHook('onResponse', async (request) => {
-    const socket = socketOf.get(request);
-    if (request.raw.complete || !socket || socket.destroyed) return;
-    answeredButSending.add(socket);
-    socket.once('close', () => answeredButSending.delete(socket));
-  });
-  app.addHook('preClose', async () => {
-    for (const socket of answeredButSending) socket.destroy();
-  });
-}
-
 /** The one place an error becomes an answer: Glance's status and body, by the error's kind. */
 function glanceErrors(app: FastifyInstance, deps: AppDeps): void {
+  // Refused bodies still being read and dropped: a closing server has nothing
+  // left to say on their connections, and does not wait for their clients.
+  const draining = new Set<Socket>();
+  app.addHook('preClose', async () => {
+    for (const socket of draining) socket.destroy();
+  });
   app.setErrorHandler((error, request, reply) => {
     const known = toGlimpseError(error);
     if (!known) {
@@ -168,7 +147,7 @@ function glanceErrors(app: FastifyInstance, deps: AppDeps): void {
     // still sending gets to read the answer. No `Connection: close`: Node
     // would close the socket as soon as the answer is out, and the client's
     // next write would fail with a broken pipe instead.
-    if (!request.raw.complete) discardThenClose(request.raw, deps.timeouts?.bodyIdleMs ?? 60_000);
+    if (!request.raw.complete) discardThenClose(request.raw, deps.timeouts?.bodyIdleMs ?? 60_000, draining);
     return reply.code(status).type(rendered.contentType).send(rendered.body);
   });
   app.setNotFoundHandler((request, reply) => {
@@ -284,18 +263,21 @@ const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request 
 const DISCARD_BYTES = 1024 * 1024 * 1024;
 const DISCARD_MS = 30_000;
 
-function discardThenClose(body: http.IncomingMessage, idleMs: number): void {
-  if (body.destroyed) return;
-  let left = DISCARD_BYTES;
+function discardThenClose(body: http.IncomingMessage, idleMs: number, draining: Set<Socket>): void {
   const socket = body.socket;
-  const close = () => socket?.destroy();
+  // Requests injected in-process have no connection to drain.
+  if (body.destroyed || !(socket instanceof Socket)) return;
+  let left = DISCARD_BYTES;
+  const close = () => socket.destroy();
   // Unreferenced: a connection being drained never keeps the process alive.
   const overall = setTimeout(close, DISCARD_MS).unref();
   // A client that stops sending is not waited for beyond the body idle timeout.
   let idle = setTimeout(close, idleMs).unref();
+  draining.add(socket);
   const stop = () => {
     clearTimeout(overall);
     clearTimeout(idle);
+    draining.delete(socket);
   };
   body.on('data', (chunk: Buffer) => {
     left -= chunk.length;
@@ -305,7 +287,7 @@ function discardThenClose(body: http.IncomingMessage, idleMs: number): void {
   });
   body.once('end', stop);
   body.once('close', stop);
-  socket?.once('close', stop);
+  socket.once('close', stop);
   body.resume();
 }
 

@@ -305,6 +305,26 @@ describe(`reliability on ${TEST_DIALECT}`, () => {
     });
   });
 
+  it('keeps reading the rest of a body refused mid-stream, so a client still sending can finish it', async () => {
+    const local = await startTestServer({ ini: '[DEFAULT]\nimage_size_cap = 100000\n' });
+    try {
+      const client = new Client(local.url);
+      const image = await client.createImage(READY);
+      const upload = slowUpload(`${local.url}/v2/images/${image.id}/file`);
+      for (let i = 0; i < 3; i++) await upload.write(Buffer.alloc(50_000)).catch(() => undefined);
+      assert.equal((await upload.response).status, 413);
+      // 32 MiB more than any socket buffer holds: it only goes through if the server reads and drops it.
+      const rest = (async () => {
+        for (let i = 0; i < 64; i++) await upload.write(Buffer.alloc(512 * 1024));
+        return true;
+      })();
+      assert.equal(await Promise.race([rest, sleep(10_000).then(() => false)]), true, 'the rest of the body was read');
+      assert.equal(await upload.finish(), 413);
+    } finally {
+      await local.close();
+    }
+  });
+
   it('stops at once while the client of a refused upload is still connected, without waiting for it to go quiet', async () => {
     const local = await startTestServer({ ini: '[DEFAULT]\nimage_size_cap = 100000\n' });
     const client = new Client(local.url);

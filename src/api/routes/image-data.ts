@@ -1,4 +1,5 @@
 /** Image bytes: PUT and GET /v2/images/{id}/file. */
+import { PassThrough } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { badRequest, rangeNotSatisfiable, unsupportedMediaType } from '../../domain/errors.js';
 import type { ImageDataService, IncomingData, RangeRequest } from '../../services/image-data.js';
@@ -55,7 +56,6 @@ export function imageDataRoutes(app: FastifyInstance, data: ImageDataService, o:
   });
 }
 
-/** The request body as a stream, with what the client declared about it; aborted if the client goes away. */
 type StoreParams = { store: string; id: string };
 
 /** `DELETE /v2/stores/{store_id}/{image_id}` (multi-store). */
@@ -69,11 +69,24 @@ export function storeRoutes(app: FastifyInstance, data: ImageDataService): void 
   });
 }
 
+/**
+ * The request body as a stream, with what the client declared about it;
+ * aborted if the client goes away. The service reads a stream of its own,
+ * fed from the request: when the service gives up on it (a limit, a refused
+ * format), the request itself stays whole, so the error handler can read and
+ * drop the rest and the client, still sending, reads the answer.
+ */
 function incoming(request: FastifyRequest, o: DataRouteOptions): IncomingData {
   assertOctetStream(request);
   const abort = new AbortController();
+  const body = new PassThrough({ highWaterMark: 1024 * 1024 });
+  request.raw.pipe(body);
+  request.raw.once('error', (err) => body.destroy(err));
   request.raw.once('close', () => {
-    if (!request.raw.complete) abort.abort(new Error('client disconnected during upload'));
+    if (request.raw.complete) return;
+    const gone = new Error('client disconnected during upload');
+    abort.abort(gone);
+    body.destroy(gone);
   });
   // While the body arrives the server sends nothing, so the socket's idle
   // timer is the body's: a stalled upload is aborted and its socket closed.
@@ -90,7 +103,7 @@ function incoming(request: FastifyRequest, o: DataRouteOptions): IncomingData {
   const length = request.headers['content-length'];
   const store = request.headers['x-image-meta-store'];
   return {
-    body: request.raw,
+    body,
     store: typeof store === 'string' ? store : null,
     declaredSize: declaredSize(request),
     contentLength: length !== undefined && /^\d+$/.test(length) ? Number(length) : null,
