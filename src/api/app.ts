@@ -288,6 +288,8 @@ function discardThenClose(body: http.IncomingMessage, idleMs: number, draining: 
   body.once('end', stop);
   body.once('close', stop);
   socket.once('close', stop);
+  // Whatever was fed from the body (an upload's stream) gets nothing more: the rest is dropped here.
+  body.unpipe();
   body.resume();
 }
 
