@@ -67,12 +67,14 @@ describe(`crashes at random points (seed ${SEED}, ${ROUNDS} rounds)`, () => {
       try {
         const again = new Client(next.url);
         // Recovery runs at start-up and then every second; imports are taken over after three missed beats.
+        // A write that died before its first byte is judged only once write_stale_seconds have passed.
         await waitFor(
           async () => {
-            const images = (await again.get('/v2/images?limit=1000')).json.images as { status: string }[];
-            return images.every((i) => i.status !== 'saving' && i.status !== 'importing');
+            const images = (await again.get('/v2/images?limit=1000')).json.images as { id: string; status: string }[];
+            const staged = existsSync(path.join(dataDir, 'staging')) ? readdirSync(path.join(dataDir, 'staging')) : [];
+            return images.every((i) => i.status !== 'saving' && i.status !== 'importing' && (i.status !== 'uploading' || staged.includes(i.id)));
           },
-          'no image left saving or importing',
+          'no image left saving, importing, or uploading with nothing staged',
           30_000,
         );
         await checkConsistency(again, dataDir, round);
