@@ -37,6 +37,7 @@ import { MembersService } from './services/members.js';
 import { MetadefsService } from './services/metadefs.js';
 import { TasksService } from './services/tasks.js';
 import { FileStore } from './store/file-store.js';
+import type { RbdStore } from './store/rbd-store.js';
 import { reportLeftoversTo } from './store/leftovers.js';
 import { type StoreSet, createStores } from './store/stores.js';
 
@@ -79,14 +80,19 @@ function limitSource(config: GlimpseConfig, keystone: KeystoneValidator | null):
 }
 
 /** What `GET /v2/info/stores/detail` shows of a store, by Glance's names. */
-function storeProperties(s: StoreConfig): Record<string, unknown> {
+function storeProperties(s: StoreConfig, stores: StoreSet): Record<string, unknown> {
   switch (s.type) {
     case 'file':
-      return { data_dir: s.dir, chunk_size: 65536, thin_provisioning: false };
+      return { data_dir: s.dir, chunk_size: 65536, thin_provisioning: s.thin };
     case 'swift':
       return { container: s.swift.container, large_object_size: s.swift.largeObjectSize, large_object_chunk_size: s.swift.chunkSize };
     case 's3':
       return { s3_store_large_object_size: s.s3.chunkSize, s3_store_large_object_chunk_size: s.s3.chunkSize, s3_store_thread_pools: 1 };
+    case 'rbd': {
+      const store = stores.byId(s.id) as RbdStore;
+      // The fsid is the cluster's: known once the store has connected (a getter, read when the detail is served).
+      return { chunk_size: s.rbd.chunkSize, pool: s.rbd.pool, thin_provisioning: s.rbd.thin, get fsid() { return store.clusterFsid; } };
+    }
   }
 }
 
@@ -151,7 +157,7 @@ export async function compose(config: GlimpseConfig, logger = createLogger(confi
   const imports = new ImportService({ access, createImage: (ctx, body) => images.create(ctx, body), repo, tasks: tasksRepo, stores, worker, config });
   const recovery = await startRecovery(imageData, worker, config.recoveryIntervalMs, logger);
 
-  const app = buildApp(appDeps(config, logger, { db, policy, keystone, schema, images, access, imageData, members, imports, quotas, tasks: tasksRepo }));
+  const app = buildApp(appDeps(config, logger, { db, policy, keystone, schema, images, access, imageData, members, imports, quotas, tasks: tasksRepo, stores }));
   return {
     app,
     db,
@@ -176,9 +182,10 @@ interface AppParts {
   imports: ImportService;
   quotas: Quotas;
   tasks: TasksRepository;
+  stores: StoreSet;
 }
 
-function appDeps(config: GlimpseConfig, logger: Logger, { db, policy, keystone, schema, images, access, imageData, members, imports, quotas, tasks }: AppParts): AppDeps {
+function appDeps(config: GlimpseConfig, logger: Logger, { db, policy, keystone, schema, images, access, imageData, members, imports, quotas, tasks, stores }: AppParts): AppDeps {
   return {
     logger,
     identity: identityResolver({
@@ -205,7 +212,7 @@ function appDeps(config: GlimpseConfig, logger: Logger, { db, policy, keystone, 
     },
     info: {
       enabledImportMethods: config.enabledImportMethods,
-      stores: config.multiStore ? config.stores.map((s) => ({ id: s.id, description: s.description ?? undefined, default: s.id === config.defaultStore, type: s.type, properties: storeProperties(s) })) : null,
+      stores: config.multiStore ? config.stores.map((s) => ({ id: s.id, description: s.description ?? undefined, default: s.id === config.defaultStore, type: s.type, properties: storeProperties(s, stores) })) : null,
       usage: (ctx) => quotas.usage(ctx.projectId),
       authorizeDetail: (ctx) => policy.enforce(ctx, 'stores_info_detail', {}),
     },

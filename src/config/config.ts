@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { DEFAULT_IMPORT_FILTER, type ImportFilter } from '../net/url-filter.js';
 import { IniReader, parseIni } from './ini.js';
 import type {
-  AuthMode, CorsConfig, GlimpseConfig, KeystoneOptions, S3StoreOptions, StoreConfig, SwiftAuthOptions, SwiftStoreOptions, SwiftTenancy,
+  AuthMode, CorsConfig, GlimpseConfig, KeystoneOptions, RbdStoreOptions, S3StoreOptions, StoreConfig, SwiftAuthOptions, SwiftStoreOptions, SwiftTenancy,
 } from './options.js';
 import { findPolicyFile, readPolicyFile } from './policy-file.js';
 import { readPropertyProtectionFile } from './property-protection-file.js';
@@ -116,13 +116,13 @@ function readConfig(cli: CliOptions, cwd: string): GlimpseConfig {
   };
 }
 
-const STORE_TYPES = ['file', 'swift', 's3'];
+const STORE_TYPES = ['file', 'swift', 's3', 'rbd'];
 
 function storesConfig(ini: IniReader, configDir: string, dataDir: string): Pick<GlimpseConfig, 'stores' | 'multiStore' | 'defaultStore'> {
   const backends = ini.dict('DEFAULT', 'enabled_backends');
   if (!backends) {
     const type = ini.str('glance_store', 'default_store') ?? 'file';
-    const file: StoreConfig = { id: 'file', type: 'file', description: null, dir: fileDir(ini, 'glance_store', configDir, path.join(dataDir, 'images')) };
+    const file: StoreConfig = { id: 'file', type: 'file', description: null, ...fileConfig(ini, 'glance_store', configDir, path.join(dataDir, 'images')) };
     if (type === 'file') return { stores: [file], multiStore: false, defaultStore: 'file' };
     return { stores: [storeConfig(ini, 'glance_store', type, type, configDir, dataDir), file], multiStore: false, defaultStore: type };
   }
@@ -137,14 +137,31 @@ function storesConfig(ini: IniReader, configDir: string, dataDir: string): Pick<
 
 function storeConfig(ini: IniReader, section: string, id: string, type: string, configDir: string, dataDir: string): StoreConfig {
   const description = ini.str(section, 'store_description') ?? null;
-  if (type === 'file') return { id, description, type, dir: fileDir(ini, section, configDir, path.join(dataDir, 'images', id)) };
+  if (type === 'file') return { id, description, type, ...fileConfig(ini, section, configDir, path.join(dataDir, 'images', id)) };
   if (type === 'swift') return { id, description, type, swift: swiftConfig(ini, section, configDir) };
   if (type === 's3') return { id, description, type, s3: s3Config(ini, section) };
+  if (type === 'rbd') return { id, description, type, rbd: rbdConfig(ini, section) };
   throw new ConfigError(`store type ${type} (for ${id}) is not supported: ${STORE_TYPES.join(', ')}`);
 }
 
-function fileDir(ini: IniReader, section: string, configDir: string, fallback: string): string {
-  return path.resolve(configDir, ini.str(section, 'filesystem_store_datadir') ?? fallback);
+function fileConfig(ini: IniReader, section: string, configDir: string, fallback: string): { dir: string; thin: boolean } {
+  return {
+    dir: path.resolve(configDir, ini.str(section, 'filesystem_store_datadir') ?? fallback),
+    thin: ini.bool(section, 'filesystem_thin_provisioning') ?? false,
+  };
+}
+
+function rbdConfig(ini: IniReader, g: string): RbdStoreOptions {
+  const chunkMb = ini.int(g, 'rbd_store_chunk_size') ?? 8;
+  if (chunkMb < 1 || !Number.isInteger(Math.log2(chunkMb))) throw new ConfigError(`[${g}] rbd_store_chunk_size must be a power of two, in MiB (got ${chunkMb})`);
+  return {
+    pool: ini.str(g, 'rbd_store_pool') ?? 'images',
+    user: ini.str(g, 'rbd_store_user') || null,
+    confFile: ini.str(g, 'rbd_store_ceph_conf') ?? '',
+    chunkSize: chunkMb * 1024 * 1024,
+    connectTimeout: ini.int(g, 'rados_connect_timeout') ?? -1,
+    thin: ini.bool(g, 'rbd_thin_provisioning') ?? false,
+  };
 }
 
 function s3Config(ini: IniReader, g: string): S3StoreOptions {

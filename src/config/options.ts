@@ -19,9 +19,11 @@ export interface CorsConfig {
 }
 
 export type StoreConfig = { id: string; description: string | null } & (
-  | { type: 'file'; dir: string }
+  /** `thin`: `filesystem_thin_provisioning`, runs of zeros become holes (sparse files). */
+  | { type: 'file'; dir: string; thin: boolean }
   | { type: 'swift'; swift: SwiftStoreOptions }
   | { type: 's3'; s3: S3StoreOptions }
+  | { type: 'rbd'; rbd: RbdStoreOptions }
 );
 
 export interface GlimpseConfig {
@@ -74,7 +76,7 @@ export interface GlimpseConfig {
   conversionOutputFormat: string | null;
   /** `[glimpse] task_heartbeat_seconds`, in ms: how often a running import proves it is alive. */
   taskHeartbeatMs: number;
-  /** `[glimpse] file_store_direct_io`: file stores write with O_DIRECT (see src/store/direct-write.ts). */
+  /** `[glimpse] file_store_direct_io`: file stores write with O_DIRECT (see src/store/file-write.ts). */
   fileStoreDirectIo: boolean;
   diskFormats: string[];
   containerFormats: string[];
@@ -197,4 +199,19 @@ export interface S3StoreOptions {
   urlFormat: 'auto' | 'path' | 'virtual';
   region: string | null;
   chunkSize: number;
+}
+
+export interface RbdStoreOptions {
+  /** `rbd_store_pool`. */
+  pool: string;
+  /** `rbd_store_user`: the cephx id (without `client.`); null lets librados decide. */
+  user: string | null;
+  /** `rbd_store_ceph_conf`; empty: librados' default search. */
+  confFile: string;
+  /** `rbd_store_chunk_size`, in bytes (a power of two): the size of the image's RADOS objects. */
+  chunkSize: number;
+  /** `rados_connect_timeout`, in seconds; negative: librados' own. */
+  connectTimeout: number;
+  /** `rbd_thin_provisioning`: zero chunks are not written. */
+  thin: boolean;
 }

@@ -2,18 +2,17 @@
  * Glance's filesystem store: `<filesystem_store_datadir>/<image_id>`, location
  * `file://<path>`, so an existing Glance data directory works unchanged.
  * Data is written to a hidden temporary name (directly to the device where the
- * file system allows, see direct-write.ts), fsynced, and renamed into place
+ * file system allows, see file-write.ts), fsynced, and renamed into place
  * only when complete.
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { badRequest, conflict, notFound } from '../domain/errors.js';
-import { writeDirect } from './direct-write.js';
+import { writeFile } from './file-write.js';
 import type { ByteRange, StagingStore } from './image-store.js';
 import { leftBehind } from './leftovers.js';
 
@@ -27,7 +26,7 @@ export class FileStore implements StagingStore {
   constructor(
     readonly id: string,
     private readonly dir: string,
-    private readonly settings: { directIo: boolean } = { directIo: true },
+    private readonly settings: { directIo: boolean; thin?: boolean } = { directIo: true },
   ) {}
 
   async add(imageId: string, data: Readable, options: { signal?: AbortSignal } = {}) {
@@ -37,10 +36,7 @@ export class FileStore implements StagingStore {
     if (await exists(final)) throw conflict(`Image data for ${imageId} already exists in store ${this.id}`);
     const temp = path.join(this.dir, `.${imageId}.partial-${HOST}-${process.pid}-${randomBytes(6).toString('hex')}`);
     try {
-      const direct = this.settings.directIo && (await writeDirect(temp, data, options.signal)) !== null;
-      if (!direct) {
-        await pipeline(data, createWriteStream(temp, { flags: 'wx', highWaterMark: 1024 * 1024 }), { signal: options.signal });
-      }
+      await writeFile(temp, data, { direct: this.settings.directIo, thin: this.settings.thin ?? false, signal: options.signal });
       await fsyncPath(temp);
       await rename(temp, final);
       await fsyncPath(this.dir);

@@ -7,6 +7,7 @@ import type { StoreConfig } from '../config/options.js';
 import type { ImageLocation } from '../domain/image.js';
 import { FileStore } from './file-store.js';
 import type { ImageStore } from './image-store.js';
+import { RbdStore } from './rbd-store.js';
 import { S3Store } from './s3-store.js';
 import { type StorageUrlLookup, SwiftStore } from './swift-store.js';
 
@@ -50,11 +51,13 @@ export function createStores(configs: readonly StoreConfig[], multi: boolean, ru
     configs.map((c) => {
       switch (c.type) {
         case 'file':
-          return new FileStore(c.id, c.dir, { directIo: runtime.directIo });
+          return new FileStore(c.id, c.dir, { directIo: runtime.directIo, thin: c.thin });
         case 'swift':
           return new SwiftStore(c.id, c.swift, runtime);
         case 's3':
           return new S3Store(c.id, c.s3, runtime);
+        case 'rbd':
+          return new RbdStore(c.id, c.rbd);
       }
     }),
     multi,

@@ -7,12 +7,12 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { after, describe, it } from 'node:test';
-import { writeDirect } from '../../src/store/direct-write.js';
+import { writeFile } from '../../src/store/file-write.js';
 import { FileStore } from '../../src/store/file-store.js';
 import { pageCacheBytes, requireTool } from '../helpers/tools.js';
 
@@ -51,7 +51,7 @@ after(() => {
 async function directIoSupported(root: string): Promise<boolean> {
   const probe = path.join(mkdtempSync(path.join(root, 'glimpse-odirect-')), 'probe');
   try {
-    return (await writeDirect(probe, Readable.from([Buffer.from('x')]))) !== null;
+    return (await writeFile(probe, Readable.from([Buffer.from('x')]), { direct: true, thin: false })).direct;
   } finally {
     rmSync(path.dirname(probe), { recursive: true, force: true });
   }
@@ -71,10 +71,28 @@ for (const { label, root, direct, skip } of cases) {
 
     it(`${direct ? 'writes directly' : 'falls back to buffered writes'}`, async () => {
       const probe = path.join(dir, 'probe');
-      const written = await writeDirect(probe, Readable.from([Buffer.from('x')]));
-      assert.equal(written, direct ? 1 : null);
-      assert.equal(existsSync(probe), direct, 'a refused direct write leaves no file');
+      const written = await writeFile(probe, Readable.from([Buffer.from('x')]), { direct: true, thin: false });
+      assert.deepEqual(written, { size: 1, direct });
+      assert.equal(readFileSync(probe, 'utf8'), 'x');
       rmSync(probe, { force: true });
+    });
+
+    it('leaves runs of zeros as holes when thin provisioning is on, and writes them when it is off', async () => {
+      // 4 MiB of zeros between two 1 MiB pieces of data: a thin file allocates only the data.
+      const bytes = Buffer.concat([randomBytes(MiB), Buffer.alloc(4 * MiB), randomBytes(MiB - 10)]);
+      const sub = path.join(dir, 'thin');
+      for (const thin of [true, false]) {
+        const id = `00000000-0000-4000-9000-00000000000${thin ? 1 : 2}`;
+        await new FileStore('file', sub, { directIo: direct, thin }).add(id, Readable.from([bytes]));
+        const file = path.join(sub, id);
+        assert.ok(readFileSync(file).equals(bytes), 'the bytes read back as written');
+        // ramfs has no holes: there only the bytes can be checked.
+        if (!direct) continue;
+        const allocated = statSync(file).blocks * 512;
+        if (thin) assert.ok(allocated <= 2 * MiB + 64 * 1024, `thin: ${allocated} bytes allocated for 2 MiB of data`);
+        else assert.ok(allocated >= bytes.length - 64 * 1024, `thick: ${allocated} bytes allocated for ${bytes.length}`);
+      }
+      rmSync(sub, { recursive: true });
     });
 
     it('stores every size byte for byte, with nothing else left in the directory', async () => {

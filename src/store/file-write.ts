@@ -1,5 +1,6 @@
 /**
- * Writes a stream to a new file with O_DIRECT: the bytes go from our buffer
+ * How file stores write a stream to a new file, with O_DIRECT where possible:
+ * the bytes go from our buffer
  * to the device, skipping the page cache. On the machines Glimpse was
  * measured on, a buffered write of 1 GiB cost ~0.6-2.7 s of kernel CPU
  * (copying into and managing page-cache pages), a direct write ~0.2 s; for an
@@ -23,13 +24,68 @@ const ALIGN = 4096;
 /** Each of the two buffers: one is written while the other fills. */
 const BUFFER_SIZE = 1024 * 1024;
 
+export interface FileWriteOptions {
+  /** Try O_DIRECT first (`[glimpse] file_store_direct_io`). */
+  direct: boolean;
+  /** Leave runs of zeros as holes (`filesystem_thin_provisioning`): a buffer of zeros is skipped, not written. */
+  thin: boolean;
+  signal?: AbortSignal;
+}
+
 /**
- * Creates `file` (which must not exist) and writes `data` into it directly.
- * Returns null, having created nothing, where the file system does not
- * support O_DIRECT (tmpfs, some network file systems): the caller then
- * writes through the page cache.
+ * Creates `file` (which must not exist) and writes `data` into it, directly
+ * where asked and the file system allows, else through the page cache (tmpfs
+ * and some network file systems refuse O_DIRECT). Says which it did.
  */
-export async function writeDirect(file: string, data: Readable, signal?: AbortSignal): Promise<number | null> {
+export async function writeFile(file: string, data: Readable, o: FileWriteOptions): Promise<{ size: number; direct: boolean }> {
+  const target = (o.direct && (await openDirect(file))) || { handle: await open(file, 'wx', 0o644), buffers: null };
+  const handle = target.handle;
+  let inFlight: Promise<unknown> = Promise.resolve();
+  try {
+    let [filling, spare] = target.buffers ?? [Buffer.allocUnsafe(BUFFER_SIZE), Buffer.allocUnsafe(BUFFER_SIZE)];
+    let filled = 0;
+    let position = 0;
+    const flush = async (length: number) => {
+      await inFlight;
+      if (!(o.thin && isZero(filling, length))) inFlight = handle.write(filling, 0, length, position);
+      position += length;
+      [filling, spare] = [spare, filling];
+      filled = 0;
+    };
+    for await (const chunk of data as AsyncIterable<Buffer>) {
+      o.signal?.throwIfAborted();
+      for (let offset = 0; offset < chunk.length; ) {
+        const n = chunk.copy(filling, filled, offset);
+        offset += n;
+        filled += n;
+        if (filled === BUFFER_SIZE) await flush(BUFFER_SIZE);
+      }
+    }
+    o.signal?.throwIfAborted();
+    const size = position + filled;
+    if (filled > 0) {
+      // O_DIRECT writes whole blocks: the last one zero-padded, cut by the truncate below.
+      const length = target.buffers ? Math.ceil(filled / ALIGN) * ALIGN : filled;
+      filling.fill(0, filled, length);
+      await flush(length);
+    }
+    await inFlight;
+    await handle.truncate(size);
+    return { size, direct: target.buffers !== null };
+  } finally {
+    await inFlight.catch(() => undefined);
+    await handle.close();
+  }
+}
+
+const ZEROS = Buffer.alloc(BUFFER_SIZE);
+
+function isZero(buffer: Buffer, length: number): boolean {
+  return buffer.subarray(0, length).equals(ZEROS.subarray(0, length));
+}
+
+/** The file opened with O_DIRECT and buffers the device accepts; null, having created nothing, where O_DIRECT is refused. */
+async function openDirect(file: string): Promise<{ handle: FileHandle; buffers: [Buffer, Buffer] } | null> {
   let handle: FileHandle;
   try {
     handle = await open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_DIRECT, 0o644);
@@ -40,46 +96,14 @@ export async function writeDirect(file: string, data: Readable, signal?: AbortSi
     await unlink(file).catch(leftBehind(`file ${file} of a refused direct write`));
     return null;
   }
-  let inFlight: Promise<unknown> = Promise.resolve();
-  try {
-    const buffers = await alignedBuffers(handle);
-    if (!buffers) {
-      await unlink(file);
-      return null;
-    }
-    let [filling, spare] = buffers;
-    let filled = 0;
-    let position = 0;
-    const flush = async (length: number) => {
-      await inFlight;
-      inFlight = handle.write(filling, 0, length, position);
-      position += length;
-      [filling, spare] = [spare, filling];
-      filled = 0;
-    };
-    for await (const chunk of data as AsyncIterable<Buffer>) {
-      signal?.throwIfAborted();
-      for (let offset = 0; offset < chunk.length; ) {
-        const n = chunk.copy(filling, filled, offset);
-        offset += n;
-        filled += n;
-        if (filled === BUFFER_SIZE) await flush(BUFFER_SIZE);
-      }
-    }
-    signal?.throwIfAborted();
-    const size = position + filled;
-    if (filled > 0) {
-      const padded = Math.ceil(filled / ALIGN) * ALIGN;
-      filling.fill(0, filled, padded);
-      await flush(padded);
-    }
-    await inFlight;
-    await handle.truncate(size);
-    return size;
-  } finally {
-    await inFlight.catch(() => undefined);
+  const buffers = await alignedBuffers(handle).catch(async (err: unknown) => {
     await handle.close();
-  }
+    throw err;
+  });
+  if (buffers) return { handle, buffers };
+  await handle.close();
+  await unlink(file);
+  return null;
 }
 
 /**
