@@ -22,6 +22,7 @@ import { TasksRepository } from './db/tasks-repo.js';
 import { UsageRepository } from './db/usage-repo.js';
 import { EXTRA_INDEX_HINT, missingExtraIndexes } from './db/extra-indexes.js';
 import { assertUsableSchema, schemaState, syncDatabase } from './db/migrate.js';
+import { GlimpseError, conflict } from './domain/errors.js';
 import { type JsonSchema, imageSchema } from './domain/schemas.js';
 import { ImageDataService } from './services/image-data.js';
 import { seedCatalog } from './services/metadef-files.js';
@@ -236,6 +237,17 @@ function appDeps(config: GlimpseConfig, logger: Logger, { db, policy, keystone, 
 /** What happens to an image's bytes when its record is deleted or its sharing changes. */
 function dataHooks(stores: StoreSet, imageData: ImageDataService, sharing: DataSharing, logger: Logger): DataHooks {
   return {
+    assertDeletable: async (ctx, image) => {
+      for (const location of image.locations) {
+        await stores
+          .forLocation(location)
+          ?.assertDeletable?.(location.url, callerOf(ctx))
+          .catch((err: unknown) => {
+            if (err instanceof GlimpseError && err.kind === 'conflict') throw conflict(`Image ${image.id} could not be deleted because it is in use: ${err.message}`);
+            throw err;
+          });
+      }
+    },
     removed: async (ctx, image) => {
       for (const location of image.locations) {
         await stores

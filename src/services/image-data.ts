@@ -237,6 +237,12 @@ export class ImageDataService {
     const inStore = image.locations.filter((l) => this.stores.forLocation(l) === store);
     if (inStore.length === 0) throw notFound(`Image ${id} is not present in store ${storeId}`);
     if (inStore.length === image.locations.length) throw forbidden('Cannot delete image data from the only store containing it. Consider deleting the image instead.');
+    for (const location of inStore) {
+      await store.assertDeletable?.(location.url, callerOf(ctx)).catch((err: unknown) => {
+        if (err instanceof GlimpseError && err.kind === 'conflict') throw conflict(`The data for Image ${id} could not be deleted because it is in use: ${err.message}`);
+        throw err;
+      });
+    }
     await this.repo.update(image.id, { removeLocations: inStore.map((l) => l.url) }, 'active');
     for (const location of inStore) await store.delete(location.url, callerOf(ctx));
   }
@@ -290,8 +296,15 @@ export class ImageDataService {
       if (!store.imageIds || !store.locationOf) continue;
       const held = (await store.imageIds()).map((id) => ({ id, url: store.locationOf!(id) }));
       for (const orphan of await this.repo.orphanedData(held)) {
-        await store.delete(orphan.url);
-        removed.push(orphan.id);
+        // Data still in use (a clone of an RBD snapshot) stays until its next sweep.
+        const gone = await store.delete(orphan.url).then(
+          () => true,
+          (err: unknown) => {
+            this.d.log.warn({ err, image: orphan.id, location: orphan.url }, 'the data of a deleted image could not be removed yet: the next sweep tries again');
+            return false;
+          },
+        );
+        if (gone) removed.push(orphan.id);
       }
     }
     const staged = await this.staging.imageIds();

@@ -40,6 +40,8 @@ export const MAX_PROPERTY_VALUE_BYTES = 65_535;
 
 /** What happens to an image's bytes when its record changes (wired by the composition root). */
 export interface DataHooks {
+  /** Before a delete: throws a conflict while the image's data is in use outside Glimpse (clones of an RBD snapshot). */
+  assertDeletable(ctx: RequestContext, image: Image): Promise<void>;
   /** The image was deleted: its data goes, in every store and staging. */
   removed(ctx: RequestContext, image: Image): Promise<void>;
   /** Visibility changed: multi-tenant stores update who may read the data (DataSharing). */
@@ -169,6 +171,7 @@ export class ImagesService {
     const { image, target } = await this.access.load(ctx, id);
     this.access.authorize(ctx, 'delete_image', target);
     if (image.protected) throw forbidden(`Image ${id} is protected and cannot be deleted.`);
+    await this.d.data.assertDeletable(ctx, image);
     const locations = await this.repo.remove(image.id);
     await this.d.data.removed(ctx, { ...image, locations });
   }

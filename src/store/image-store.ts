@@ -47,6 +47,11 @@ export interface ImageStore {
   get(location: string, range?: ByteRange, caller?: StoreCaller): Promise<Readable>;
   /** Idempotent: deleting missing data succeeds. */
   delete(location: string, caller?: StoreCaller): Promise<void>;
+  /**
+   * Stores whose data can be in use outside Glimpse (RBD snapshots cloned by
+   * Nova or Cinder): throws a conflict while it is, before anything is deleted.
+   */
+  assertDeletable?(location: string, caller?: StoreCaller): Promise<void>;
   /** Multi-tenant stores: who may read the data where it lies, kept in step with the image's visibility and members. */
   setAcl?(location: string, acl: DataAcl, caller: StoreCaller): Promise<void>;
   /**

@@ -48,6 +48,7 @@ type NativeFn = koffi.KoffiFunction;
 interface Natives {
   radosCreate: NativeFn;
   confReadFile: NativeFn;
+  confParseEnv: NativeFn;
   confSet: NativeFn;
   confGet: NativeFn;
   connect: NativeFn;
@@ -96,6 +97,7 @@ function load(): Natives {
   natives = {
     radosCreate: rados.func('int rados_create(_Out_ void **cluster, const char *id)'),
     confReadFile: rados.func('int rados_conf_read_file(void *cluster, const char *path)'),
+    confParseEnv: rados.func('int rados_conf_parse_env(void *cluster, const char *variable)'),
     confSet: rados.func('int rados_conf_set(void *cluster, const char *option, const char *value)'),
     confGet: rados.func('int rados_conf_get(void *cluster, const char *option, _Out_ uint8_t *buf, size_t len)'),
     connect: rados.func('int rados_connect(void *cluster)'),
@@ -169,6 +171,8 @@ export class RadosCluster {
     const handle = out[0];
     try {
       check(`reading ${options.confFile || 'the default ceph.conf'}`, n.confReadFile(handle, options.confFile || null));
+      // CEPH_ARGS, as every Ceph client honours it (e.g. --osd_client_watch_timeout).
+      check('reading CEPH_ARGS', n.confParseEnv(handle, null));
       if (options.connectTimeout >= 0) {
         for (const key of ['rados_osd_op_timeout', 'rados_mon_op_timeout', 'client_mount_timeout']) {
           check(`setting ${key}`, n.confSet(handle, key, String(options.connectTimeout)));
