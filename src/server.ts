@@ -35,6 +35,7 @@ import { type DataHooks, ImagesService } from './services/images.js';
 import { KeystoneLimits } from './services/keystone-limits.js';
 import { type LimitSource, Quotas, StaticLimits } from './services/quotas.js';
 import { MembersService } from './services/members.js';
+import { LocationsService } from './services/locations.js';
 import { MetadefsService } from './services/metadefs.js';
 import { TasksService } from './services/tasks.js';
 import { FileStore } from './store/file-store.js';
@@ -89,6 +90,8 @@ function storeProperties(s: StoreConfig, stores: StoreSet): Record<string, unkno
       return { container: s.swift.container, large_object_size: s.swift.largeObjectSize, large_object_chunk_size: s.swift.chunkSize };
     case 's3':
       return { s3_store_large_object_size: s.s3.chunkSize, s3_store_large_object_chunk_size: s.s3.chunkSize, s3_store_thread_pools: 1 };
+    case 'http':
+      return {};
     case 'rbd': {
       const store = stores.byId(s.id) as RbdStore;
       // The fsid is the cluster's: known once the store has connected (a getter, read when the detail is served).
@@ -139,6 +142,7 @@ export async function compose(config: GlimpseConfig, logger = createLogger(confi
     storageUrlOf: keystone ? (token, tenancy) => keystone.objectStoreUrl(token, tenancy) : null,
     heartbeatMs: config.taskHeartbeatMs,
     directIo: config.fileStoreDirectIo,
+    importFilter: config.importFilter,
   }, config.defaultStore);
   const staging = new FileStore('os_glance_staging_store', config.stagingDir, { directIo: config.fileStoreDirectIo });
   const membersRepo = new MembersRepository(db);
@@ -147,7 +151,8 @@ export async function compose(config: GlimpseConfig, logger = createLogger(confi
   const quotas = new Quotas({ source: limitSource(config, keystone), usage: new UsageRepository(db), db, userStorageQuota: config.userStorageQuota });
   const access = new ImageAccess({ repo, policy, protections });
   const imageData = new ImageDataService({ access, repo, stores, staging, limits: config, quotas, sharing, log: logger });
-  const images = new ImagesService({ repo, access, limits: config, schema, data: dataHooks(stores, imageData, sharing, logger), protections, quotas });
+  const locations = new LocationsService({ repo, access, stores, limits: config, log: logger });
+  const images = new ImagesService({ repo, access, limits: config, schema, data: dataHooks(stores, imageData, sharing, logger), locations, protections, quotas });
   const members = new MembersService({ access, members: membersRepo, memberQuota: config.imageMemberQuota, sharing });
   const worker = new ImportWorker({
     tasks: tasksRepo,
@@ -158,7 +163,7 @@ export async function compose(config: GlimpseConfig, logger = createLogger(confi
   const imports = new ImportService({ access, createImage: (ctx, body) => images.create(ctx, body), repo, tasks: tasksRepo, stores, worker, config });
   const recovery = await startRecovery(imageData, worker, config.recoveryIntervalMs, logger);
 
-  const app = buildApp(appDeps(config, logger, { db, policy, keystone, schema, images, access, imageData, members, imports, quotas, tasks: tasksRepo, stores }));
+  const app = buildApp(appDeps(config, logger, { db, policy, keystone, schema, images, access, imageData, members, imports, quotas, tasks: tasksRepo, stores, locations }));
   return {
     app,
     db,
@@ -166,6 +171,7 @@ export async function compose(config: GlimpseConfig, logger = createLogger(confi
       clearInterval(recovery);
       await worker.close();
       await db.close();
+      for (const store of stores.all) await store.close?.();
     },
   };
 }
@@ -184,9 +190,10 @@ interface AppParts {
   quotas: Quotas;
   tasks: TasksRepository;
   stores: StoreSet;
+  locations: LocationsService;
 }
 
-function appDeps(config: GlimpseConfig, logger: Logger, { db, policy, keystone, schema, images, access, imageData, members, imports, quotas, tasks, stores }: AppParts): AppDeps {
+function appDeps(config: GlimpseConfig, logger: Logger, { db, policy, keystone, schema, images, access, imageData, members, imports, quotas, tasks, stores, locations }: AppParts): AppDeps {
   return {
     logger,
     identity: identityResolver({
@@ -202,6 +209,7 @@ function appDeps(config: GlimpseConfig, logger: Logger, { db, policy, keystone, 
     imageData,
     members,
     imports,
+    locations,
     tasks: new TasksService({ tasks, access, policy, limits: config }),
     metadefs: new MetadefsService({ repo: new MetadefsRepository(db), policy }),
     limits: config,

@@ -18,6 +18,7 @@ import type { ImageAccess } from '../services/image-access.js';
 import type { ImageDataService } from '../services/image-data.js';
 import type { ImportService } from '../services/import/service.js';
 import type { ImagesService } from '../services/images.js';
+import type { LocationsService } from '../services/locations.js';
 import type { MembersService } from '../services/members.js';
 import type { MetadefsService } from '../services/metadefs.js';
 import type { TasksService } from '../services/tasks.js';
@@ -27,6 +28,7 @@ import { STATUS, renderError } from './errors.js';
 import { type DashboardOptions, dashboardRoutes } from './routes/dashboard.js';
 import { imageDataRoutes, storeRoutes } from './routes/image-data.js';
 import { imageRoutes } from './routes/images.js';
+import { locationRoutes } from './routes/locations.js';
 import { memberRoutes } from './routes/members.js';
 import { metadefRoutes } from './routes/metadefs/index.js';
 import { type InfoOptions, infoRoutes } from './routes/info.js';
@@ -43,6 +45,7 @@ export interface AppDeps {
   imageData: ImageDataService;
   members: MembersService;
   imports: ImportService;
+  locations: LocationsService;
   tasks: TasksService;
   metadefs: MetadefsService;
   limits: { limitParamDefault: number; apiLimitMax: number };
@@ -174,6 +177,7 @@ async function apiRoutes(api: FastifyInstance, deps: AppDeps): Promise<void> {
       storeIds: deps.storeIds,
     });
     memberRoutes(json, deps.members);
+    locationRoutes(json, deps.locations);
     taskRoutes(json, deps.imports, deps.tasks, deps.publicEndpoint);
     storeRoutes(json, deps.imageData);
     metadefRoutes(json, deps.metadefs, deps.limits, deps.publicEndpoint);

@@ -116,18 +116,22 @@ function readConfig(cli: CliOptions, cwd: string): GlimpseConfig {
   };
 }
 
-const STORE_TYPES = ['file', 'swift', 's3', 'rbd'];
+const STORE_TYPES = ['file', 'swift', 's3', 'rbd', 'http'];
 
 function storesConfig(ini: IniReader, configDir: string, dataDir: string): Pick<GlimpseConfig, 'stores' | 'multiStore' | 'defaultStore'> {
   const backends = ini.dict('DEFAULT', 'enabled_backends');
   if (!backends) {
     const type = ini.str('glance_store', 'default_store') ?? 'file';
+    if (type === 'http') throw new ConfigError('[glance_store] default_store cannot be http: the http store is read-only');
     const file: StoreConfig = { id: 'file', type: 'file', description: null, ...fileConfig(ini, 'glance_store', configDir, path.join(dataDir, 'images')) };
-    if (type === 'file') return { stores: [file], multiStore: false, defaultStore: 'file' };
-    return { stores: [storeConfig(ini, 'glance_store', type, type, configDir, dataDir), file], multiStore: false, defaultStore: type };
+    // `stores = file, http, …`: the http store serves http(s) locations beside the default store.
+    const http: StoreConfig[] = ini.list('glance_store', 'stores')?.includes('http') ? [{ id: 'http', type: 'http', description: null }] : [];
+    if (type === 'file') return { stores: [file, ...http], multiStore: false, defaultStore: 'file' };
+    return { stores: [storeConfig(ini, 'glance_store', type, type, configDir, dataDir), file, ...http], multiStore: false, defaultStore: type };
   }
   const fallback = ini.str('glance_store', 'default_backend');
   if (!fallback || !(fallback in backends)) throw new ConfigError('enabled_backends needs [glance_store] default_backend naming one of them');
+  if (backends[fallback] === 'http') throw new ConfigError(`[glance_store] default_backend cannot be ${fallback}: http stores are read-only`);
   const stores = Object.entries(backends).map(([id, type]) => {
     if (id.startsWith('os_glance_')) throw new ConfigError(`enabled_backends: store ids starting with os_glance_ are reserved (${id})`);
     return storeConfig(ini, id, id, type, configDir, dataDir);
@@ -141,6 +145,7 @@ function storeConfig(ini: IniReader, section: string, id: string, type: string, 
   if (type === 'swift') return { id, description, type, swift: swiftConfig(ini, section, configDir) };
   if (type === 's3') return { id, description, type, s3: s3Config(ini, section) };
   if (type === 'rbd') return { id, description, type, rbd: rbdConfig(ini, section) };
+  if (type === 'http') return { id, description, type };
   throw new ConfigError(`store type ${type} (for ${id}) is not supported: ${STORE_TYPES.join(', ')}`);
 }
 

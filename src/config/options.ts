@@ -24,6 +24,8 @@ export type StoreConfig = { id: string; description: string | null } & (
   | { type: 'swift'; swift: SwiftStoreOptions }
   | { type: 's3'; s3: S3StoreOptions }
   | { type: 'rbd'; rbd: RbdStoreOptions }
+  /** glance_store's read-only http store: serves http(s) locations, within `[import_filtering_opts]`. */
+  | { type: 'http' }
 );
 
 export interface GlimpseConfig {

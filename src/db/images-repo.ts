@@ -21,6 +21,8 @@ export interface ImageChange {
   addTags?: string[];
   removeTags?: string[];
   addLocations?: ImageLocation[];
+  /** Replaces the live locations with these, in this order. */
+  setLocations?: ImageLocation[];
   /** Marks every live location deleted (the data itself is the store's business). */
   dropLocations?: boolean;
   /** Marks the live locations with these URLs deleted. */
@@ -137,7 +139,8 @@ export class ImagesRepository {
       if (change.removeTags?.length) await this.softDelete(trx, 'image_tags', id, now, 'value', change.removeTags);
       if (change.dropLocations) await this.dropLocations(trx, id, now);
       if (change.removeLocations?.length) await this.dropLocations(trx, id, now, change.removeLocations);
-      for (const location of change.addLocations ?? []) {
+      if (change.setLocations) await this.dropLocations(trx, id, now);
+      for (const location of [...(change.setLocations ?? []), ...(change.addLocations ?? [])]) {
         await trx
           .insertInto('image_locations')
           .values({

@@ -1,7 +1,8 @@
 /**
- * GET for web-download: every URL (the first and each redirect) is vetted
- * by the import filter, and the connection goes to the address that was
- * vetted. Returns the response body as a stream; nothing is buffered.
+ * GET (or HEAD) of a URL a client gave, for web-download and the http store:
+ * every URL (the first and each redirect) is vetted by the import filter, and
+ * the connection goes to the address that was vetted. Returns the response
+ * body as a stream; nothing is buffered.
  */
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
@@ -18,18 +19,26 @@ export interface Fetched {
   url: string;
 }
 
-export async function safeGet(raw: string, filter: ImportFilter, signal?: AbortSignal): Promise<Fetched> {
+export interface SafeGetOptions {
+  signal?: AbortSignal;
+  /** HEAD: only the headers (the size) are wanted. */
+  method?: 'GET' | 'HEAD';
+  /** An inclusive byte range: a 206 answer is then expected. */
+  range?: { start: number; end: number };
+}
+
+export async function safeGet(raw: string, filter: ImportFilter, o: SafeGetOptions = {}): Promise<Fetched> {
   let target = raw;
   for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
     const vetted = await vetUrl(target, filter);
-    const res = await request(vetted, signal);
+    const res = await request(vetted, o);
     const status = res.statusCode ?? 0;
     if (status >= 300 && status < 400 && res.headers.location) {
       res.resume();
       target = new URL(res.headers.location, vetted.url).toString();
       continue;
     }
-    if (status !== 200) {
+    if (status !== (o.range ? 206 : 200)) {
       res.resume();
       throw new UrlRefused(`the server answered ${status}`);
     }
@@ -39,15 +48,18 @@ export async function safeGet(raw: string, filter: ImportFilter, signal?: AbortS
   throw new UrlRefused(`more than ${MAX_REDIRECTS} redirects`);
 }
 
-function request(vetted: VettedUrl, signal?: AbortSignal): Promise<IncomingMessage> {
+function request(vetted: VettedUrl, o: SafeGetOptions): Promise<IncomingMessage> {
   const pinned: LookupFunction = (_host, options, callback) => {
     if ((options as { all?: boolean }).all) (callback as (e: null, a: { address: string; family: number }[]) => void)(null, [{ address: vetted.address, family: vetted.family }]);
     else callback(null, vetted.address, vetted.family);
   };
   const client = vetted.url.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
-    const req = client.get(vetted.url, { lookup: pinned, signal, timeout: CONNECT_TIMEOUT_MS, headers: { 'user-agent': 'glimpse-web-download' } }, resolve);
+    const headers: Record<string, string> = { 'user-agent': 'glimpse' };
+    if (o.range) headers.range = `bytes=${o.range.start}-${o.range.end}`;
+    const req = client.request(vetted.url, { method: o.method ?? 'GET', lookup: pinned, signal: o.signal, timeout: CONNECT_TIMEOUT_MS, headers }, resolve);
     req.on('timeout', () => req.destroy(new UrlRefused('the server did not answer in time')));
     req.on('error', reject);
+    req.end();
   });
 }

@@ -24,6 +24,7 @@ import { dict, hasKey } from '../domain/dict.js';
 import { parseListQuery, type QueryPairs } from './image-list-query.js';
 import { type PatchDialect, type PatchOp, parsePatch } from './image-patch.js';
 import { type ImageAccess, imageTarget } from './image-access.js';
+import type { LocationsService } from './locations.js';
 import type { Quotas } from './quotas.js';
 import { SchemaValidator } from './validator.js';
 
@@ -55,6 +56,8 @@ export interface ImagesServiceDeps {
   /** The image schema served and validated (Glance's standard properties, or the operator's schema-image.json). */
   schema: JsonSchema;
   data: DataHooks;
+  /** PATCHes of /locations. */
+  locations: LocationsService;
   protections: PropertyProtections | null;
   quotas: Quotas;
 }
@@ -145,7 +148,10 @@ export class ImagesService {
     // The caller patches what it can read; protected properties it cannot see stay as they are.
     const image = this.access.view(ctx, loaded.image);
     const next = cloneImage(image);
-    for (const op of ops) this.applyOp(next, op, dialect);
+    for (const op of ops) {
+      if (op.path[0] === 'locations') await this.d.locations.patch(ctx, next, op, loaded.target);
+      else this.applyOp(next, op, dialect);
+    }
     if (ops.length === 0) return image;
     this.checkProtections(ctx, image, next);
 
@@ -161,7 +167,11 @@ export class ImagesService {
       if (!(key in next.properties)) throw badRequest(`Property '${key}' is required by this deployment's image schema and cannot be removed.`);
     }
     this.checkQuotas(next, image);
-    const updated = await this.repo.update(image.id, diff(image, next), undefined, this.childQuotas());
+    const dropped = this.d.locations.dropped(image, next);
+    await this.d.locations.assertDroppable(ctx, image, dropped);
+    const fromStatus = next.status !== image.status ? image.status : undefined;
+    const updated = await this.repo.update(image.id, diff(image, next), fromStatus, this.childQuotas());
+    await this.d.locations.removeData(ctx, image, dropped);
     if (updated.visibility !== image.visibility) await this.d.data.sharingChanged(ctx, updated);
     return updated;
   }
@@ -243,7 +253,6 @@ export class ImagesService {
   private applyOp(image: Image, op: PatchOp, dialect: PatchDialect): void {
     const root = op.path[0];
     if (isReadOnly(root) || root === 'id') throw forbidden(`Attribute '${root}' is read-only.`);
-    if (root === 'locations') throw forbidden('Image locations cannot be changed through PATCH on this deployment.');
     if (isReserved(root)) throw forbidden(`Attribute '${root}' is reserved.`);
     if (op.path.length !== 1) throw badRequest('Invalid JSON pointer for this resource: ' + `/${op.path.join('/')}`);
     const base = isBaseAttribute(root);
@@ -341,11 +350,18 @@ function cloneImage(image: Image): Image {
   };
 }
 
+/** Fields a PATCH changes: the writable ones, and those a location sets on a queued image (status, size, validation data). */
+const PATCHED_FIELDS = [
+  'name', 'visibility', 'protected', 'os_hidden', 'owner', 'container_format', 'disk_format', 'min_ram', 'min_disk',
+  'status', 'size', 'checksum', 'os_hash_algo', 'os_hash_value',
+] as const;
+
 function diff(before: Image, after: Image): ImageChange {
   const fields: Record<string, unknown> = {};
-  for (const key of ['name', 'visibility', 'protected', 'os_hidden', 'owner', 'container_format', 'disk_format', 'min_ram', 'min_disk'] as const) {
+  for (const key of PATCHED_FIELDS) {
     if (after[key] !== before[key]) fields[key] = after[key];
   }
+  const sameLocations = JSON.stringify(after.locations) === JSON.stringify(before.locations);
   const setProperties = dict<string>();
   for (const [k, v] of Object.entries(after.properties)) if (!hasKey(before.properties, k) || before.properties[k] !== v) setProperties[k] = v;
   return {
@@ -354,5 +370,6 @@ function diff(before: Image, after: Image): ImageChange {
     removeProperties: Object.keys(before.properties).filter((k) => !hasKey(after.properties, k)),
     addTags: after.tags.filter((t) => !before.tags.includes(t)),
     removeTags: before.tags.filter((t) => !after.tags.includes(t)),
+    ...(sameLocations ? {} : { setLocations: after.locations }),
   };
 }

@@ -45,6 +45,8 @@ export interface ImageStore {
   /** Whether a location URI belongs to this store. */
   owns(location: string): boolean;
   get(location: string, range?: ByteRange, caller?: StoreCaller): Promise<Readable>;
+  /** Stores that can vouch for a location added by a client: the size of the data there (0 or a rejection when there is none). */
+  size?(location: string, caller?: StoreCaller): Promise<number>;
   /** Idempotent: deleting missing data succeeds. */
   delete(location: string, caller?: StoreCaller): Promise<void>;
   /**
@@ -74,6 +76,8 @@ export interface ImageStore {
   locationOf?(imageId: string): string;
   /** Stores that write one image at a time in a visible place: whether some writer (any host) is writing this image now. */
   writing?(imageId: string): Promise<boolean>;
+  /** Stores that hold a connection (the RBD cluster): releases it at shutdown. */
+  close?(): Promise<void>;
   /** Stores whose data is a local file: its path, for tools that need one (qemu-img); null for a location not of this store. */
   localPath?(location: string): string | null;
 }

@@ -131,6 +131,19 @@ export class RbdStore implements ImageStore {
     }
   }
 
+  async size(location: string): Promise<number> {
+    const { pool, image: name, snapshot } = await this.resolve(location);
+    const image = await pool.open(name, { readOnly: true, snapshot }).catch((err: unknown) => {
+      if (err instanceof RbdError && err.errno === ENOENT) throw notFound(`Image data not found at ${location}`);
+      throw storeError(err);
+    });
+    try {
+      return await image.size();
+    } finally {
+      await image.close().catch(() => undefined);
+    }
+  }
+
   /**
    * Refuses (409, as glance_store's InUseByStore) while the snapshot has
    * clones — a Nova disk or Cinder volume made from the image — and keeps

@@ -5,7 +5,9 @@
  */
 import type { StoreConfig } from '../config/options.js';
 import type { ImageLocation } from '../domain/image.js';
+import type { ImportFilter } from '../net/url-filter.js';
 import { FileStore } from './file-store.js';
+import { HttpStore } from './http-store.js';
 import type { ImageStore } from './image-store.js';
 import { RbdStore } from './rbd-store.js';
 import { S3Store } from './s3-store.js';
@@ -32,6 +34,11 @@ export class StoreSet {
     return named ?? this.all.find((s) => s.owns(location.url));
   }
 
+  /** The read-only http store, if one is configured. */
+  httpStore(): ImageStore | undefined {
+    return this.all.find((s) => s.type === 'http');
+  }
+
   /** What a new location records about its store. */
   metadataFor(store: ImageStore): Record<string, string> {
     return this.multi ? { store: store.id } : {};
@@ -44,6 +51,8 @@ export interface StoreRuntime {
   heartbeatMs: number;
   /** Whether file stores write with O_DIRECT. */
   directIo: boolean;
+  /** `[import_filtering_opts]`: the URLs http stores may read. */
+  importFilter: ImportFilter;
 }
 
 export function createStores(configs: readonly StoreConfig[], multi: boolean, runtime: StoreRuntime, defaultId = configs[0].id): StoreSet {
@@ -58,6 +67,8 @@ export function createStores(configs: readonly StoreConfig[], multi: boolean, ru
           return new S3Store(c.id, c.s3, runtime);
         case 'rbd':
           return new RbdStore(c.id, c.rbd);
+        case 'http':
+          return new HttpStore(c.id, runtime.importFilter);
       }
     }),
     multi,

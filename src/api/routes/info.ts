@@ -22,6 +22,7 @@ function storeEntry(s: StoreInfo): Record<string, unknown> {
     id: s.id,
     ...(s.description ? { description: s.description } : {}),
     ...(s.default ? { default: 'true' } : {}),
+    ...(s.type === 'http' ? { 'read-only': 'true' } : {}),
   };
 }
 

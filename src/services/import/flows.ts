@@ -182,7 +182,7 @@ export class ImportFlows {
 
   private async download(uri: string, signal: AbortSignal) {
     try {
-      return (await safeGet(uri, this.d.config.importFilter, signal)).body;
+      return (await safeGet(uri, this.d.config.importFilter, { signal })).body;
     } catch (err) {
       if (err instanceof UrlRefused) throw new ImportFailed(`URI for web-download does not pass filtering: ${uri} (${err.message})`);
       throw new ImportFailed(`web-download of ${uri} failed: ${err instanceof Error ? err.message : String(err)}`);

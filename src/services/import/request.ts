@@ -85,7 +85,10 @@ export function assertImportable(image: Image, method: string): void {
 /** The stores to write, in order (Glance's rules for stores, all_stores and the header). */
 export function importTargets(image: Image, request: ImportRequest, headerStore: string | null, stores: StoreSet): string[] {
   const holding = new Set(image.locations.map((l) => stores.forLocation(l)?.id).filter(Boolean));
-  if (request.allStores) return stores.all.map((s) => s.id).filter((s) => !(request.method === 'copy-image' && holding.has(s)));
+  if (request.allStores) {
+    // http stores are read-only: never a target of all_stores (as Glance's _get_available_stores).
+    return stores.all.filter((s) => s.type !== 'http').map((s) => s.id).filter((s) => !(request.method === 'copy-image' && holding.has(s)));
+  }
   const named = request.stores ?? (headerStore && stores.multi ? [headerStore] : [stores.default.id]);
   for (const id of named) {
     if (!stores.byId(id) || (!stores.multi && id !== stores.default.id)) throw conflict(`Store for identifier ${id} not found`);
