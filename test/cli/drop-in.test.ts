@@ -1,8 +1,10 @@
 /**
  * Drop-in proof: the real glance-api (Debian's, Glance 25.1) and Glimpse on
- * the same database (created by glance-manage) and the same file store. What
- * either writes, the other reads back field for field, and image data uploaded
- * through one downloads byte for byte through the other.
+ * the same database (created by glance-manage) and the same store: a file
+ * store, and Ceph RBD (the shared single-node cluster) as most deployments
+ * run. What either writes, the other reads back field for field (the
+ * rbd:// direct_url included), image data uploaded through one downloads
+ * byte for byte through the other, and either deletes what the other wrote.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
@@ -14,6 +16,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Client, type Identity } from '../helpers/client.js';
 import { type TestDatabase, createTestDatabase } from '../helpers/databases.js';
+import { CEPH_CONF, CEPH_POOL, CEPH_USER, cephSkip, rbdImages, rbdSnapshots } from '../helpers/ceph.js';
 import { KEYSTONE_INI, identityFor, keystoneSkip } from '../helpers/keystone.js';
 import { type TestServer, startTestServer } from '../helpers/server.js';
 import { requireTool } from '../helpers/tools.js';
@@ -37,8 +40,23 @@ const comparable = (image: Record<string, unknown>) => {
   return { ...rest, tags: [...(tags as string[])].sort() };
 };
 
-for (const dialect of ['sqlite', 'mysql'] as const) {
-  describe(`glance-api and Glimpse on one ${dialect} database`, { skip }, () => {
+/** What both services are told about the store, in glance-api.conf's words. */
+function storeIni(store: 'file' | 'rbd', imagesDir: string): string {
+  if (store === 'file') return `[glance_store]\nstores = file,http\ndefault_store = file\nfilesystem_store_datadir = ${imagesDir}\n`;
+  return (
+    '[DEFAULT]\nshow_image_direct_url = true\n' +
+    `[glance_store]\nstores = rbd,http\ndefault_store = rbd\nrbd_store_pool = ${CEPH_POOL}\nrbd_store_user = ${CEPH_USER}\nrbd_store_ceph_conf = ${CEPH_CONF}\nrbd_store_chunk_size = 8\n`
+  );
+}
+
+const CASES = [
+  { dialect: 'sqlite', store: 'file' },
+  { dialect: 'mysql', store: 'file' },
+  { dialect: 'sqlite', store: 'rbd' },
+] as const;
+
+for (const { dialect, store } of CASES) {
+  describe(`glance-api and Glimpse on one ${dialect} database${store === 'rbd' ? ' and one Ceph pool' : ''}`, { skip: skip || (store === 'rbd' && cephSkip()) }, () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'glimpse-dropin-'));
     const imagesDir = path.join(dir, 'images');
     let database: TestDatabase | null = null;
@@ -66,7 +84,7 @@ for (const dialect of ['sqlite', 'mysql'] as const) {
         conf,
         `[DEFAULT]\nbind_host = 127.0.0.1\nbind_port = ${port}\nworkers = 1\nlog_file = ${path.join(dir, 'glance.log')}\n` +
           `[database]\nconnection = ${url}\n` +
-          `[glance_store]\nstores = file,http\ndefault_store = file\nfilesystem_store_datadir = ${imagesDir}\n` +
+          storeIni(store, imagesDir) +
           `[paste_deploy]\nflavor = keystone\nconfig_file = ${path.join(dir, 'glance-api-paste.ini')}\n` +
           `[oslo_policy]\npolicy_file = ${path.join(dir, 'no-policy.yaml')}\n` +
           `${KEYSTONE_INI()}auth_type = password\n`,
@@ -79,7 +97,7 @@ for (const dialect of ['sqlite', 'mysql'] as const) {
       glimpseServer = await startTestServer({
         auth: 'keystone',
         database: url,
-        ini: `[glance_store]\nfilesystem_store_datadir = ${imagesDir}\n${KEYSTONE_INI()}`,
+        ini: `${storeIni(store, imagesDir)}${KEYSTONE_INI()}`,
       });
       glimpse = new Client(glimpseServer.url, alpha);
     });
@@ -98,6 +116,7 @@ for (const dialect of ['sqlite', 'mysql'] as const) {
       const viaGlance = (await glance.get(`/v2/images/${created.id}`)).json;
       const viaGlimpse = (await glimpse.get(`/v2/images/${created.id}`)).json;
       assert.deepEqual(comparable(viaGlimpse), comparable(viaGlance));
+      if (store === 'rbd') assert.match(String(viaGlimpse.direct_url), new RegExp(`^rbd://[0-9a-f-]{36}/${CEPH_POOL}/${created.id}/snap$`));
       const bytes = Buffer.from(await (await fetch(`${glimpseServer.url}/v2/images/${created.id}/file`, { headers: { 'x-auth-token': alpha.token! } })).arrayBuffer());
       assert.ok(bytes.equals(data));
       const listed = (await glimpse.get('/v2/images?os_distro=debian')).json.images.map((i: { id: string }) => i.id);
@@ -118,6 +137,19 @@ for (const dialect of ['sqlite', 'mysql'] as const) {
       assert.ok(Buffer.from(await res.arrayBuffer()).equals(data));
       assert.equal(res.headers.get('content-md5'), viaGlimpse.checksum);
     });
+
+    if (store === 'rbd') {
+      it('deletes through either what the other wrote, RBD image and snapshot included', async () => {
+        for (const [writer, deleter] of [[glance, glimpse], [glimpse, glance]]) {
+          const image = await writer.createImage({ disk_format: 'raw', container_format: 'bare' });
+          assert.equal((await writer.upload(image.id, randomBytes(3 * 1024 * 1024))).status, 204);
+          assert.deepEqual(rbdSnapshots(image.id).map((s) => [s.name, s.protected]), [['snap', 'true']]);
+          assert.equal((await deleter.delete(`/v2/images/${image.id}`)).status, 204);
+          assert.ok(!rbdImages().includes(image.id), `the RBD image of ${image.id} is gone`);
+        }
+      });
+      return;
+    }
 
     it('reads each other\'s metadata definitions', async () => {
       const admin = await identityFor('admin', 'admin-pass', 'admin');
