@@ -22,7 +22,6 @@ import { TasksRepository } from './db/tasks-repo.js';
 import { UsageRepository } from './db/usage-repo.js';
 import { EXTRA_INDEX_HINT, missingExtraIndexes } from './db/extra-indexes.js';
 import { assertUsableSchema, schemaState, syncDatabase } from './db/migrate.js';
-import { GlimpseError, conflict } from './domain/errors.js';
 import { type JsonSchema, imageSchema } from './domain/schemas.js';
 import { ImageDataService } from './services/image-data.js';
 import { seedCatalog } from './services/metadef-files.js';
@@ -152,7 +151,7 @@ export async function compose(config: GlimpseConfig, logger = createLogger(confi
   const access = new ImageAccess({ repo, policy, protections });
   const imageData = new ImageDataService({ access, repo, stores, staging, limits: config, quotas, sharing, log: logger });
   const locations = new LocationsService({ repo, access, stores, limits: config, log: logger });
-  const images = new ImagesService({ repo, access, limits: config, schema, data: dataHooks(stores, imageData, sharing, logger), locations, protections, quotas });
+  const images = new ImagesService({ repo, access, limits: config, schema, data: dataHooks(imageData, sharing), locations, protections, quotas });
   const members = new MembersService({ access, members: membersRepo, memberQuota: config.imageMemberQuota, sharing });
   const worker = new ImportWorker({
     tasks: tasksRepo,
@@ -243,28 +242,14 @@ function appDeps(config: GlimpseConfig, logger: Logger, { db, policy, keystone, 
 }
 
 /** What happens to an image's bytes when its record is deleted or its sharing changes. */
-function dataHooks(stores: StoreSet, imageData: ImageDataService, sharing: DataSharing, logger: Logger): DataHooks {
+function dataHooks(imageData: ImageDataService, sharing: DataSharing): DataHooks {
   return {
-    assertDeletable: async (ctx, image) => {
-      for (const location of image.locations) {
-        await stores
-          .forLocation(location)
-          ?.assertDeletable?.(location.url, callerOf(ctx))
-          .catch((err: unknown) => {
-            if (err instanceof GlimpseError && err.kind === 'conflict') throw conflict(`Image ${image.id} could not be deleted because it is in use: ${err.message}`);
-            throw err;
-          });
-      }
-    },
+    assertDeletable: (ctx, imageId, locations, what) => imageData.assertDeletable(ctx, imageId, locations, what),
     removed: async (ctx, image) => {
-      for (const location of image.locations) {
-        await stores
-          .forLocation(location)
-          ?.delete(location.url, callerOf(ctx))
-          .catch((err: unknown) => logger.warn({ err, image: image.id, location: location.url }, 'could not delete the data of a deleted image: it is orphaned in its store'));
-      }
+      await imageData.removeData(ctx, image.id, image.locations);
       await imageData.unstage(image.id);
     },
+    dropped: (ctx, imageId, locations) => imageData.removeData(ctx, imageId, locations),
     sharingChanged: (ctx, image) => sharing.sync(callerOf(ctx), image),
   };
 }

@@ -264,6 +264,20 @@ export class ImagesRepository {
     return maybe.filter((c) => !inUse.has(c.url));
   }
 
+  /** Of these URLs, those that a live location of another image also points to (its data must stay). */
+  async sharedUrls(urls: string[], imageId: string): Promise<Set<string>> {
+    if (urls.length === 0) return new Set();
+    const rows = await this.db.kysely
+      .selectFrom('image_locations')
+      .select('value')
+      .where('value', 'in', urls)
+      .where('image_id', '!=', imageId)
+      .where('deleted', '=', this.db.toBool(false))
+      .where('status', '=', 'active')
+      .execute();
+    return new Set(rows.map((r) => r.value));
+  }
+
   /** Ids of live images whose ids are among these (for sweeping stray files). */
   async liveIds(ids: string[]): Promise<Set<string>> {
     if (ids.length === 0) return new Set();

@@ -11,7 +11,7 @@ import type { RequestContext } from '../auth/context.js';
 import type { ImagesRepository, Trx } from '../db/images-repo.js';
 import type { ImageFormatRules } from '../formats/policy.js';
 import { GlimpseError, badRequest, conflict, forbidden, gone, notFound, rangeNotSatisfiable, tooLarge, unsupportedMediaType } from '../domain/errors.js';
-import { type Image, type ImageStatus, NO_DATA } from '../domain/image.js';
+import { type Image, type ImageLocation, type ImageStatus, NO_DATA } from '../domain/image.js';
 import type { InspectionReport } from '../formats/inspector.js';
 import { judgeUpload } from '../formats/policy.js';
 import type { ByteRange, ImageStore, StagingStore, StoreCaller } from '../store/image-store.js';
@@ -237,14 +237,44 @@ export class ImageDataService {
     const inStore = image.locations.filter((l) => this.stores.forLocation(l) === store);
     if (inStore.length === 0) throw notFound(`Image ${id} is not present in store ${storeId}`);
     if (inStore.length === image.locations.length) throw forbidden('Cannot delete image data from the only store containing it. Consider deleting the image instead.');
-    for (const location of inStore) {
-      await store.assertDeletable?.(location.url, callerOf(ctx)).catch((err: unknown) => {
-        if (err instanceof GlimpseError && err.kind === 'conflict') throw conflict(`The data for Image ${id} could not be deleted because it is in use: ${err.message}`);
-        throw err;
-      });
-    }
+    await this.assertDeletable(ctx, image.id, inStore, 'data');
     await this.repo.update(image.id, { removeLocations: inStore.map((l) => l.url) }, 'active');
-    for (const location of inStore) await store.delete(location.url, callerOf(ctx));
+    await this.removeData(ctx, image.id, inStore);
+  }
+
+  /**
+   * Before a record drops these locations (the whole image, or some of its
+   * data): 409 while data that would be removed is in use outside Glimpse
+   * (clones of an RBD snapshot), with Glance's message for each case.
+   */
+  async assertDeletable(ctx: RequestContext, imageId: string, locations: ImageLocation[], what: 'image' | 'data'): Promise<void> {
+    const shared = await this.repo.sharedUrls(locations.map((l) => l.url), imageId);
+    for (const location of locations.filter((l) => !shared.has(l.url))) {
+      await this.stores
+        .forLocation(location)
+        ?.assertDeletable?.(location.url, callerOf(ctx))
+        .catch((err: unknown) => {
+          if (!(err instanceof GlimpseError && err.kind === 'conflict')) throw err;
+          const subject = what === 'image' ? `Image ${imageId}` : `The data for Image ${imageId}`;
+          throw conflict(`${subject} could not be deleted because it is in use: ${err.message}`);
+        });
+    }
+  }
+
+  /**
+   * After a record dropped these locations: their data goes, except where a
+   * location of another image still points to it (a location added by URL
+   * can share data; deleting one image must not take another's bytes).
+   * A failure leaves the data orphaned, logged; the record has changed.
+   */
+  async removeData(ctx: RequestContext, imageId: string, locations: ImageLocation[]): Promise<void> {
+    const shared = await this.repo.sharedUrls(locations.map((l) => l.url), imageId);
+    for (const location of locations.filter((l) => !shared.has(l.url))) {
+      await this.stores
+        .forLocation(location)
+        ?.delete(location.url, callerOf(ctx))
+        .catch((err: unknown) => this.d.log.warn({ err, image: imageId, location: location.url }, 'could not delete the data of a dropped location: it is orphaned in its store'));
+    }
   }
 
   /** Removes the staged data of an image, if any (on delete, and once imported). */

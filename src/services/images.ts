@@ -9,6 +9,7 @@ import type { ChildQuotas, ImageChange, ImagesRepository } from '../db/images-re
 import { badRequest, conflict, forbidden, notFound, tooLarge } from '../domain/errors.js';
 import {
   type Image,
+  type ImageLocation,
   MAX_INT32,
   MAX_STRING_LENGTH,
   assertNo4ByteChars,
@@ -41,10 +42,16 @@ export const MAX_PROPERTY_VALUE_BYTES = 65_535;
 
 /** What happens to an image's bytes when its record changes (wired by the composition root). */
 export interface DataHooks {
-  /** Before a delete: throws a conflict while the image's data is in use outside Glimpse (clones of an RBD snapshot). */
-  assertDeletable(ctx: RequestContext, image: Image): Promise<void>;
+  /**
+   * Before the record drops these locations (all of an image being deleted,
+   * or those a PATCH removes): a conflict while their data is in use outside
+   * Glimpse (clones of an RBD snapshot).
+   */
+  assertDeletable(ctx: RequestContext, imageId: string, locations: ImageLocation[], what: 'image' | 'data'): Promise<void>;
   /** The image was deleted: its data goes, in every store and staging. */
   removed(ctx: RequestContext, image: Image): Promise<void>;
+  /** A PATCH removed these locations: their data goes. */
+  dropped(ctx: RequestContext, imageId: string, locations: ImageLocation[]): Promise<void>;
   /** Visibility changed: multi-tenant stores update who may read the data (DataSharing). */
   sharingChanged(ctx: RequestContext, image: Image): Promise<void>;
 }
@@ -167,11 +174,12 @@ export class ImagesService {
       if (!(key in next.properties)) throw badRequest(`Property '${key}' is required by this deployment's image schema and cannot be removed.`);
     }
     this.checkQuotas(next, image);
+    // Removed locations take their data with them (as in Glance), once the record has changed.
     const dropped = this.d.locations.dropped(image, next);
-    await this.d.locations.assertDroppable(ctx, image, dropped);
+    await this.d.data.assertDeletable(ctx, image.id, dropped, 'data');
     const fromStatus = next.status !== image.status ? image.status : undefined;
     const updated = await this.repo.update(image.id, diff(image, next), fromStatus, this.childQuotas());
-    await this.d.locations.removeData(ctx, image, dropped);
+    await this.d.data.dropped(ctx, image.id, dropped);
     if (updated.visibility !== image.visibility) await this.d.data.sharingChanged(ctx, updated);
     return updated;
   }
@@ -181,7 +189,7 @@ export class ImagesService {
     const { image, target } = await this.access.load(ctx, id);
     this.access.authorize(ctx, 'delete_image', target);
     if (image.protected) throw forbidden(`Image ${id} is protected and cannot be deleted.`);
-    await this.d.data.assertDeletable(ctx, image);
+    await this.d.data.assertDeletable(ctx, image.id, image.locations, 'image');
     const locations = await this.repo.remove(image.id);
     await this.d.data.removed(ctx, { ...image, locations });
   }

@@ -12,7 +12,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import type { RequestContext } from '../auth/context.js';
 import type { ImagesRepository } from '../db/images-repo.js';
-import { GlimpseError, badRequest, conflict, forbidden, tooLarge } from '../domain/errors.js';
+import { badRequest, conflict, forbidden, tooLarge } from '../domain/errors.js';
 import type { Image, ImageLocation } from '../domain/image.js';
 import { HashingCounter } from '../store/ingest.js';
 import type { StoreSet } from '../store/stores.js';
@@ -67,29 +67,6 @@ export class LocationsService {
   dropped(before: Image, after: Image): ImageLocation[] {
     const kept = new Set(after.locations.map((l) => l.url));
     return before.locations.filter((l) => !kept.has(l.url));
-  }
-
-  /** Before the record changes: refuses (409) when dropped data is in use outside Glimpse. */
-  async assertDroppable(ctx: RequestContext, image: Image, dropped: ImageLocation[]): Promise<void> {
-    for (const location of dropped) {
-      await this.d.stores
-        .forLocation(location)
-        ?.assertDeletable?.(location.url, callerOf(ctx))
-        .catch((err: unknown) => {
-          if (err instanceof GlimpseError && err.kind === 'conflict') throw conflict(`The data for Image ${image.id} could not be deleted because it is in use: ${err.message}`);
-          throw err;
-        });
-    }
-  }
-
-  /** After the record changed: the dropped locations' data goes (as Glance deletes it from the backend). */
-  async removeData(ctx: RequestContext, image: Image, dropped: ImageLocation[]): Promise<void> {
-    for (const location of dropped) {
-      await this.d.stores
-        .forLocation(location)
-        ?.delete(location.url, callerOf(ctx))
-        .catch((err: unknown) => this.d.log.warn({ err, image: image.id, location: location.url }, 'could not delete the data of a removed location: it is orphaned in its store'));
-    }
   }
 
   /**

@@ -2,7 +2,8 @@
  * The RBD store through the API on the real single-node Ceph of
  * ../shared/ceph: uploads and downloads byte for byte (whole and ranged), the
  * protected snapshot and rbd:// location glance-api would write, a delete
- * refused while Nova-style clones exist, thin provisioning, multi-store with
+ * refused while Nova-style clones exist, rbd locations added by services
+ * (v2.17) and owners (PATCH), thin provisioning, multi-store with
  * copy-image between a file store and RBD, and a writer killed mid-upload
  * whose RBD image recovery removes.
  */
@@ -14,7 +15,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import SQLite from 'better-sqlite3';
 import { CEPH_POOL, cephFsid, cephSkip, rbd, rbdImages, rbdSnapshots, rbdStoreIni } from '../helpers/ceph.js';
-import { ADMIN, ALPHA_MEMBER, Client } from '../helpers/client.js';
+import { ADMIN, ALPHA_MEMBER, Client, type Identity } from '../helpers/client.js';
 import { type ServerProcess, serveProcess, stopProcess } from '../helpers/process.js';
 import { type TestServer, startTestServer } from '../helpers/server.js';
 import { slowUpload, waitFor } from '../helpers/upload.js';
@@ -22,6 +23,7 @@ import { slowUpload, waitFor } from '../helpers/upload.js';
 const MiB = 1024 * 1024;
 const skip = cephSkip();
 const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
+const sha512 = (b: Buffer) => createHash('sha512').update(b).digest('hex');
 
 /** Bytes Ceph has allocated for an image (fast-diff is on in the test pool). */
 function usedBytes(image: string): number {
@@ -107,6 +109,39 @@ describe('RBD store through the API', { skip }, () => {
     }
     assert.equal((await api.delete(`/v2/images/${image.id}`)).status, 204);
     assert.ok(!rbdImages().includes(image.id));
+  });
+
+  it('takes rbd locations from services (v2.17) and owners (PATCH), and keeps data that another image still points to', async () => {
+    const SERVICE: Identity = { project: 'alpha', user: 'cinder', roles: ['reader', 'service'] };
+    const bytes = randomBytes(2 * MiB);
+    const source = await api.createImage({ disk_format: 'raw', container_format: 'bare' });
+    await api.upload(source.id, bytes);
+    const url = `rbd://${cephFsid()}/${CEPH_POOL}/${source.id}/snap`;
+
+    const byApi = await api.createImage({ disk_format: 'raw', container_format: 'bare' });
+    const refused = await api.post(`/v2/images/${byApi.id}/locations`, { url });
+    assert.equal(refused.status, 403, 'a member may add only http locations');
+    assert.equal((await api.post(`/v2/images/${byApi.id}/locations`, { url }, { as: SERVICE })).status, 202);
+    await waitFor(async () => (await api.get(`/v2/images/${byApi.id}`)).json.os_hash_value === sha512(bytes), 'the hashes of the added location');
+    assert.equal((await api.get(`/v2/images/${byApi.id}/locations`)).status, 403);
+    assert.deepEqual((await api.get(`/v2/images/${byApi.id}/locations`, { as: SERVICE })).json, [{ url, metadata: {} }]);
+
+    const byPatch = await api.createImage({ disk_format: 'raw', container_format: 'bare' });
+    const missing = await api.patch(`/v2/images/${byPatch.id}`, [{ op: 'add', path: '/locations/-', value: { url: url.replace(source.id, byPatch.id), metadata: {} } }]);
+    assert.equal(missing.status, 400, 'no RBD image there');
+    const patched = await api.patch(`/v2/images/${byPatch.id}`, [{ op: 'add', path: '/locations/-', value: { url, metadata: {} } }]);
+    assert.equal(patched.status, 200, patched.text);
+    assert.equal(patched.json.status, 'active');
+    assert.equal(patched.json.size, bytes.length);
+    assert.ok((await download(byPatch.id)).body.equals(bytes));
+
+    for (const image of [byApi, byPatch]) {
+      assert.equal((await api.delete(`/v2/images/${image.id}`)).status, 204);
+      assert.ok(rbdImages().includes(source.id), 'data another image points to stays');
+    }
+    assert.ok((await download(source.id)).body.equals(bytes));
+    assert.equal((await api.delete(`/v2/images/${source.id}`)).status, 204);
+    assert.ok(!rbdImages().includes(source.id));
   });
 });
 
