@@ -20,7 +20,7 @@ const MiB = 1024 * 1024;
 const block = randomBytes(MiB);
 
 /** `size` bytes made of one random MiB block, repeated (cheap to produce, not compressible). */
-function source(size: number): Readable {
+export function source(size: number): Readable {
   let sent = 0;
   return new Readable({
     highWaterMark: 4 * MiB,
@@ -40,7 +40,7 @@ export interface DataRow {
   rssGrowth?: number;
 }
 
-function hashLimit(size: number): DataRow {
+export function hashLimit(size: number): DataRow {
   const t0 = performance.now();
   const md5 = createHash('md5');
   const sha = createHash('sha512');
@@ -86,7 +86,7 @@ async function cacheRead(file: string, size: number): Promise<DataRow> {
 }
 
 /** Samples the server's RSS while `work` runs; returns the growth over the starting RSS. */
-async function withRss<T>(server: BenchServer, work: () => Promise<T>): Promise<[T, number]> {
+export async function withRss<T>(server: BenchServer, work: () => Promise<T>): Promise<[T, number]> {
   const base = server.rss();
   let peak = base;
   const timer = setInterval(() => (peak = Math.max(peak, server.rss())), 20);
@@ -98,7 +98,7 @@ async function withRss<T>(server: BenchServer, work: () => Promise<T>): Promise<
   }
 }
 
-async function createImage(server: BenchServer, container_format = 'bare'): Promise<string> {
+export async function createImage(server: BenchServer, container_format = 'bare'): Promise<string> {
   const res = await fetch(`${server.url}/v2/images`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -107,7 +107,7 @@ async function createImage(server: BenchServer, container_format = 'bare'): Prom
   return ((await res.json()) as { id: string }).id;
 }
 
-function upload(server: BenchServer, id: string, size: number): Promise<void> {
+export function upload(server: BenchServer, id: string, size: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const req = http.request(`${server.url}/v2/images/${id}/file`, {
       method: 'PUT',
@@ -122,7 +122,7 @@ function upload(server: BenchServer, id: string, size: number): Promise<void> {
   });
 }
 
-function download(server: BenchServer, id: string, size: number): Promise<void> {
+export function download(server: BenchServer, id: string, size: number): Promise<void> {
   return new Promise((resolve, reject) => {
     http.get(`${server.url}/v2/images/${id}/file`, (res) => {
       let n = 0;

@@ -4,6 +4,7 @@ import { apiBenchmarks } from './api.js';
 import { dashboardBenchmarks } from './dashboard.js';
 import { dataBenchmarks, printDataTable } from './data.js';
 import { printTable, startBenchServer } from './harness.js';
+import { printRbdTable, rbdBenchmarks } from './rbd.js';
 import { scaleBenchmarks } from './scale.js';
 import { soak } from './soak.js';
 
@@ -39,6 +40,10 @@ async function main(): Promise<void> {
     } finally {
       await server.stop();
     }
+  }
+  if (!only || only === 'rbd') {
+    const rows = await rbdBenchmarks(2 ** 30);
+    if (rows) printRbdTable(rows);
   }
 }
 

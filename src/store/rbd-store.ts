@@ -29,6 +29,8 @@ const SNAPSHOT = 'snap';
 const IO_SIZE = 4 * 1024 * 1024;
 /** Writes in flight per upload (each on a thread-pool thread); memory per upload is (this + 1) × IO_SIZE. */
 const WRITES_IN_FLIGHT = 3;
+/** Reads requested ahead per download; memory per download is about this × IO_SIZE. */
+const READS_IN_FLIGHT = 3;
 /** Growth of an image of unknown size never exceeds this per step (glance_store's cap). */
 const MAX_GROWTH = 8 * 1024 ** 3;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -349,35 +351,47 @@ function isZero(piece: Buffer): boolean {
   return piece.equals(ZEROS.subarray(0, piece.length));
 }
 
-/** Reads [start, end] of an open image (or snapshot), one IO_SIZE piece at a time; the image is closed when the stream ends or is destroyed. */
+/**
+ * Reads [start, end] of an open image (or snapshot) in IO_SIZE pieces, with
+ * READS_IN_FLIGHT of them requested ahead so the OSD is never idle while the
+ * client drains a piece. The image is closed when the stream ends or is
+ * destroyed, once no read is in flight (a read on a closed handle would use
+ * freed memory).
+ */
 function readStream(image: RbdImage, start: number, end: number): Readable {
-  let position = start;
+  let next = start;
+  const ahead: Promise<Buffer>[] = [];
+  const requestAhead = () => {
+    while (ahead.length < READS_IN_FLIGHT && next <= end) {
+      const length = Math.min(IO_SIZE, end - next + 1);
+      const buffer = Buffer.allocUnsafe(length);
+      const read = image.read(next, length, buffer).then((n) => {
+        if (n !== length) throw new RbdError(`reading ${image.name} (ended early)`, 5);
+        return buffer;
+      });
+      read.catch(() => undefined); // handled when its turn comes, or dropped on destroy
+      ahead.push(read);
+      next += length;
+    }
+  };
   return new ReadableStream({
     highWaterMark: IO_SIZE,
     read(this: ReadableStream) {
-      if (position > end) {
-        this.push(null);
-        return;
-      }
-      const length = Math.min(IO_SIZE, end - position + 1);
-      const buffer = Buffer.allocUnsafe(length);
-      image.read(position, length, buffer).then(
-        (n) => {
-          if (n === 0) {
-            this.destroy(new RbdError(`reading ${image.name} (ended early)`, 5));
-            return;
-          }
-          position += n;
-          this.push(buffer.subarray(0, n));
-        },
+      requestAhead();
+      const piece = ahead.shift();
+      if (!piece) return void this.push(null);
+      piece.then(
+        (buffer) => this.push(buffer),
         (err: unknown) => this.destroy(storeError(err) as Error),
       );
     },
     destroy(err: Error | null, callback: (err: Error | null) => void) {
-      image.close().then(
-        () => callback(err),
-        () => callback(err),
-      );
+      Promise.allSettled(ahead)
+        .then(() => image.close())
+        .then(
+          () => callback(err),
+          () => callback(err),
+        );
     },
   });
 }
