@@ -211,14 +211,14 @@ describe('multi-store with a file store and RBD', { skip }, () => {
 describe('crash safety on RBD', { skip }, () => {
   const processes: ServerProcess[] = [];
   const dataDir = mkdtempSync(path.join(tmpdir(), 'glimpse-crash-rbd-'));
+  const config = path.join(dataDir, 'glance-api.conf');
+  writeFileSync(config, ['[glimpse]', 'write_stale_seconds = 1', 'recovery_interval_seconds = 1', '[glance_store]', 'default_store = rbd', ...rbdStoreIni('glance_store').slice(1)].join('\n'));
   after(async () => {
     for (const p of processes) await stopProcess(p, 'SIGKILL');
     rmSync(dataDir, { recursive: true, force: true });
   });
 
   it('removes the RBD image of a writer killed mid-upload once its watch expires, and puts the image back to queued', { timeout: 120_000 }, async () => {
-    const config = path.join(dataDir, 'glance-api.conf');
-    writeFileSync(config, ['[glimpse]', 'write_stale_seconds = 1', 'recovery_interval_seconds = 1', '[glance_store]', 'default_store = rbd', ...rbdStoreIni('glance_store').slice(1)].join('\n'));
     // The OSD drops a dead client's watch after osd_client_watch_timeout (30 s).
     const watchTimeout = 30;
     const serve = async () => {
@@ -251,5 +251,20 @@ describe('crash safety on RBD', { skip }, () => {
     assert.equal((await peer.upload(image.id, data)).status, 204);
     assert.ok(Buffer.from(await (await fetch(`${other.url}/v2/images/${image.id}/file`)).arrayBuffer()).equals(data));
     await peer.delete(`/v2/images/${image.id}`);
+  });
+
+  it('finishes a delete that died between the record and the data, even half way through the RBD image\'s removal', async () => {
+    const server = await serveProcess(['--data-dir', dataDir, '--bind', '127.0.0.1:0', '--config', config]);
+    processes.push(server);
+    const api = new Client(server.url);
+    const image = await api.createImage({ disk_format: 'raw', container_format: 'bare' });
+    assert.equal((await api.upload(image.id, randomBytes(MiB))).status, 204);
+    // The process died after marking the image deleted and after unprotecting the snapshot, before removing anything.
+    rbd('snap', 'unprotect', `${CEPH_POOL}/${image.id}@snap`);
+    const db = new SQLite(path.join(dataDir, 'glimpse.sqlite'));
+    db.prepare("UPDATE images SET status = 'deleted', deleted = 1 WHERE id = ?").run(image.id);
+    db.prepare("UPDATE image_locations SET status = 'deleted', deleted = 1 WHERE image_id = ?").run(image.id);
+    db.close();
+    await waitFor(async () => !rbdImages().includes(image.id), 'the recovery sweep to remove the RBD image', 15_000);
   });
 });
