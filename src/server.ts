@@ -35,6 +35,9 @@ import { KeystoneLimits } from './services/keystone-limits.js';
 import { type LimitSource, Quotas, StaticLimits } from './services/quotas.js';
 import { MembersService } from './services/members.js';
 import { LocationsService } from './services/locations.js';
+import { ImageCacheService } from './services/image-cache.js';
+import { ImageCache } from './cache/image-cache.js';
+import { CacheRepository } from './db/cache-repo.js';
 import { MetadefsService } from './services/metadefs.js';
 import { TasksService } from './services/tasks.js';
 import { FileStore } from './store/file-store.js';
@@ -149,9 +152,13 @@ export async function compose(config: GlimpseConfig, logger = createLogger(confi
   const sharing = new DataSharing({ stores, members: membersRepo });
   const quotas = new Quotas({ source: limitSource(config, keystone), usage: new UsageRepository(db), db, userStorageQuota: config.userStorageQuota });
   const access = new ImageAccess({ repo, policy, protections });
-  const imageData = new ImageDataService({ access, repo, stores, staging, limits: config, quotas, sharing, log: logger });
+  const cacheRecords = new CacheRepository(db);
+  const cache = config.imageCache ? new ImageCache(config.imageCache, cacheRecords) : null;
+  await cache?.start();
+  const imageData = new ImageDataService({ access, repo, stores, staging, limits: config, quotas, sharing, cache, log: logger });
+  const cacheService = new ImageCacheService({ cache, records: cacheRecords, repo, access, policy, data: imageData, log: logger });
   const locations = new LocationsService({ repo, access, stores, limits: config, log: logger });
-  const images = new ImagesService({ repo, access, limits: config, schema, data: dataHooks(imageData, sharing), locations, protections, quotas });
+  const images = new ImagesService({ repo, access, limits: config, schema, data: dataHooks(imageData, sharing, cache), locations, protections, quotas });
   const members = new MembersService({ access, members: membersRepo, memberQuota: config.imageMemberQuota, sharing });
   const worker = new ImportWorker({
     tasks: tasksRepo,
@@ -161,13 +168,15 @@ export async function compose(config: GlimpseConfig, logger = createLogger(confi
   });
   const imports = new ImportService({ access, createImage: (ctx, body) => images.create(ctx, body), repo, tasks: tasksRepo, stores, worker, config });
   const recovery = await startRecovery(imageData, worker, config.recoveryIntervalMs, logger);
+  cacheService.start();
 
-  const app = buildApp(appDeps(config, logger, { db, policy, keystone, schema, images, access, imageData, members, imports, quotas, tasks: tasksRepo, stores, locations }));
+  const app = buildApp(appDeps(config, logger, { db, policy, keystone, schema, images, access, imageData, members, imports, quotas, tasks: tasksRepo, stores, locations, cache: cacheService }));
   return {
     app,
     db,
     stop: async () => {
       clearInterval(recovery);
+      await cacheService.close();
       await worker.close();
       await db.close();
       for (const store of stores.all) await store.close?.();
@@ -190,9 +199,10 @@ interface AppParts {
   tasks: TasksRepository;
   stores: StoreSet;
   locations: LocationsService;
+  cache: ImageCacheService;
 }
 
-function appDeps(config: GlimpseConfig, logger: Logger, { db, policy, keystone, schema, images, access, imageData, members, imports, quotas, tasks, stores, locations }: AppParts): AppDeps {
+function appDeps(config: GlimpseConfig, logger: Logger, { db, policy, keystone, schema, images, access, imageData, members, imports, quotas, tasks, stores, locations, cache }: AppParts): AppDeps {
   return {
     logger,
     identity: identityResolver({
@@ -209,6 +219,7 @@ function appDeps(config: GlimpseConfig, logger: Logger, { db, policy, keystone, 
     members,
     imports,
     locations,
+    cache,
     tasks: new TasksService({ tasks, access, policy, limits: config }),
     metadefs: new MetadefsService({ repo: new MetadefsRepository(db), policy }),
     limits: config,
@@ -242,13 +253,15 @@ function appDeps(config: GlimpseConfig, logger: Logger, { db, policy, keystone, 
 }
 
 /** What happens to an image's bytes when its record is deleted or its sharing changes. */
-function dataHooks(imageData: ImageDataService, sharing: DataSharing): DataHooks {
+function dataHooks(imageData: ImageDataService, sharing: DataSharing, cache: ImageCache | null): DataHooks {
   return {
     assertDeletable: (ctx, imageId, locations, what) => imageData.assertDeletable(ctx, imageId, locations, what),
     removed: async (ctx, image) => {
       await imageData.removeData(ctx, image.id, image.locations);
       await imageData.unstage(image.id);
+      await cache?.delete(image.id);
     },
+    deactivated: async (imageId) => void (await cache?.delete(imageId)),
     dropped: (ctx, imageId, locations) => imageData.removeData(ctx, imageId, locations),
     sharingChanged: (ctx, image) => sharing.sync(callerOf(ctx), image),
   };

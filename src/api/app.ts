@@ -18,6 +18,7 @@ import type { ImageAccess } from '../services/image-access.js';
 import type { ImageDataService } from '../services/image-data.js';
 import type { ImportService } from '../services/import/service.js';
 import type { ImagesService } from '../services/images.js';
+import type { ImageCacheService } from '../services/image-cache.js';
 import type { LocationsService } from '../services/locations.js';
 import type { MembersService } from '../services/members.js';
 import type { MetadefsService } from '../services/metadefs.js';
@@ -28,6 +29,7 @@ import { STATUS, renderError } from './errors.js';
 import { type DashboardOptions, dashboardRoutes } from './routes/dashboard.js';
 import { imageDataRoutes, storeRoutes } from './routes/image-data.js';
 import { imageRoutes } from './routes/images.js';
+import { cacheRoutes } from './routes/cache.js';
 import { locationRoutes } from './routes/locations.js';
 import { memberRoutes } from './routes/members.js';
 import { metadefRoutes } from './routes/metadefs/index.js';
@@ -46,6 +48,7 @@ export interface AppDeps {
   members: MembersService;
   imports: ImportService;
   locations: LocationsService;
+  cache: ImageCacheService;
   tasks: TasksService;
   metadefs: MetadefsService;
   limits: { limitParamDefault: number; apiLimitMax: number };
@@ -72,7 +75,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const app = Fastify(fastifyOptions(deps, multiStore));
   requestHeaders(app, deps);
   glanceErrors(app, deps);
-  versionRoutes(app, { publicEndpoint: deps.publicEndpoint, multiStore, health: deps.health });
+  versionRoutes(app, { publicEndpoint: deps.publicEndpoint, multiStore, cache: deps.cache.enabled, health: deps.health });
   if (deps.dashboard) dashboardRoutes(app, deps.dashboard);
   app.register(async (api) => apiRoutes(api, deps));
   return app;
@@ -92,7 +95,7 @@ function fastifyOptions(deps: AppDeps, multiStore: boolean): FastifyServerOption
     },
     bodyLimit: JSON_BODY_LIMIT,
     genReqId: (req) => requestId(req.headers['x-openstack-request-id']),
-    rewriteUrl: (req) => rewriteUrl(req.url ?? '/', multiStore),
+    rewriteUrl: (req) => rewriteUrl(req.url ?? '/', { multiStore, cache: deps.cache.enabled }),
     // Fastify leaves timeouts to a server it did not create: all are set here.
     // No request timeout: multi-GiB uploads take as long as they take. A
     // keep-alive longer than clients' and load balancers', so the server is
@@ -178,6 +181,7 @@ async function apiRoutes(api: FastifyInstance, deps: AppDeps): Promise<void> {
     });
     memberRoutes(json, deps.members);
     locationRoutes(json, deps.locations);
+    cacheRoutes(json, deps.cache);
     taskRoutes(json, deps.imports, deps.tasks, deps.publicEndpoint);
     storeRoutes(json, deps.imageData);
     metadefRoutes(json, deps.metadefs, deps.limits, deps.publicEndpoint);

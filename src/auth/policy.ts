@@ -49,6 +49,12 @@ export const DEFAULT_RULES: Readonly<Record<string, string>> = {
   modify_task: 'rule:default',
   stores_info_detail: 'role:admin or role:service',
   manage_image_cache: 'role:admin',
+  cache_image: ADMIN,
+  cache_list: ADMIN,
+  cache_delete: ADMIN,
+  cache_clean: ADMIN,
+  cache_prune: ADMIN,
+  list_cached_nodes: ADMIN,
   metadef_default: '',
   metadef_admin: 'role:admin',
   get_metadef_namespace: `${ADMIN} or (role:reader and (project_id:%(project_id)s or 'public':%(visibility)s))`,
@@ -91,6 +97,7 @@ export const LEGACY_RULES: Readonly<Record<string, string>> = {
   modify_member: 'role:admin or project_id:%(member_id)s',
   deactivate: OWNER_OR_ADMIN,
   reactivate: OWNER_OR_ADMIN,
+  ...Object.fromEntries(['cache_image', 'cache_list', 'cache_delete'].map((action) => [action, 'rule:manage_image_cache'])),
 };
 
 export type PolicyAction = keyof typeof DEFAULT_RULES | (string & {});

@@ -4,12 +4,13 @@
  * Nothing outside this folder reads the environment or the config file.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_IMPORT_FILTER, type ImportFilter } from '../net/url-filter.js';
 import { IniReader, parseIni } from './ini.js';
 import type {
-  AuthMode, CorsConfig, GlimpseConfig, KeystoneOptions, RbdStoreOptions, S3StoreOptions, StoreConfig, SwiftAuthOptions, SwiftStoreOptions, SwiftTenancy,
+  AuthMode, CorsConfig, GlimpseConfig, ImageCacheConfig, KeystoneOptions, RbdStoreOptions, S3StoreOptions, StoreConfig, SwiftAuthOptions, SwiftStoreOptions, SwiftTenancy,
 } from './options.js';
 import { findPolicyFile, readPolicyFile } from './policy-file.js';
 import { readPropertyProtectionFile } from './property-protection-file.js';
@@ -113,6 +114,20 @@ function readConfig(cli: CliOptions, cwd: string): GlimpseConfig {
     limits: limitsConfig(ini),
     logLevel: cli.logLevel ?? (ini.bool('DEFAULT', 'debug') ? 'debug' : 'info'),
     enableDashboard: cli.dashboard ?? true,
+    imageCache: imageCacheConfig(ini, configDir ?? cwd, bindPort),
+  };
+}
+
+function imageCacheConfig(ini: IniReader, configDir: string, bindPort: number): ImageCacheConfig | null {
+  const dir = ini.str('DEFAULT', 'image_cache_dir');
+  if (!dir) return null;
+  return {
+    dir: path.resolve(configDir, dir),
+    maxSize: positive(ini.int('DEFAULT', 'image_cache_max_size') ?? 10 * 1024 ** 3, 'image_cache_max_size'),
+    stallTimeMs: positive(ini.int('DEFAULT', 'image_cache_stall_time') ?? 86_400, 'image_cache_stall_time') * 1000,
+    prefetchIntervalMs: positive(ini.int('DEFAULT', 'cache_prefetcher_interval') ?? 300, 'cache_prefetcher_interval') * 1000,
+    // Glance requires it with centralized_db; one node per host:port is the natural default.
+    nodeUrl: ini.str('DEFAULT', 'worker_self_reference_url') ?? `http://${hostname()}:${bindPort}`,
   };
 }
 

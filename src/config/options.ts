@@ -116,6 +116,22 @@ export interface GlimpseConfig {
   keystone: KeystoneOptions | null;
   logLevel: string;
   enableDashboard: boolean;
+  /** `[DEFAULT] image_cache_dir` and the cache's other keys; null: no cache. */
+  imageCache: ImageCacheConfig | null;
+}
+
+/** Glance's image cache on this node (the `centralized_db` driver's records, Glance's directory layout). */
+export interface ImageCacheConfig {
+  /** `image_cache_dir`: `<dir>/<image id>`, `incomplete/`, `invalid/`, `queue/`. */
+  dir: string;
+  /** `image_cache_max_size`, bytes: the pruner's target. */
+  maxSize: number;
+  /** `image_cache_stall_time`, in ms: an incomplete file older than this is removed by the cleaner. */
+  stallTimeMs: number;
+  /** `cache_prefetcher_interval`, in ms: how often queued images are fetched. */
+  prefetchIntervalMs: number;
+  /** `worker_self_reference_url`: this node's key in `node_reference`. */
+  nodeUrl: string;
 }
 
 /** `use_keystone_limits` with `[oslo_limit] endpoint_id` (and its own credentials, if any), or static `[glimpse_limits]`. */

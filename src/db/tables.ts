@@ -135,8 +135,28 @@ export interface AlembicVersionTable {
   version_num: string;
 }
 
+/** The image cache's nodes (`worker_self_reference_url`), 2024.1+. */
+export interface NodeReferenceTable {
+  node_reference_id: Generated<number>;
+  node_reference_url: string;
+}
+
+/** What each node's image cache holds (the centralized_db driver), 2024.1+. Rows are hard-deleted. */
+export interface CachedImagesTable {
+  id: Generated<number>;
+  image_id: string;
+  last_accessed: DbTime;
+  last_modified: DbTime;
+  size: number;
+  hits: number;
+  checksum: string | null;
+  node_reference_id: number;
+}
+
 export interface Database {
   images: ImagesTable;
+  node_reference: NodeReferenceTable;
+  cached_images: CachedImagesTable;
   image_properties: ImagePropertiesTable;
   image_locations: ImageLocationsTable;
   image_members: ImageMembersTable;

@@ -16,6 +16,7 @@ import type { InspectionReport } from '../formats/inspector.js';
 import { judgeUpload } from '../formats/policy.js';
 import type { ByteRange, ImageStore, StagingStore, StoreCaller } from '../store/image-store.js';
 import type { StoreSet } from '../store/stores.js';
+import type { ImageCache } from '../cache/image-cache.js';
 import { type IngestOptions, type IngestResult, ingest } from '../store/ingest.js';
 import { type DataSharing, callerOf } from './data-sharing.js';
 import type { ImageAccess } from './image-access.js';
@@ -65,6 +66,8 @@ export interface ImageDataDeps {
   limits: DataLimits;
   quotas: Quotas;
   sharing: DataSharing;
+  /** This node's image cache (`image_cache_dir`), or null. */
+  cache: ImageCache | null;
   log: Pick<Logger, 'warn'>;
 }
 
@@ -211,6 +214,10 @@ export class ImageDataService {
     }
     if (image.locations.length === 0 || image.size === null) return { image, body: null, range: null };
     const slice = range ? resolveRange(range, image.size) : null;
+    const served = (body: Readable) => ({ image, body, range: slice ? { ...slice, total: image.size! } : null });
+    // The caller's right to the data was checked above, exactly as for a store read.
+    const cached = await this.d.cache?.read(image, slice ?? undefined);
+    if (cached) return served(cached);
     // Locations are tried in order until a store serves one, as Glance does.
     let lastError: unknown = new GlimpseError('service_unavailable', `No configured store serves the data of image ${id}.`);
     for (const location of image.locations) {
@@ -218,7 +225,8 @@ export class ImageDataService {
       if (!store) continue;
       try {
         const body = await store.get(location.url, slice ?? undefined, callerOf(ctx));
-        return { image, body, range: slice ? { ...slice, total: image.size } : null };
+        // A whole read fills this node's cache on the way to the client.
+        return served(slice || !this.d.cache ? body : await this.d.cache.fill(image, body));
       } catch (err) {
         lastError = err;
       }

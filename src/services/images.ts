@@ -50,6 +50,8 @@ export interface DataHooks {
   assertDeletable(ctx: RequestContext, imageId: string, locations: ImageLocation[], what: 'image' | 'data'): Promise<void>;
   /** The image was deleted: its data goes, in every store and staging. */
   removed(ctx: RequestContext, image: Image): Promise<void>;
+  /** The image was deactivated: cached copies go (a cached copy never outlives the right to serve it). */
+  deactivated(imageId: string): Promise<void>;
   /** A PATCH removed these locations: their data goes. */
   dropped(ctx: RequestContext, imageId: string, locations: ImageLocation[]): Promise<void>;
   /** Visibility changed: multi-tenant stores update who may read the data (DataSharing). */
@@ -256,6 +258,7 @@ export class ImagesService {
     if (image.status === to) return;
     if (image.status !== from) throw forbidden(`Not allowed to ${action} image in status '${image.status}'`);
     await this.repo.update(image.id, { fields: { status: to } }, from);
+    if (to === 'deactivated') await this.d.data.deactivated(image.id);
   }
 
   private applyOp(image: Image, op: PatchOp, dialect: PatchDialect): void {

@@ -6,26 +6,32 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { baseUrl } from '../routing.js';
 
-export interface VersionOptions {
+/** What the version list depends on: multi-store adds 2.8–2.13, the image cache 2.14, 2.16 and 2.18 (then current). */
+export interface VersionFlags {
+  multiStore: boolean;
+  cache: boolean;
+}
+
+export interface VersionOptions extends VersionFlags {
   /** null when healthy, else why this node cannot serve. */
   health?: () => Promise<string | null>;
   publicEndpoint: string | null;
-  multiStore: boolean;
 }
 
-/** Glance's list with caching off: v2.17 current. */
-function versionIds(multiStore: boolean): string[] {
-  const middle = multiStore ? ['v2.13', 'v2.12', 'v2.11', 'v2.10', 'v2.9', 'v2.8'] : ['v2.9'];
-  return ['v2.15', ...middle, 'v2.17', 'v2.7', 'v2.6', 'v2.5', 'v2.4', 'v2.3', 'v2.2', 'v2.1', 'v2.0'];
+/** Glance's list, in Glance's order. */
+function versionIds(f: VersionFlags): string[] {
+  const head = f.cache ? ['v2.18', 'v2.17', 'v2.16', 'v2.15', 'v2.14'] : ['v2.15'];
+  const middle = f.multiStore ? ['v2.13', 'v2.12', 'v2.11', 'v2.10', 'v2.9', 'v2.8'] : ['v2.9'];
+  return [...head, ...middle, ...(f.cache ? [] : ['v2.17']), 'v2.7', 'v2.6', 'v2.5', 'v2.4', 'v2.3', 'v2.2', 'v2.1', 'v2.0'];
 }
 
-export function acceptedPrefixes(multiStore: boolean): Set<string> {
-  return new Set(['v2', ...versionIds(multiStore)]);
+function acceptedPrefixes(f: VersionFlags): Set<string> {
+  return new Set(['v2', ...versionIds(f)]);
 }
 
 /** Where the router sends a URL: the API itself, its own paths, or the version document. */
-export function rewriteUrl(url: string, multiStore: boolean): string {
-  const prefixes = acceptedPrefixes(multiStore);
+export function rewriteUrl(url: string, f: VersionFlags): string {
+  const prefixes = acceptedPrefixes(f);
   const [path, query] = splitQuery(url);
   const first = path.split('/')[1] ?? '';
   if (first === 'healthcheck' || first === 'dashboard' || first === 'versions') return url;
@@ -41,9 +47,9 @@ function splitQuery(url: string): [string, string] {
 function document(request: FastifyRequest, o: VersionOptions) {
   const href = `${baseUrl(request, o.publicEndpoint)}/v2/`;
   return {
-    versions: versionIds(o.multiStore).map((id) => ({
+    versions: versionIds(o).map((id) => ({
       id,
-      status: id === 'v2.17' ? 'CURRENT' : 'SUPPORTED',
+      status: id === (o.cache ? 'v2.18' : 'v2.17') ? 'CURRENT' : 'SUPPORTED',
       links: [{ rel: 'self', href }],
     })),
   };
