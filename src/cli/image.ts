@@ -8,7 +8,7 @@ import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Command } from 'commander';
 import { inspectCommand } from './inspect.js';
-import { type OsOptions, ImageApi, withOsOptions } from './os-client.js';
+import { type OsOptions, ImageApi, osCommand } from './os-client.js';
 import { type OutputOptions, printList, printRecord, withOutputOptions } from './output.js';
 import { ProgressBar } from './progress.js';
 
@@ -314,8 +314,7 @@ async function tag(nameOrId: string, value: string, add: boolean, o: Opts): Prom
 }
 
 /** Every command's --help ends with examples. */
-const cmd = (name: string, description: string, ...examples: string[]) =>
-  withOsOptions(new Command(name).description(description)).addHelpText('after', `\nExamples:\n${examples.map((e) => `  ${e}`).join('\n')}`);
+const cmd = osCommand;
 const visibilityFlags = (c: Command) =>
   c.option('--public', 'visible to everyone').option('--private', 'only the owner').option('--shared', 'owner and members').option('--community', 'anyone who asks for it');
 const recordFlags = (c: Command) =>

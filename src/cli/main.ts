@@ -29,6 +29,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   serve: async () => (await import('./serve.js')).serveCommand(),
   image: async () => (await import('./image.js')).imageCommand(),
   manage: async () => (await import('./manage.js')).manageCommand(),
+  cache: async () => (await import('./cache.js')).cacheCommand(),
 };
 
 /**

@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { type Command, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { type TokenIdentity, type TokenScope, findEndpoint, identityV3, issueToken } from '../net/keystone-client.js';
 
@@ -57,6 +57,11 @@ export function withOsOptions(cmd: Command): Command {
 }
 
 /** What a fetch failure means, in words: the URL and the cause (refused, DNS, TLS, timeout). */
+/** A command that talks to an image service: the `--os-*` options, and examples after its help. */
+export function osCommand(name: string, description: string, ...examples: string[]): Command {
+  return withOsOptions(new Command(name).description(description)).addHelpText('after', `\nExamples:\n${examples.map((e) => `  ${e}`).join('\n')}`);
+}
+
 export function unreachable(url: string, err: unknown, what: string): Error {
   const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
   const code = cause?.code ?? (err as { code?: string })?.code;

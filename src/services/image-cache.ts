@@ -37,6 +37,8 @@ export interface CacheState {
 export class ImageCacheService {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
+  /** A pass was asked for while one ran: it runs again, for what was queued meanwhile. */
+  private again = false;
   private closed = false;
 
   constructor(private readonly d: ImageCacheServiceDeps) {}
@@ -127,8 +129,19 @@ export class ImageCacheService {
 
   /** One pass of background work (one at a time): fetch the queue, then sweep, clean and prune. */
   prefetch(): Promise<void> {
-    if (!this.d.cache || this.closed) return Promise.resolve();
-    this.running ??= this.work(this.d.cache).finally(() => (this.running = null));
+    const cache = this.d.cache;
+    if (!cache || this.closed) return Promise.resolve();
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    const passes = async () => {
+      do {
+        this.again = false;
+        await this.work(cache);
+      } while (this.again && !this.closed);
+    };
+    this.running = passes().finally(() => (this.running = null));
     return this.running;
   }
 
