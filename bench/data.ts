@@ -134,13 +134,13 @@ export function download(server: BenchServer, id: string, size: number): Promise
 }
 
 /** curl, when installed, is the lighter client: it leaves more of the 2 cores to the server. */
-function curl(args: string[]): Promise<string> {
+export function curl(args: string[]): Promise<string> {
   return new Promise((resolve, reject) =>
     execFile('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', ...args], (err, stdout) => (err ? reject(err) : resolve(stdout))),
   );
 }
 
-async function hasCurl(): Promise<boolean> {
+export async function hasCurl(): Promise<boolean> {
   return curl(['--version']).then(
     () => true,
     () => false,

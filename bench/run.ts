@@ -1,6 +1,7 @@
 /** `npm run bench`: prints figures; targets are read by people, not asserted. */
 import { cpus, totalmem } from 'node:os';
 import { apiBenchmarks } from './api.js';
+import { cacheBenchmarks, printCacheTable } from './cache.js';
 import { dashboardBenchmarks } from './dashboard.js';
 import { dataBenchmarks, printDataTable } from './data.js';
 import { printTable, startBenchServer } from './harness.js';
@@ -40,6 +41,10 @@ async function main(): Promise<void> {
     } finally {
       await server.stop();
     }
+  }
+  if (!only || only === 'cache') {
+    const rows = await cacheBenchmarks(2 ** 30);
+    if (rows) printCacheTable(rows);
   }
   if (!only || only === 'rbd') {
     const rows = await rbdBenchmarks(2 ** 30);

@@ -7,9 +7,12 @@
  * `node_reference` row, as the centralized_db driver keeps them.
  *
  * A copy is committed only when complete and its md5 matches the image's
- * checksum; one whose size is wrong is never served, and a whole read that
- * turns out not to match the checksum is cut and the copy moved to
- * `invalid/`. Who may read an image is not this module's business: callers
+ * checksum; one whose size is wrong is never served. A copy this process has
+ * not seen verified (written by another process, or changed since) is
+ * checked against the checksum as a whole read streams it — a mismatch cuts
+ * the read and moves the copy to `invalid/` — and is not used for ranges
+ * until then; once verified, reads skip the hashing (it would cap a cached
+ * download at md5's speed) for as long as the file is unchanged. Who may read an image is not this module's business: callers
  * check policy and status before every read, exactly as for a store read.
  */
 import { createHash } from 'node:crypto';
@@ -33,6 +36,8 @@ export class ImageCache {
   private node: number | null = null;
   /** Images this process is filling (another process's fill shows as a file in incomplete/). */
   private readonly filling = new Set<string>();
+  /** Copies whose bytes matched their checksum, by the file's identity then (inode, size, mtime). */
+  private readonly verified = new Map<string, string>();
 
   constructor(
     readonly config: ImageCacheConfig,
@@ -65,10 +70,14 @@ export class ImageCache {
       await this.invalidate(image.id);
       return null;
     }
+    const trusted = this.verified.get(image.id) === identity(found);
+    if (range && !trusted) return null;
     await this.repo.hit(this.nodeId(), image.id);
     if (range) return createReadStream(file, { ...range, highWaterMark: 1024 * 1024 });
     const stream = createReadStream(file, { highWaterMark: 1024 * 1024 });
-    return image.checksum ? pipeline(stream, new Verifier(image.checksum, () => this.invalidate(image.id)), () => undefined) : stream;
+    if (trusted || !image.checksum) return stream;
+    const verifier = new Verifier(image.checksum, (ok) => (ok ? void this.verified.set(image.id, identity(found)) : this.invalidate(image.id)));
+    return pipeline(stream, verifier, () => undefined);
   }
 
   /**
@@ -91,6 +100,7 @@ export class ImageCache {
         return;
       }
       await rename(incomplete, this.file(image.id));
+      this.verified.set(image.id, identity(await stat(this.file(image.id))));
       await this.repo.record(this.nodeId(), image.id, image.size!, image.checksum);
       await unlink(this.file(image.id, 'queue')).catch(() => undefined);
     });
@@ -128,6 +138,7 @@ export class ImageCache {
 
   /** Removes this node's copy of an image (and its record); true if there was one. */
   async delete(id: string): Promise<boolean> {
+    this.verified.delete(id);
     await this.repo.remove(this.nodeId(), id);
     return unlink(this.file(id)).then(() => true, () => false);
   }
@@ -184,6 +195,7 @@ export class ImageCache {
 
   /** Moves a copy that must not be served to `invalid/` (the cleaner removes it). */
   async invalidate(id: string): Promise<void> {
+    this.verified.delete(id);
     await this.repo.remove(this.nodeId(), id);
     await rename(this.file(id), this.file(id, 'invalid')).catch(() => undefined);
   }
@@ -211,6 +223,11 @@ export class ImageCache {
   }
 }
 
+/** A file's identity: a copy verified once stays trusted while this does not change. */
+function identity(info: { ino: number; size: number; mtimeMs: number }): string {
+  return `${info.ino}:${info.size}:${info.mtimeMs}`;
+}
+
 /**
  * Passes a whole cached copy through while hashing it, holding back its last
  * chunk until the checksum is known: a copy that does not match is never
@@ -222,7 +239,7 @@ class Verifier extends Transform {
 
   constructor(
     private readonly checksum: string,
-    private readonly corrupt: () => Promise<void>,
+    private readonly verdict: (ok: boolean) => Promise<void> | void,
   ) {
     super();
   }
@@ -235,8 +252,11 @@ class Verifier extends Transform {
   }
 
   override _flush(done: TransformCallback): void {
-    if (this.md5.digest('hex') === this.checksum) return done(null, this.held ?? undefined);
-    this.corrupt().then(
+    if (this.md5.digest('hex') === this.checksum) {
+      void this.verdict(true);
+      return done(null, this.held ?? undefined);
+    }
+    Promise.resolve(this.verdict(false)).then(
       () => done(new Error('the cached copy does not match the image checksum: moved to invalid/')),
       () => done(new Error('the cached copy does not match the image checksum')),
     );
