@@ -242,6 +242,7 @@ function appDeps(config: GlimpseConfig, logger: Logger, { db, policy, keystone, 
           auth: config.auth,
           signIn: config.auth === 'keystone' && keystone ? (credentials) => keystone.signIn(credentials) : null,
           revoke: config.auth === 'keystone' && keystone ? (token) => keystone.revoke(token) : null,
+          cache: config.imageCache ? { maxSize: config.imageCache.maxSize } : null,
         }
       : null,
     publicEndpoint: config.publicEndpoint,

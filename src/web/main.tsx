@@ -2,6 +2,7 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { api } from './api';
+import { Cache } from './pages/Cache';
 import { CreateImage } from './pages/CreateImage';
 import { ImageDetail } from './pages/ImageDetail';
 import { Images } from './pages/Images';
@@ -15,13 +16,18 @@ import './style.css';
 
 function App() {
   const [schema, setSchema] = useState<ImageSchema | null>(null);
+  /** This node's image cache (its maximum size), when it has one. */
+  const [cache, setCache] = useState<{ maxSize: number } | null>(null);
   const mode = authMode.value;
   const s = session.value;
 
   useEffect(() => {
     fetch('/dashboard/config.json')
-      .then((r) => r.json() as Promise<{ auth: AuthMode }>)
-      .then((c) => (authMode.value = c.auth))
+      .then((r) => r.json() as Promise<{ auth: AuthMode; cache: { maxSize: number } | null }>)
+      .then((c) => {
+        setCache(c.cache ?? null);
+        authMode.value = c.auth;
+      })
       .catch(() => (authMode.value = 'noauth'));
   }, []);
   const needsSignIn = mode === 'keystone' && !s;
@@ -46,6 +52,11 @@ function App() {
           <a href={href('metadefs')} aria-current={page === 'metadefs' ? 'page' : undefined}>
             Metadata definitions
           </a>
+          {cache && isAdmin() && (
+            <a href={href('cache')} aria-current={page === 'cache' ? 'page' : undefined}>
+              Cache
+            </a>
+          )}
         </nav>
         <span class="who">
           {s ? `${s.user.name} · ${s.project.name}${isAdmin() ? ' · admin' : ''}` : `${mode} mode`}
@@ -66,6 +77,8 @@ function App() {
           <Namespace key={id} name={id} />
         ) : page === 'metadefs' ? (
           <Metadefs />
+        ) : page === 'cache' ? (
+          <Cache maxSize={cache?.maxSize ?? null} />
         ) : (
           <Images schema={schema} />
         )}

@@ -58,7 +58,7 @@ describe('dashboard files (noauth)', () => {
   });
 
   it('tells the page the auth mode, and has no sign-in without Keystone', async () => {
-    assert.deepEqual(await (await fetch(`${server.url}/dashboard/config.json`)).json(), { auth: 'noauth' });
+    assert.deepEqual(await (await fetch(`${server.url}/dashboard/config.json`)).json(), { auth: 'noauth', cache: null });
     const res = await fetch(`${server.url}/dashboard/session`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/json' },

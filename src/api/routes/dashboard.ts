@@ -18,6 +18,8 @@ export interface DashboardOptions {
   /** Keystone mode: trades credentials for a token (null: Keystone refused them). */
   signIn: ((credentials: Credentials) => Promise<SignedIn | null>) | null;
   revoke: ((token: string) => Promise<void>) | null;
+  /** This node's image cache, for the admin page: its maximum size; null without a cache. */
+  cache: { maxSize: number } | null;
 }
 
 interface Credentials {
@@ -72,7 +74,7 @@ export function dashboardRoutes(app: FastifyInstance, o: DashboardOptions): void
 
   app.get('/dashboard/config.json', async (_request, reply) => {
     reply.header('cache-control', 'no-store');
-    return { auth: o.auth };
+    return { auth: o.auth, cache: o.cache };
   });
 
   app.post<{ Body: unknown }>('/dashboard/session', async (request, reply) => {
