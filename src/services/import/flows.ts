@@ -56,6 +56,9 @@ export class ImportFlows {
       if (!store || image.locations.some((l) => stores.forLocation(l) === store)) continue; // gone, or written before a restart
       let url: string | null = null;
       try {
+        // A worker that died between writing this store's data and recording it left the data unreferenced:
+        // this task holds the image now, so no live writer can own it (the store still checks).
+        await store.releaseAbandoned?.(image.id, 0).catch(() => false);
         const body = copy ? await this.d.data.read(image, caller) : await this.d.data.staged(image.id);
         const stored = await this.d.data.writeToStore(image, store, body, caller, signal);
         url = stored.location;
