@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { createReadStream, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { type DataRow, createImage, curl, download, hasCurl, upload, withRss } from './data.js';
+import { type DataRow, createImage, curl, download, hasCurl, printRows, upload, withRss } from './data.js';
 import { startBenchServer } from './harness.js';
 
 export async function cacheBenchmarks(size: number): Promise<DataRow[] | null> {
@@ -55,11 +55,5 @@ export async function cacheBenchmarks(size: number): Promise<DataRow[] | null> {
 }
 
 export function printCacheTable(rows: DataRow[]): void {
-  console.log('\nImage cache in front of Swift (Swift all-in-one on loopback)\n');
-  console.log('| size | what | MB/s | server RSS growth |');
-  console.log('|---|---|---|---|');
-  for (const r of rows) {
-    const rss = r.rssGrowth === undefined ? '' : `${(r.rssGrowth / 2 ** 20).toFixed(1)} MiB`;
-    console.log(`| ${(r.size / 2 ** 30).toFixed(0)} GiB | ${r.what} | ${(r.size / 1e6 / r.seconds).toFixed(0)} | ${rss} |`);
-  }
+  printRows('Image cache in front of Swift (Swift all-in-one on loopback)', rows);
 }

@@ -196,14 +196,19 @@ export async function dataBenchmarks(server: BenchServer, sizes: number[]): Prom
   return rows;
 }
 
-export function printDataTable(rows: DataRow[]): void {
-  console.log('\nImage data over HTTP on loopback (file store, after a 256 MiB warm-up upload), beside the machine\'s limits\n');
+/** A titled Markdown table of data rows: size, what, MB/s, the server's RSS growth. */
+export function printRows(title: string, rows: DataRow[]): void {
+  console.log(`\n${title}\n`);
   console.log('| size | what | MB/s | server RSS growth |');
   console.log('|---|---|---|---|');
   for (const r of rows) {
     const rss = r.rssGrowth === undefined ? '' : `${(r.rssGrowth / MiB).toFixed(1)} MiB`;
     console.log(`| ${(r.size / 2 ** 30).toFixed(0)} GiB | ${r.what} | ${(r.size / 1e6 / r.seconds).toFixed(0)} | ${rss} |`);
   }
+}
+
+export function printDataTable(rows: DataRow[]): void {
+  printRows('Image data over HTTP on loopback (file store, after a 256 MiB warm-up upload), beside the machine\'s limits', rows);
   for (const size of new Set(rows.map((r) => r.size))) {
     const inspector = rows.find((r) => r.size === size && r.what.startsWith('format inspector'));
     const upload = rows.find((r) => r.size === size && r.what.includes('bare: inspected'));

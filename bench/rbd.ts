@@ -12,7 +12,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { RbdStore } from '../src/store/rbd-store.js';
 import { ingest } from '../src/store/ingest.js';
-import { type DataRow, createImage, download, hashLimit, source, upload, withRss } from './data.js';
+import { type DataRow, createImage, download, hashLimit, printRows, source, upload, withRss } from './data.js';
 import { startBenchServer } from './harness.js';
 
 const MiB = 1024 * 1024;
@@ -83,14 +83,8 @@ export async function rbdBenchmarks(size: number): Promise<DataRow[] | null> {
 }
 
 export function printRbdTable(rows: DataRow[]): void {
-  console.log('\nImage data on RBD (single-node Ceph of ../shared/ceph, 8 MiB objects), beside the limits measured in the same run\n');
-  console.log('| size | what | MB/s | server RSS growth |');
-  console.log('|---|---|---|---|');
+  printRows('Image data on RBD (single-node Ceph of ../shared/ceph, 8 MiB objects), beside the limits measured in the same run', rows);
   const rate = (r: DataRow) => r.size / 1e6 / r.seconds;
-  for (const r of rows) {
-    const rss = r.rssGrowth === undefined ? '' : `${(r.rssGrowth / MiB).toFixed(1)} MiB`;
-    console.log(`| ${(r.size / 2 ** 30).toFixed(0)} GiB | ${r.what} | ${rate(r).toFixed(0)} | ${rss} |`);
-  }
   const upload = rows.find((r) => r.what.startsWith('Glimpse upload'))!;
   const hash = rows.find((r) => r.what.startsWith('limit: md5+sha512 in memory'))!;
   const together = rows.find((r) => r.what.includes('at once'))!;

@@ -35,6 +35,7 @@ import { KeystoneLimits } from './services/keystone-limits.js';
 import { type LimitSource, Quotas, StaticLimits } from './services/quotas.js';
 import { MembersService } from './services/members.js';
 import { LocationsService } from './services/locations.js';
+import { type Notifier, createNotifier } from './notify/notifier.js';
 import { ImageCacheService } from './services/image-cache.js';
 import { ImageCache } from './cache/image-cache.js';
 import { CacheRepository } from './db/cache-repo.js';
@@ -152,25 +153,27 @@ export async function compose(config: GlimpseConfig, logger = createLogger(confi
   const sharing = new DataSharing({ stores, members: membersRepo });
   const quotas = new Quotas({ source: limitSource(config, keystone), usage: new UsageRepository(db), db, userStorageQuota: config.userStorageQuota });
   const access = new ImageAccess({ repo, policy, protections });
+  const notify = createNotifier(config.notifications, logger);
   const cacheRecords = new CacheRepository(db);
   const cache = config.imageCache ? new ImageCache(config.imageCache, cacheRecords) : null;
   await cache?.start();
-  const imageData = new ImageDataService({ access, repo, stores, staging, limits: config, quotas, sharing, cache, log: logger });
+  const imageData = new ImageDataService({ access, repo, stores, staging, limits: config, quotas, sharing, cache, notify, log: logger });
   const cacheService = new ImageCacheService({ cache, records: cacheRecords, repo, access, policy, data: imageData, log: logger });
   const locations = new LocationsService({ repo, access, stores, limits: config, log: logger });
-  const images = new ImagesService({ repo, access, limits: config, schema, data: dataHooks(imageData, sharing, cache), locations, protections, quotas });
-  const members = new MembersService({ access, members: membersRepo, memberQuota: config.imageMemberQuota, sharing });
+  const images = new ImagesService({ repo, access, limits: config, schema, data: dataHooks(imageData, sharing, cache), locations, protections, quotas, notify });
+  const members = new MembersService({ access, members: membersRepo, memberQuota: config.imageMemberQuota, sharing, notify });
   const worker = new ImportWorker({
     tasks: tasksRepo,
     flows: new ImportFlows({ repo, tasks: tasksRepo, data: imageData, stores, config, log: logger }),
     heartbeatMs: config.taskHeartbeatMs,
     log: logger,
+    notify,
   });
-  const imports = new ImportService({ access, createImage: (ctx, body) => images.create(ctx, body), repo, tasks: tasksRepo, stores, worker, config });
+  const imports = new ImportService({ access, createImage: (ctx, body) => images.create(ctx, body), repo, tasks: tasksRepo, stores, worker, config, notify });
   const recovery = await startRecovery(imageData, worker, config.recoveryIntervalMs, logger);
   cacheService.start();
 
-  const app = buildApp(appDeps(config, logger, { db, policy, keystone, schema, images, access, imageData, members, imports, quotas, tasks: tasksRepo, stores, locations, cache: cacheService }));
+  const app = buildApp(appDeps(config, logger, { db, policy, keystone, schema, images, access, imageData, members, imports, quotas, tasks: tasksRepo, stores, locations, cache: cacheService, notify }));
   return {
     app,
     db,
@@ -180,6 +183,7 @@ export async function compose(config: GlimpseConfig, logger = createLogger(confi
       await worker.close();
       await db.close();
       for (const store of stores.all) await store.close?.();
+      await notify.close();
     },
   };
 }
@@ -200,9 +204,10 @@ interface AppParts {
   stores: StoreSet;
   locations: LocationsService;
   cache: ImageCacheService;
+  notify: Notifier;
 }
 
-function appDeps(config: GlimpseConfig, logger: Logger, { db, policy, keystone, schema, images, access, imageData, members, imports, quotas, tasks, stores, locations, cache }: AppParts): AppDeps {
+function appDeps(config: GlimpseConfig, logger: Logger, { db, policy, keystone, schema, images, access, imageData, members, imports, quotas, tasks, stores, locations, cache, notify }: AppParts): AppDeps {
   return {
     logger,
     identity: identityResolver({
@@ -221,7 +226,7 @@ function appDeps(config: GlimpseConfig, logger: Logger, { db, policy, keystone, 
     locations,
     cache,
     tasks: new TasksService({ tasks, access, policy, limits: config }),
-    metadefs: new MetadefsService({ repo: new MetadefsRepository(db), policy }),
+    metadefs: new MetadefsService({ repo: new MetadefsRepository(db), policy, notify }),
     limits: config,
     imageSchema: schema,
     wire: {

@@ -6,6 +6,7 @@ import { openDatabase } from '../db/connection.js';
 import { MetadefsRepository } from '../db/metadefs-repo.js';
 import { BUILTIN_CATALOG, exportMetadefs, loadMetadefs } from '../services/metadef-files.js';
 import { MetadefsService } from '../services/metadefs.js';
+import { SILENT } from '../notify/notifier.js';
 import { configFrom, withCommonOptions } from './common.js';
 
 interface MetadefOptions extends CliOptions {
@@ -47,7 +48,7 @@ export async function exportTo(options: MetadefOptions): Promise<void> {
   await withRepo(options, async (repo, config) => {
     const target = options.path ?? config.metadataSourcePath;
     if (!target) throw new Error('give --path (or set [DEFAULT] metadata_source_path) to say where to export');
-    const files = await exportMetadefs(repo, new MetadefsService({ repo, policy: new Policy() }), target);
+    const files = await exportMetadefs(repo, new MetadefsService({ repo, policy: new Policy(), notify: SILENT }), target);
     process.stdout.write(`Exported ${files.length} namespaces to ${target}\n`);
   });
 }

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { DEFAULT_IMPORT_FILTER, type ImportFilter } from '../net/url-filter.js';
 import { IniReader, parseIni } from './ini.js';
 import type {
-  AuthMode, CorsConfig, GlimpseConfig, ImageCacheConfig, KeystoneOptions, RbdStoreOptions, S3StoreOptions, StoreConfig, SwiftAuthOptions, SwiftStoreOptions, SwiftTenancy,
+  AuthMode, CorsConfig, GlimpseConfig, ImageCacheConfig, NotificationsConfig, KeystoneOptions, RbdStoreOptions, S3StoreOptions, StoreConfig, SwiftAuthOptions, SwiftStoreOptions, SwiftTenancy,
 } from './options.js';
 import { findPolicyFile, readPolicyFile } from './policy-file.js';
 import { readPropertyProtectionFile } from './property-protection-file.js';
@@ -115,6 +115,28 @@ function readConfig(cli: CliOptions, cwd: string): GlimpseConfig {
     logLevel: cli.logLevel ?? (ini.bool('DEFAULT', 'debug') ? 'debug' : 'info'),
     enableDashboard: cli.dashboard ?? true,
     imageCache: imageCacheConfig(ini, configDir ?? cwd, bindPort),
+    notifications: notificationsConfig(ini),
+  };
+}
+
+function notificationsConfig(ini: IniReader): NotificationsConfig {
+  const section = 'oslo_messaging_notifications';
+  const drivers = ini.list(section, 'driver') ?? [];
+  const known = ['messagingv2', 'messaging', 'log', 'noop'];
+  const unknown = drivers.filter((d) => !known.includes(d));
+  if (unknown.length) throw new ConfigError(`[${section}] driver: ${unknown.join(', ')} not supported (${known.join(', ')})`);
+  const driver = (['messagingv2', 'messaging', 'log'] as const).find((d) => drivers.includes(d)) ?? 'noop';
+  const transportUrl = ini.str(section, 'transport_url') ?? ini.str('DEFAULT', 'transport_url') ?? 'rabbit://guest:guest@localhost:5672/';
+  if ((driver === 'messagingv2' || driver === 'messaging') && !/^(rabbit|amqp)s?:\/\//.test(transportUrl)) {
+    throw new ConfigError(`[${section}] transport_url must be a rabbit:// (or amqp://) URL for the ${driver} driver`);
+  }
+  return {
+    driver,
+    // oslo's rabbit:// is AMQP 0-9-1; several hosts (rabbit://a,b/) are not supported: the first is used.
+    transportUrl: transportUrl.replace(/^rabbit/, 'amqp').replace(/@([^/,]+),[^/]*/, '@$1'),
+    topics: ini.list(section, 'topics') ?? ['notifications'],
+    disabled: ini.list('DEFAULT', 'disabled_notifications') ?? [],
+    publisherId: ini.str('DEFAULT', 'default_publisher_id') ?? 'image.localhost',
   };
 }
 

@@ -116,8 +116,23 @@ export interface GlimpseConfig {
   keystone: KeystoneOptions | null;
   logLevel: string;
   enableDashboard: boolean;
+  /** `[oslo_messaging_notifications]` and `[DEFAULT] disabled_notifications`, `default_publisher_id`. */
+  notifications: NotificationsConfig;
   /** `[DEFAULT] image_cache_dir` and the cache's other keys; null: no cache. */
   imageCache: ImageCacheConfig | null;
+}
+
+export interface NotificationsConfig {
+  /** `driver`: messagingv2 (oslo's envelope), messaging (no envelope), log, or noop (Glance's default: none). */
+  driver: 'messagingv2' | 'messaging' | 'log' | 'noop';
+  /** `transport_url` (else `[DEFAULT] transport_url`): `rabbit://user:pass@host:5672/vhost`. */
+  transportUrl: string;
+  /** `topics`: each event goes to `<topic>.<priority>`. */
+  topics: string[];
+  /** `[DEFAULT] disabled_notifications`: event types or groups not sent. */
+  disabled: string[];
+  /** `[DEFAULT] default_publisher_id`. */
+  publisherId: string;
 }
 
 /** Glance's image cache on this node (the `centralized_db` driver's records, Glance's directory layout). */

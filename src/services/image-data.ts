@@ -5,7 +5,7 @@
  * compare-and-set, so concurrent uploads and deletes cannot corrupt an image:
  * whatever fails, the image goes back to `queued` and no partial data is kept.
  */
-import type { Readable } from 'node:stream';
+import { type Readable, Transform, pipeline } from 'node:stream';
 import type { Logger } from 'pino';
 import type { RequestContext } from '../auth/context.js';
 import type { ImagesRepository, Trx } from '../db/images-repo.js';
@@ -17,6 +17,8 @@ import { judgeUpload } from '../formats/policy.js';
 import type { ByteRange, ImageStore, StagingStore, StoreCaller } from '../store/image-store.js';
 import type { StoreSet } from '../store/stores.js';
 import type { ImageCache } from '../cache/image-cache.js';
+import type { Notifier } from '../notify/notifier.js';
+import { imagePayload, importProperties, sendPayload } from '../notify/payloads.js';
 import { type IngestOptions, type IngestResult, ingest } from '../store/ingest.js';
 import { type DataSharing, callerOf } from './data-sharing.js';
 import type { ImageAccess } from './image-access.js';
@@ -68,6 +70,7 @@ export interface ImageDataDeps {
   sharing: DataSharing;
   /** This node's image cache (`image_cache_dir`), or null. */
   cache: ImageCache | null;
+  notify: Notifier;
   log: Pick<Logger, 'warn'>;
 }
 
@@ -96,11 +99,45 @@ export class ImageDataService {
     const store = this.target(data.store);
     const caller = callerOf(ctx);
     const quota = { start: { image_size_total: 0, image_count_uploading: 1 }, resource: 'image_size_total' } as const;
-    await this.write(image, 'saving', store, data, limit, inspect, caller, quota, async (stored, trx) => {
-      const { location, ...hashes } = stored;
-      const addLocations = [{ url: location, metadata: this.stores.metadataFor(store) }];
-      await this.repo.update(image.id, { fields: { ...hashes, virtual_size: virtualSize, status: 'active' }, addLocations }, 'saving', undefined, trx);
-    });
+    this.notifyPrepare(image, store);
+    try {
+      await this.write(image, 'saving', store, data, limit, inspect, caller, quota, async (stored, trx) => {
+        const { location, ...hashes } = stored;
+        const addLocations = [{ url: location, metadata: this.stores.metadataFor(store) }];
+        await this.repo.update(image.id, { fields: { ...hashes, virtual_size: virtualSize, status: 'active' }, addLocations }, 'saving', undefined, trx);
+      });
+    } catch (err) {
+      this.uploadFailed(ctx, image, err);
+      throw err;
+    }
+    const active = await this.repo.get(image.id);
+    if (!active) return;
+    this.notifyUploaded(active);
+    this.notifyActivated(active);
+  }
+
+  /** `image.prepare`, before data is written to a store (an upload, or an import's write). */
+  private notifyPrepare(image: Image, store: ImageStore): void {
+    this.d.notify.emit('image.prepare', { ...imagePayload(image), ...importProperties(image), ...(this.stores.multi ? { backend: store.id } : {}) });
+  }
+
+  /** After data reached a store: `image.upload`. */
+  private notifyUploaded(image: Image): void {
+    this.d.notify.emit('image.upload', { ...imagePayload(image), ...importProperties(image) });
+  }
+
+  /** The image became active with its data (an upload or an import): `image.activate` and `image.update`, as Glance sends them. */
+  notifyActivated(image: Image): void {
+    this.d.notify.emit('image.activate', imagePayload(image));
+    this.d.notify.emit('image.update', imagePayload(image));
+  }
+
+  /** A refused or failed upload: `image.upload` at ERROR with the reason (Glance's payload is the message), and a log line saying why. */
+  private uploadFailed(ctx: RequestContext, image: Image, err: unknown): void {
+    const reason = err instanceof Error ? err.message : String(err);
+    this.d.notify.emit('image.upload', reason, 'ERROR');
+    const refused = err instanceof GlimpseError && (err.kind === 'unsupported_media_type' || err.kind === 'too_large' || err.kind === 'bad_request');
+    this.d.log.warn({ image: image.id, requestId: ctx.requestId, reason }, refused ? `upload refused: ${reason}` : `upload failed: ${reason}`);
   }
 
   /**
@@ -118,6 +155,7 @@ export class ImageDataService {
     const limit = await this.sizeLimit(image, 'image_size_total');
     let virtualSize: number | null = null;
     const inspect = this.inspection(image, null, (v) => (virtualSize = v));
+    this.notifyPrepare(image, store);
     const stored = await ingest(store, image.id, body, {
       hashingAlgorithm: this.limits.hashingAlgorithm,
       maxBytes: limit.maxBytes,
@@ -134,6 +172,7 @@ export class ImageDataService {
       );
       throw err;
     }
+    this.notifyUploaded({ ...image, checksum: stored.checksum, size: stored.size, os_hash_algo: stored.os_hash_algo, os_hash_value: stored.os_hash_value });
     return { ...stored, virtual_size: virtualSize };
   }
 
@@ -214,7 +253,7 @@ export class ImageDataService {
     }
     if (image.locations.length === 0 || image.size === null) return { image, body: null, range: null };
     const slice = range ? resolveRange(range, image.size) : null;
-    const served = (body: Readable) => ({ image, body, range: slice ? { ...slice, total: image.size! } : null });
+    const served = (body: Readable) => ({ image, body: this.counted(ctx, image, body, slice ? slice.end - slice.start + 1 : image.size!), range: slice ? { ...slice, total: image.size! } : null });
     // The caller's right to the data was checked above, exactly as for a store read.
     const cached = await this.d.cache?.read(image, slice ?? undefined);
     if (cached) return served(cached);
@@ -232,6 +271,26 @@ export class ImageDataService {
       }
     }
     throw lastError;
+  }
+
+  /** Counts the bytes a download sends: `image.send` when it ends, at ERROR priority when it ended short (Glance's rule). */
+  private counted(ctx: RequestContext, image: Image, body: Readable, expected: number): Readable {
+    let sent = 0;
+    let reported = false;
+    const report = () => {
+      if (reported) return;
+      reported = true;
+      this.d.notify.emit('image.send', sendPayload(image, sent, ctx), sent === expected ? 'INFO' : 'ERROR');
+    };
+    const counter = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        sent += chunk.length;
+        done(null, chunk);
+      },
+    });
+    counter.on('end', report);
+    counter.on('close', report);
+    return pipeline(body, counter, () => undefined);
   }
 
   /** `DELETE /v2/stores/{store}/{image}`: drops the image's data and location in one store. */

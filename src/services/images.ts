@@ -26,6 +26,8 @@ import { parseListQuery, type QueryPairs } from './image-list-query.js';
 import { type PatchDialect, type PatchOp, parsePatch } from './image-patch.js';
 import { type ImageAccess, imageTarget } from './image-access.js';
 import type { LocationsService } from './locations.js';
+import type { Notifier } from '../notify/notifier.js';
+import { deletedPayload, imagePayload } from '../notify/payloads.js';
 import type { Quotas } from './quotas.js';
 import { SchemaValidator } from './validator.js';
 
@@ -69,6 +71,7 @@ export interface ImagesServiceDeps {
   locations: LocationsService;
   protections: PropertyProtections | null;
   quotas: Quotas;
+  notify: Notifier;
 }
 
 export class ImagesService {
@@ -130,6 +133,7 @@ export class ImagesService {
     this.checkVisibilityChange(ctx, image);
     this.checkQuotas(image);
     await this.d.quotas.within(image.owner, { image_count_total: 1 }, (trx) => this.repo.create(image, trx));
+    this.d.notify.emit('image.create', imagePayload(image));
     return image;
   }
 
@@ -183,6 +187,7 @@ export class ImagesService {
     const updated = await this.repo.update(image.id, diff(image, next), fromStatus, this.childQuotas());
     await this.d.data.dropped(ctx, image.id, dropped);
     if (updated.visibility !== image.visibility) await this.d.data.sharingChanged(ctx, updated);
+    this.d.notify.emit('image.update', imagePayload(updated));
     return updated;
   }
 
@@ -193,6 +198,7 @@ export class ImagesService {
     if (image.protected) throw forbidden(`Image ${id} is protected and cannot be deleted.`);
     await this.d.data.assertDeletable(ctx, image.id, image.locations, 'image');
     const locations = await this.repo.remove(image.id);
+    this.d.notify.emit('image.delete', deletedPayload(imagePayload({ ...image, status: 'deleted' })));
     await this.d.data.removed(ctx, { ...image, locations });
   }
 
@@ -205,7 +211,7 @@ export class ImagesService {
     if (this.limits.imageTagQuota >= 0 && image.tags.length + 1 > this.limits.imageTagQuota) {
       throw tagLimit(image.tags.length + 1, this.limits.imageTagQuota);
     }
-    await this.repo.update(image.id, { addTags: [tag] }, undefined, this.childQuotas());
+    this.d.notify.emit('image.update', imagePayload(await this.repo.update(image.id, { addTags: [tag] }, undefined, this.childQuotas())));
   }
 
   async removeTag(ctx: RequestContext, id: string, tag: string): Promise<void> {
@@ -213,7 +219,7 @@ export class ImagesService {
     const { image, target } = await this.access.load(ctx, id);
     this.access.authorize(ctx, 'modify_image', target);
     if (!image.tags.includes(tag)) throw notFound(`Tag ${tag} not found on image ${id}.`);
-    await this.repo.update(image.id, { removeTags: [tag] });
+    this.d.notify.emit('image.update', imagePayload(await this.repo.update(image.id, { removeTags: [tag] })));
   }
 
   async deactivate(ctx: RequestContext, id: string): Promise<void> {
@@ -257,8 +263,9 @@ export class ImagesService {
     this.access.authorize(ctx, action, target);
     if (image.status === to) return;
     if (image.status !== from) throw forbidden(`Not allowed to ${action} image in status '${image.status}'`);
-    await this.repo.update(image.id, { fields: { status: to } }, from);
+    const updated = await this.repo.update(image.id, { fields: { status: to } }, from);
     if (to === 'deactivated') await this.d.data.deactivated(image.id);
+    this.d.notify.emit('image.update', imagePayload(updated));
   }
 
   private applyOp(image: Image, op: PatchOp, dialect: PatchDialect): void {

@@ -11,12 +11,15 @@ import { MEMBER_STATUSES, type Member, type MemberStatus } from '../domain/membe
 import { type DataSharing, callerOf } from './data-sharing.js';
 import type { ImageAccess } from './image-access.js';
 
+import type { Notifier } from '../notify/notifier.js';
+import { deletedPayload, memberPayload } from '../notify/payloads.js';
 export interface MembersServiceDeps {
   access: ImageAccess;
   members: MembersRepository;
   /** `image_member_quota`: members one image may have (negative: unlimited). */
   memberQuota: number;
   sharing: DataSharing;
+  notify: Notifier;
 }
 
 export class MembersService {
@@ -36,6 +39,7 @@ export class MembersService {
     assertShared(image);
     const added = await this.members.add(image.id, memberId, this.d.memberQuota);
     await this.sharing.sync(callerOf(ctx), image);
+    this.d.notify.emit('image.member.create', memberPayload(added));
     return added;
   }
 
@@ -72,6 +76,7 @@ export class MembersService {
     // A member's answer does not change who may read the data: the ACL lists members whatever their status.
     const changed = await this.members.setStatus(image.id, memberId, status);
     if (!changed) throw notFound(`Member ${memberId} not found for image ${imageId}.`);
+    this.d.notify.emit('image.member.update', memberPayload(changed));
     return changed;
   }
 
@@ -80,7 +85,9 @@ export class MembersService {
     const { image, target } = await this.access.load(ctx, imageId);
     assertShared(image);
     this.access.authorize(ctx, 'delete_member', target);
-    if (!(await this.members.remove(image.id, memberId))) throw notFound(`Member ${memberId} not found for image ${imageId}.`);
+    const member = await this.members.get(image.id, memberId);
+    if (!member || !(await this.members.remove(image.id, memberId))) throw notFound(`Member ${memberId} not found for image ${imageId}.`);
+    this.d.notify.emit('image.member.delete', deletedPayload(memberPayload(member)));
     await this.sharing.sync(callerOf(ctx), image);
   }
 }

@@ -35,6 +35,9 @@ export interface NamespaceDocument {
   tags?: { name: string }[];
 }
 
+import type { Notifier } from '../notify/notifier.js';
+import { childPayload, deletedPayload, namespacePayload, objectPayload, propertyPayload } from '../notify/payloads.js';
+
 const Ajv = AjvModule.default ?? AjvModule;
 const definitionChecker = new Ajv({ strict: false, validateFormats: false });
 const validators = {
@@ -51,9 +54,10 @@ const READ_ONLY = ['self', 'schema', 'created_at', 'updated_at'];
 export class MetadefsService {
   private readonly repo: MetadefsRepository;
   private readonly policy: Policy;
+  private readonly notify: Notifier;
 
-  constructor(d: { repo: MetadefsRepository; policy: Policy }) {
-    ({ repo: this.repo, policy: this.policy } = d);
+  constructor(d: { repo: MetadefsRepository; policy: Policy; notify: Notifier }) {
+    ({ repo: this.repo, policy: this.policy, notify: this.notify } = d);
   }
 
   // Namespaces
@@ -78,6 +82,7 @@ export class MetadefsService {
     this.write(ctx, 'add_metadef_namespace');
     const doc = namespaceBody(body);
     const ns = await this.repo.transaction((repo) => importNamespace(repo, { owner: ctx.projectId ?? 'admin', ...doc, visibility: doc.visibility ?? 'private', protected: doc.protected ?? false }, false));
+    this.notify.emit('metadef_namespace.create', namespacePayload(ns));
     return { ns, doc };
   }
 
@@ -87,12 +92,15 @@ export class MetadefsService {
     const doc = namespaceBody(body);
     // A full replacement: omitted attributes take their defaults, as in Glance.
     const fields = namespaceFields({ ...doc, visibility: doc.visibility ?? 'private', owner: doc.owner ?? ctx.projectId ?? ns.owner });
-    return this.repo.updateNamespace(ns.id, fields, ns.namespace);
+    const updated = await this.repo.updateNamespace(ns.id, fields, ns.namespace);
+    this.notify.emit('metadef_namespace.update', { ...namespacePayload(updated), namespace_old: ns.namespace });
+    return updated;
   }
 
   async deleteNamespace(ctx: RequestContext, name: string): Promise<void> {
     const ns = await this.deletable(ctx, name, 'delete_metadef_namespace');
     await this.repo.deleteNamespace(ns.id);
+    this.notify.emit('metadef_namespace.delete', deletedPayload(namespacePayload(ns)));
   }
 
   /** DELETE …/properties, …/objects, …/tags: every child of one kind. */
@@ -100,6 +108,8 @@ export class MetadefsService {
     const ns = await this.deletable(ctx, name, 'delete_metadef_namespace');
     if (table === 'metadef_tags') this.write(ctx, 'delete_metadef_tags');
     await this.repo.deleteChildren(table, ns.id);
+    const what = { metadef_properties: 'properties', metadef_objects: 'objects', metadef_tags: 'tags' }[table];
+    this.notify.emit(`metadef_namespace.delete_${what}`, namespacePayload(ns));
   }
 
   // Properties
@@ -134,6 +144,8 @@ export class MetadefsService {
     const values = { name: propertyName, json_schema: JSON.stringify(rest) };
     if (existing === null) await this.repo.createChild('metadef_properties', ns.id, values);
     else await this.repo.updateChild('metadef_properties', ns.id, (await this.childOf<PropertyRow>(ns, 'metadef_properties', existing)).id, values);
+    const payload = propertyPayload(ns.namespace, propertyName, rest as Record<string, unknown>);
+    this.notify.emit(existing === null ? 'metadef_property.create' : 'metadef_property.update', existing === null ? payload : { ...payload, name_old: existing });
     return definition;
   }
 
@@ -160,8 +172,11 @@ export class MetadefsService {
     const values = objectValues(object);
     if (existing === null) await this.repo.createChild('metadef_objects', ns.id, values);
     else await this.repo.updateChild('metadef_objects', ns.id, (await this.childOf<ObjectRow>(ns, 'metadef_objects', existing)).id, values);
+    const row = await this.childOf<ObjectRow>(ns, 'metadef_objects', object.name);
+    const payload = objectPayload(ns.namespace, object as never, row);
+    this.notify.emit(existing === null ? 'metadef_object.create' : 'metadef_object.update', existing === null ? payload : { ...payload, name_old: existing });
     // Glance answers a PUT with the object as sent, not as re-read: `required` not sent, not shown.
-    return { ns, row: await this.childOf<ObjectRow>(ns, 'metadef_objects', object.name), requiredSent: 'required' in object };
+    return { ns, row, requiredSent: 'required' in object };
   }
 
   // Tags
@@ -193,7 +208,9 @@ export class MetadefsService {
     this.write(ctx, 'add_metadef_tag');
     validators.tag.validate({ name: tag });
     await this.repo.createChild('metadef_tags', ns.id, { name: tag });
-    return this.childOf<NamedRow>(ns, 'metadef_tags', tag);
+    const row = await this.childOf<NamedRow>(ns, 'metadef_tags', tag);
+    this.notify.emit('metadef_tag.create', childPayload(ns.namespace, row));
+    return row;
   }
 
   /** Bulk create: replaces every tag unless `append` (X-Openstack-Append); all or nothing. */
@@ -207,6 +224,9 @@ export class MetadefsService {
       if (!append) await repo.deleteChildren('metadef_tags', ns.id);
       for (const n of names) await repo.createChild('metadef_tags', ns.id, { name: n });
     });
+    for (const row of await this.repo.children<NamedRow>('metadef_tags', ns.id)) {
+      if (names.includes(row.name)) this.notify.emit('metadef_tag.create', childPayload(ns.namespace, row));
+    }
     return names;
   }
 
@@ -216,13 +236,18 @@ export class MetadefsService {
     const { name: newName } = checkedBody(body, validators.tag) as { name: string };
     const row = await this.childOf<NamedRow>(ns, 'metadef_tags', tag);
     await this.repo.updateChild('metadef_tags', ns.id, row.id, { name: newName });
-    return this.childOf<NamedRow>(ns, 'metadef_tags', newName);
+    const renamed = await this.childOf<NamedRow>(ns, 'metadef_tags', newName);
+    this.notify.emit('metadef_tag.update', { ...childPayload(ns.namespace, renamed), name_old: tag });
+    return renamed;
   }
 
   async deleteChild(ctx: RequestContext, name: string, table: ChildTable, child: string): Promise<void> {
     const action = { metadef_properties: 'remove_metadef_property', metadef_objects: 'delete_metadef_object', metadef_tags: 'delete_metadef_tag' }[table];
     const ns = await this.deletable(ctx, name, action);
-    await this.repo.deleteChild(table, (await this.childOf<NamedRow>(ns, table, child)).id);
+    const row = await this.childOf<NamedRow>(ns, table, child);
+    await this.repo.deleteChild(table, row.id);
+    const kind = { metadef_properties: 'metadef_property', metadef_objects: 'metadef_object', metadef_tags: 'metadef_tag' }[table];
+    this.notify.emit(`${kind}.delete`, deletedPayload(childPayload(ns.namespace, row)));
   }
 
   // Resource types
@@ -241,12 +266,16 @@ export class MetadefsService {
     this.write(ctx, 'add_metadef_resource_type_association');
     const association = checkedBody(body, validators.association) as { name: string; prefix?: string; properties_target?: string };
     await this.repo.associate(ns.id, association, false);
-    return (await this.repo.associations(ns.id)).find((a) => a.name === association.name)!;
+    const row = (await this.repo.associations(ns.id)).find((a) => a.name === association.name)!;
+    this.notify.emit('metadef_resource_type.create', childPayload(ns.namespace, row));
+    return row;
   }
 
   async dissociate(ctx: RequestContext, name: string, type: string): Promise<void> {
     const ns = await this.deletable(ctx, name, 'remove_metadef_resource_type_association');
-    if (!(await this.repo.dissociate(ns.id, type))) throw notFound(`Failed to find resource type ${type} to delete.`);
+    const row = (await this.repo.associations(ns.id)).find((a) => a.name === type);
+    if (!row || !(await this.repo.dissociate(ns.id, type))) throw notFound(`Failed to find resource type ${type} to delete.`);
+    this.notify.emit('metadef_resource_type.delete', deletedPayload(childPayload(ns.namespace, row)));
   }
 
   /** The whole namespace as a document (the API's show body, and the export file format). */

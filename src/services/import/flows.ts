@@ -168,11 +168,13 @@ export class ImportFlows {
     // Unstaged first, so no client ever sees the import finished with its staged copy still there;
     // a crash in between resumes into finish() again, since the stores already hold the data.
     await this.d.data.unstage(image.id);
-    await repo.transaction(async (trx) => {
+    const settled = await repo.transaction(async (trx) => {
       const settle = revert ? { fields: { status: 'queued' as const, ...NO_DATA }, dropLocations: true, ...release } : { fields: { status: 'active' as const }, ...release };
-      await repo.update(image.id, settle, 'importing', undefined, trx);
+      const updated = await repo.update(image.id, settle, 'importing', undefined, trx);
       await recordTask(trx);
+      return updated;
     });
+    if (!revert) this.d.data.notifyActivated(settled);
   }
 
   /** Removes data this import wrote and will not keep; what cannot be removed is logged, never left silently. */

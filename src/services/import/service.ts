@@ -22,6 +22,8 @@ import type { ImportConfig } from './flows.js';
 import { IMPORT_TASK, LEGACY_IMPORT_TASK, type TaskInput, assertImportable, expiry, importTargets, listOf, parseImportRequest } from './request.js';
 import type { ImportWorker } from './worker.js';
 
+import type { Notifier } from '../../notify/notifier.js';
+import { taskPayload } from '../../notify/payloads.js';
 export interface ImportServiceDeps {
   access: ImageAccess;
   /** Creates an image as `POST /v2/images` would (the legacy task's `image_properties`). */
@@ -31,6 +33,7 @@ export interface ImportServiceDeps {
   stores: StoreSet;
   worker: ImportWorker;
   config: ImportConfig;
+  notify: Notifier;
 }
 
 export class ImportService {
@@ -123,6 +126,7 @@ export class ImportService {
       updated_at: now,
     };
     await this.d.tasks.create(task);
+    this.d.notify.emit('task.create', taskPayload(task));
     return task;
   }
 

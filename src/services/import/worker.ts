@@ -11,12 +11,15 @@ import type { Task } from '../../domain/task.js';
 import type { StoreCaller } from '../../store/image-store.js';
 import type { ImportFlows } from './flows.js';
 import { IMPORT_TASK, LEGACY_IMPORT_TASK } from './request.js';
+import type { Notifier } from '../../notify/notifier.js';
+import { taskPayload } from '../../notify/payloads.js';
 
 export interface ImportWorkerDeps {
   tasks: TasksRepository;
   flows: ImportFlows;
   heartbeatMs: number;
   log: Pick<Logger, 'warn'>;
+  notify: Notifier;
 }
 
 export class ImportWorker {
@@ -75,13 +78,26 @@ export class ImportWorker {
     const beat = setInterval(() => this.track(tasks.update(task.id, {}, ['pending', 'processing'])), heartbeatMs);
     beat.unref();
     try {
+      this.d.notify.emit('task.run', taskPayload(task));
       await tasks.update(task.id, { status: 'processing' }, ['pending', 'processing']);
+      this.d.notify.emit('task.processing', taskPayload({ ...task, status: 'processing', updated_at: new Date() }));
       await flows.run(task, caller, abort.signal, () => this.closing);
     } catch (err) {
       if (!this.closing) await flows.fail(task, err);
     } finally {
       clearInterval(beat);
       this.running.delete(task.id);
+    }
+    if (!this.closing) await this.settled(task.id);
+  }
+
+  /** What became of a task: its notification, and for a failure a log line that says why. */
+  private async settled(id: string): Promise<void> {
+    const task = await this.d.tasks.get(id);
+    if (!task || (task.status !== 'success' && task.status !== 'failure')) return;
+    this.d.notify.emit(`task.${task.status}`, taskPayload(task));
+    if (task.status === 'failure') {
+      this.d.log.warn({ task: task.id, image: task.image_id, requestId: task.request_id, reason: task.message }, `import task failed: ${task.message}`);
     }
   }
 }

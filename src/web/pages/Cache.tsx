@@ -56,50 +56,57 @@ export function Cache({ maxSize }: { maxSize: number | null }) {
         <button type="button" onClick={() => void action.run(() => api('DELETE', '/v2/cache', { headers: { 'x-image-cache-clear-target': 'queue' } }))}>Clear the queue</button>
         <button type="button" onClick={() => void action.run(() => api('DELETE', '/v2/cache', { headers: { 'x-image-cache-clear-target': 'cache' } }))}>Clear the cache</button>
       </div>
-      <table>
-        <caption>Cached and queued images</caption>
-        <thead>
-          <tr>
-            <th scope="col">Image</th>
-            <th scope="col">State</th>
-            <th scope="col">Size</th>
-            <th scope="col">Hits</th>
-            <th scope="col">Last accessed</th>
-            <th scope="col"><span class="visually-hidden">Actions</span></th>
-          </tr>
-        </thead>
-        <tbody>
-          {data?.cached_images.map((c) => (
-            <tr key={c.image_id}>
-              <td><a href={href('images', c.image_id)}>{c.image_id}</a></td>
-              <td>cached</td>
-              <td>{bytes(c.size)}</td>
-              <td>{c.hits}</td>
-              <td>{new Date(c.last_accessed * 1000).toLocaleString()}</td>
-              <td>
-                <button type="button" aria-label={`Remove ${c.image_id} from the cache`} onClick={() => void action.run(() => api('DELETE', `/v2/cache/${c.image_id}`))}>
-                  Remove
-                </button>
-              </td>
-            </tr>
-          ))}
-          {data?.queued_images.map((id) => (
-            <tr key={id}>
-              <td><a href={href('images', id)}>{id}</a></td>
-              <td>queued</td>
-              <td>—</td>
-              <td>—</td>
-              <td>—</td>
-              <td>
-                <button type="button" aria-label={`Remove ${id} from the queue`} onClick={() => void action.run(() => api('DELETE', `/v2/cache/${id}`))}>
-                  Remove
-                </button>
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      {data && <CacheTable state={data} remove={(id) => void action.run(() => api('DELETE', `/v2/cache/${id}`))} />}
       <button type="button" onClick={reload}>Refresh</button>
     </section>
+  );
+}
+
+/** Cached images (size, hits, last access) then queued ones, each removable. */
+function CacheTable({ state, remove }: { state: CacheState; remove: (id: string) => void }) {
+  return (
+    <table>
+      <caption>Cached and queued images</caption>
+      <thead>
+        <tr>
+          <th scope="col">Image</th>
+          <th scope="col">State</th>
+          <th scope="col">Size</th>
+          <th scope="col">Hits</th>
+          <th scope="col">Last accessed</th>
+          <th scope="col"><span class="visually-hidden">Actions</span></th>
+        </tr>
+      </thead>
+      <tbody>
+        {state.cached_images.map((c) => (
+          <tr key={c.image_id}>
+            <td><a href={href('images', c.image_id)}>{c.image_id}</a></td>
+            <td>cached</td>
+            <td>{bytes(c.size)}</td>
+            <td>{c.hits}</td>
+            <td>{new Date(c.last_accessed * 1000).toLocaleString()}</td>
+            <td>
+              <button type="button" aria-label={`Remove ${c.image_id} from the cache`} onClick={() => remove(c.image_id)}>
+                Remove
+              </button>
+            </td>
+          </tr>
+        ))}
+        {state.queued_images.map((id) => (
+          <tr key={id}>
+            <td><a href={href('images', id)}>{id}</a></td>
+            <td>queued</td>
+            <td>—</td>
+            <td>—</td>
+            <td>—</td>
+            <td>
+              <button type="button" aria-label={`Remove ${id} from the queue`} onClick={() => remove(id)}>
+                Remove
+              </button>
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
   );
 }
