@@ -36,6 +36,7 @@ import { type LimitSource, Quotas, StaticLimits } from './services/quotas.js';
 import { MembersService } from './services/members.js';
 import { LocationsService } from './services/locations.js';
 import { type Notifier, createNotifier } from './notify/notifier.js';
+import { Metrics } from './metrics/metrics.js';
 import { ImageCacheService } from './services/image-cache.js';
 import { ImageCache } from './cache/image-cache.js';
 import { CacheRepository } from './db/cache-repo.js';
@@ -154,10 +155,11 @@ export async function compose(config: GlimpseConfig, logger = createLogger(confi
   const quotas = new Quotas({ source: limitSource(config, keystone), usage: new UsageRepository(db), db, userStorageQuota: config.userStorageQuota });
   const access = new ImageAccess({ repo, policy, protections });
   const notify = createNotifier(config.notifications, logger);
+  const metrics = new Metrics();
   const cacheRecords = new CacheRepository(db);
   const cache = config.imageCache ? new ImageCache(config.imageCache, cacheRecords) : null;
   await cache?.start();
-  const imageData = new ImageDataService({ access, repo, stores, staging, limits: config, quotas, sharing, cache, notify, log: logger });
+  const imageData = new ImageDataService({ access, repo, stores, staging, limits: config, quotas, sharing, cache, notify, metrics, log: logger });
   const cacheService = new ImageCacheService({ cache, records: cacheRecords, repo, access, policy, data: imageData, log: logger });
   const locations = new LocationsService({ repo, access, stores, limits: config, log: logger });
   const images = new ImagesService({ repo, access, limits: config, schema, data: dataHooks(imageData, sharing, cache), locations, protections, quotas, notify });
@@ -168,12 +170,17 @@ export async function compose(config: GlimpseConfig, logger = createLogger(confi
     heartbeatMs: config.taskHeartbeatMs,
     log: logger,
     notify,
+    metrics,
   });
   const imports = new ImportService({ access, createImage: (ctx, body) => images.create(ctx, body), repo, tasks: tasksRepo, stores, worker, config, notify });
+  metrics.gauge('glimpse_uploads_in_flight', 'Uploads and stagings this process is receiving', () => imageData.uploadsInFlight);
+  metrics.gauge('glimpse_imports_in_flight', 'Import tasks this process is running', () => worker.inFlight);
+  metrics.gauge('glimpse_notifications_backlog', 'Notifications waiting to be sent', () => notify.stats().backlog);
+  metrics.gauge('glimpse_notifications_dropped', 'Notifications dropped (backlog full) since start', () => notify.stats().dropped);
   const recovery = await startRecovery(imageData, worker, config.recoveryIntervalMs, logger);
   cacheService.start();
 
-  const app = buildApp(appDeps(config, logger, { db, policy, keystone, schema, images, access, imageData, members, imports, quotas, tasks: tasksRepo, stores, locations, cache: cacheService, notify }));
+  const app = buildApp(appDeps(config, logger, { db, policy, keystone, schema, images, access, imageData, members, imports, quotas, tasks: tasksRepo, stores, locations, cache: cacheService, notify, metrics }));
   return {
     app,
     db,
@@ -205,9 +212,10 @@ interface AppParts {
   locations: LocationsService;
   cache: ImageCacheService;
   notify: Notifier;
+  metrics: Metrics;
 }
 
-function appDeps(config: GlimpseConfig, logger: Logger, { db, policy, keystone, schema, images, access, imageData, members, imports, quotas, tasks, stores, locations, cache, notify }: AppParts): AppDeps {
+function appDeps(config: GlimpseConfig, logger: Logger, { db, policy, keystone, schema, images, access, imageData, members, imports, quotas, tasks, stores, locations, cache, notify, metrics }: AppParts): AppDeps {
   return {
     logger,
     identity: identityResolver({
@@ -251,6 +259,7 @@ function appDeps(config: GlimpseConfig, logger: Logger, { db, policy, keystone, 
         }
       : null,
     publicEndpoint: config.publicEndpoint,
+    metrics: { registry: metrics, access: config.metrics },
     maxRequestIdLength: config.maxRequestIdLength,
     storeIds: config.multiStore ? config.stores.map((s) => s.id) : null,
     health: async () => ((await db.ping(2000)) ? null : 'the database gives no connection within 2 s'),

@@ -13,6 +13,7 @@ import type { IdentityResolver } from '../auth/identity.js';
 import type { CorsConfig } from '../config/options.js';
 import { GlimpseError, badRequest, notFound } from '../domain/errors.js';
 import { isDatabaseBusy } from '../db/connection.js';
+import type { Metrics } from '../metrics/metrics.js';
 import { assertStorable, parseJsonBody } from './json-body.js';
 import type { ImageAccess } from '../services/image-access.js';
 import type { ImageDataService } from '../services/image-data.js';
@@ -63,6 +64,8 @@ export interface AppDeps {
   wwwAuthenticate?: string | null;
   /** The web dashboard; null with --no-dashboard. */
   dashboard?: DashboardOptions | null;
+  /** This node's series, and who may read them at `/metrics`. */
+  metrics: { registry: Metrics; access: 'loopback' | 'all' | 'off' };
   /** `/healthcheck`: null when healthy, else why not. */
   health?: () => Promise<string | null>;
   timeouts?: { clientSocketMs: number; jsonBodyMs: number; bodyIdleMs: number };
@@ -75,6 +78,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const app = Fastify(fastifyOptions(deps, multiStore));
   requestHeaders(app, deps);
   glanceErrors(app, deps);
+  metricsRoutes(app, deps.metrics);
   versionRoutes(app, { publicEndpoint: deps.publicEndpoint, multiStore, cache: deps.cache.enabled, health: deps.health });
   if (deps.dashboard) dashboardRoutes(app, deps.dashboard);
   app.register(async (api) => apiRoutes(api, deps));
@@ -112,6 +116,24 @@ function fastifyOptions(deps: AppDeps, multiStore: boolean): FastifyServerOption
       return server;
     },
   };
+}
+
+/**
+ * Counts every answer by method, route template (never the raw path: ids
+ * would make a series per image) and status, with its latency; serves the
+ * series at `/metrics` to loopback clients only unless configured otherwise.
+ */
+function metricsRoutes(app: FastifyInstance, o: AppDeps['metrics']): void {
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    o.registry.requests.inc({ method: request.method, route, status: String(reply.statusCode) });
+    o.registry.latency.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+  });
+  app.get('/metrics', async (request, reply) => {
+    const loopback = /^(127\.|::1$|::ffff:127\.)/.test(request.socket.remoteAddress ?? '');
+    if (o.access === 'off' || (o.access === 'loopback' && !loopback)) throw notFound('The resource could not be found.');
+    return reply.type(o.registry.contentType).send(await o.registry.text());
+  });
 }
 
 /** Every answer carries its request id; an overlong one, or an unstorable query, is refused first. CORS, when configured. */

@@ -116,6 +116,7 @@ function readConfig(cli: CliOptions, cwd: string): GlimpseConfig {
     enableDashboard: cli.dashboard ?? true,
     imageCache: imageCacheConfig(ini, configDir ?? cwd, bindPort),
     notifications: notificationsConfig(ini),
+    metrics: oneOf(ini.str('glimpse', 'metrics') ?? 'loopback', ['loopback', 'all', 'off'] as const, '[glimpse] metrics'),
   };
 }
 
@@ -338,6 +339,11 @@ function flavorToAuth(flavor: string | undefined): string {
 
 function databaseUrl(ini: IniReader): string | undefined {
   return ini.str('database', 'connection') ?? ini.str('DEFAULT', 'sql_connection') ?? ini.str('sql', 'connection');
+}
+
+function oneOf<T extends string>(value: string, allowed: readonly T[], name: string): T {
+  if (!(allowed as readonly string[]).includes(value)) throw new ConfigError(`${name} must be one of ${allowed.join(', ')} (got ${value})`);
+  return value as T;
 }
 
 function nonNegative(n: number, name: string): number {

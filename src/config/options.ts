@@ -116,6 +116,8 @@ export interface GlimpseConfig {
   keystone: KeystoneOptions | null;
   logLevel: string;
   enableDashboard: boolean;
+  /** `[glimpse] metrics`: who may read `GET /metrics` (loopback clients only, anyone, or no one). */
+  metrics: 'loopback' | 'all' | 'off';
   /** `[oslo_messaging_notifications]` and `[DEFAULT] disabled_notifications`, `default_publisher_id`. */
   notifications: NotificationsConfig;
   /** `[DEFAULT] image_cache_dir` and the cache's other keys; null: no cache. */

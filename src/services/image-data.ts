@@ -18,6 +18,7 @@ import type { ByteRange, ImageStore, StagingStore, StoreCaller } from '../store/
 import type { StoreSet } from '../store/stores.js';
 import type { ImageCache } from '../cache/image-cache.js';
 import type { Notifier } from '../notify/notifier.js';
+import type { Metrics } from '../metrics/metrics.js';
 import { imagePayload, importProperties, sendPayload } from '../notify/payloads.js';
 import { type IngestOptions, type IngestResult, ingest } from '../store/ingest.js';
 import { type DataSharing, callerOf } from './data-sharing.js';
@@ -71,6 +72,7 @@ export interface ImageDataDeps {
   /** This node's image cache (`image_cache_dir`), or null. */
   cache: ImageCache | null;
   notify: Notifier;
+  metrics: Metrics;
   log: Pick<Logger, 'warn'>;
 }
 
@@ -112,6 +114,7 @@ export class ImageDataService {
     }
     const active = await this.repo.get(image.id);
     if (!active) return;
+    this.d.metrics.bytesUploaded.inc(active.size ?? 0);
     this.notifyUploaded(active);
     this.notifyActivated(active);
   }
@@ -137,6 +140,7 @@ export class ImageDataService {
     const reason = err instanceof Error ? err.message : String(err);
     this.d.notify.emit('image.upload', reason, 'ERROR');
     const refused = err instanceof GlimpseError && (err.kind === 'unsupported_media_type' || err.kind === 'too_large' || err.kind === 'bad_request');
+    if (refused) this.d.metrics.uploadRefusals.inc({ reason: { unsupported_media_type: 'format', too_large: 'size', bad_request: 'request' }[(err as GlimpseError).kind as string] ?? 'other' });
     this.d.log.warn({ image: image.id, requestId: ctx.requestId, reason }, refused ? `upload refused: ${reason}` : `upload failed: ${reason}`);
   }
 
@@ -172,6 +176,7 @@ export class ImageDataService {
       );
       throw err;
     }
+    this.d.metrics.bytesUploaded.inc(stored.size);
     this.notifyUploaded({ ...image, checksum: stored.checksum, size: stored.size, os_hash_algo: stored.os_hash_algo, os_hash_value: stored.os_hash_value });
     return { ...stored, virtual_size: virtualSize };
   }
@@ -256,6 +261,7 @@ export class ImageDataService {
     const served = (body: Readable) => ({ image, body: this.counted(ctx, image, body, slice ? slice.end - slice.start + 1 : image.size!), range: slice ? { ...slice, total: image.size! } : null });
     // The caller's right to the data was checked above, exactly as for a store read.
     const cached = await this.d.cache?.read(image, slice ?? undefined);
+    if (this.d.cache) this.d.metrics.cacheLookups.inc({ result: cached ? 'hit' : 'miss' });
     if (cached) return served(cached);
     // Locations are tried in order until a store serves one, as Glance does.
     let lastError: unknown = new GlimpseError('service_unavailable', `No configured store serves the data of image ${id}.`);
@@ -268,6 +274,7 @@ export class ImageDataService {
         return served(slice || !this.d.cache ? body : await this.d.cache.fill(image, body));
       } catch (err) {
         lastError = err;
+        this.d.metrics.storeErrors.inc({ store: store.id });
       }
     }
     throw lastError;
@@ -281,6 +288,7 @@ export class ImageDataService {
       if (reported) return;
       reported = true;
       this.d.notify.emit('image.send', sendPayload(image, sent, ctx), sent === expected ? 'INFO' : 'ERROR');
+      this.d.metrics.bytesDownloaded.inc(sent);
     };
     const counter = new Transform({
       transform(chunk: Buffer, _encoding, done) {
@@ -291,6 +299,11 @@ export class ImageDataService {
     counter.on('end', report);
     counter.on('close', report);
     return pipeline(body, counter, () => undefined);
+  }
+
+  /** Uploads and stagings this process is receiving now. */
+  get uploadsInFlight(): number {
+    return this.writing.size;
   }
 
   /** `DELETE /v2/stores/{store}/{image}`: drops the image's data and location in one store. */

@@ -34,7 +34,7 @@ export function rewriteUrl(url: string, f: VersionFlags): string {
   const prefixes = acceptedPrefixes(f);
   const [path, query] = splitQuery(url);
   const first = path.split('/')[1] ?? '';
-  if (first === 'healthcheck' || first === 'dashboard' || first === 'versions') return url;
+  if (first === 'healthcheck' || first === 'dashboard' || first === 'versions' || first === 'metrics') return url;
   if (prefixes.has(first)) return first === 'v2' ? url : `/v2${path.slice(first.length + 1)}${query}`;
   return '/';
 }

@@ -12,6 +12,7 @@ import type { StoreCaller } from '../../store/image-store.js';
 import type { ImportFlows } from './flows.js';
 import { IMPORT_TASK, LEGACY_IMPORT_TASK } from './request.js';
 import type { Notifier } from '../../notify/notifier.js';
+import type { Metrics } from '../../metrics/metrics.js';
 import { taskPayload } from '../../notify/payloads.js';
 
 export interface ImportWorkerDeps {
@@ -20,6 +21,7 @@ export interface ImportWorkerDeps {
   heartbeatMs: number;
   log: Pick<Logger, 'warn'>;
   notify: Notifier;
+  metrics: Metrics;
 }
 
 export class ImportWorker {
@@ -54,6 +56,11 @@ export class ImportWorker {
       this.start(task, { token: null, projectId: task.owner });
     }
     return taken;
+  }
+
+  /** Imports this process is running now. */
+  get inFlight(): number {
+    return this.running.size;
   }
 
   /** Stops the worker loops; unfinished imports stay with their tasks, for the next process to resume. */
@@ -96,6 +103,7 @@ export class ImportWorker {
     const task = await this.d.tasks.get(id);
     if (!task || (task.status !== 'success' && task.status !== 'failure')) return;
     this.d.notify.emit(`task.${task.status}`, taskPayload(task));
+    this.d.metrics.importResults.inc({ result: task.status });
     if (task.status === 'failure') {
       this.d.log.warn({ task: task.id, image: task.image_id, requestId: task.request_id, reason: task.message }, `import task failed: ${task.message}`);
     }
