@@ -4,7 +4,7 @@
  * back an application that does not listen (tests drive it with inject());
  * `listen` puts it on its socket.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
@@ -262,7 +262,19 @@ function appDeps(config: GlimpseConfig, logger: Logger, { db, policy, keystone, 
     metrics: { registry: metrics, access: config.metrics },
     maxRequestIdLength: config.maxRequestIdLength,
     storeIds: config.multiStore ? config.stores.map((s) => s.id) : null,
-    health: async () => ((await db.ping(2000)) ? null : 'the database gives no connection within 2 s'),
+    health: async () => {
+      if (config.healthcheck.disableByFile && existsSync(config.healthcheck.disableByFile)) return 'DISABLED BY FILE';
+      return (await db.ping(2000)) ? null : 'the database gives no connection within 2 s';
+    },
+    healthDetails: config.healthcheck.detailed
+      ? async () => ({
+          database: (await db.ping(2000)) ? 'ok' : 'no connection within 2 s',
+          disabled_by_file: config.healthcheck.disableByFile !== null && existsSync(config.healthcheck.disableByFile),
+          stores: config.stores.map((s) => ({ id: s.id, type: s.type })),
+          uploads_in_flight: imageData.uploadsInFlight,
+          notifications: notify.stats(),
+        })
+      : null,
     timeouts: { clientSocketMs: config.clientSocketTimeoutMs, jsonBodyMs: config.jsonBodyTimeoutMs, bodyIdleMs: config.bodyIdleTimeoutMs },
   };
 }

@@ -68,6 +68,7 @@ export interface AppDeps {
   metrics: { registry: Metrics; access: 'loopback' | 'all' | 'off' };
   /** `/healthcheck`: null when healthy, else why not. */
   health?: () => Promise<string | null>;
+  healthDetails?: (() => Promise<Record<string, unknown>>) | null;
   timeouts?: { clientSocketMs: number; jsonBodyMs: number; bodyIdleMs: number };
 }
 
@@ -79,7 +80,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   requestHeaders(app, deps);
   glanceErrors(app, deps);
   metricsRoutes(app, deps.metrics);
-  versionRoutes(app, { publicEndpoint: deps.publicEndpoint, multiStore, cache: deps.cache.enabled, health: deps.health });
+  versionRoutes(app, { publicEndpoint: deps.publicEndpoint, multiStore, cache: deps.cache.enabled, health: deps.health, healthDetails: deps.healthDetails });
   if (deps.dashboard) dashboardRoutes(app, deps.dashboard);
   app.register(async (api) => apiRoutes(api, deps));
   return app;

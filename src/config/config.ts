@@ -116,6 +116,13 @@ function readConfig(cli: CliOptions, cwd: string): GlimpseConfig {
     enableDashboard: cli.dashboard ?? true,
     imageCache: imageCacheConfig(ini, configDir ?? cwd, bindPort),
     notifications: notificationsConfig(ini),
+    healthcheck: {
+      // Glance's paste pipeline turns disable_by_file on, with the file beside its config (/etc/glance/healthcheck_disable).
+      disableByFile: (ini.list('healthcheck', 'backends') ?? ['disable_by_file']).includes('disable_by_file')
+        ? path.resolve(configDir ?? dataDir, ini.str('healthcheck', 'disable_by_file_path') ?? 'healthcheck_disable')
+        : null,
+      detailed: ini.bool('healthcheck', 'detailed') ?? false,
+    },
     metrics: oneOf(ini.str('glimpse', 'metrics') ?? 'loopback', ['loopback', 'all', 'off'] as const, '[glimpse] metrics'),
   };
 }

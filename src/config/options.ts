@@ -116,6 +116,8 @@ export interface GlimpseConfig {
   keystone: KeystoneOptions | null;
   logLevel: string;
   enableDashboard: boolean;
+  /** `[healthcheck]`: `disable_by_file_path` when `backends` has disable_by_file (a file there: 503, the node drains), `detailed`. */
+  healthcheck: { disableByFile: string | null; detailed: boolean };
   /** `[glimpse] metrics`: who may read `GET /metrics` (loopback clients only, anyone, or no one). */
   metrics: 'loopback' | 'all' | 'off';
   /** `[oslo_messaging_notifications]` and `[DEFAULT] disabled_notifications`, `default_publisher_id`. */

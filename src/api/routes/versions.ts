@@ -15,6 +15,8 @@ export interface VersionFlags {
 export interface VersionOptions extends VersionFlags {
   /** null when healthy, else why this node cannot serve. */
   health?: () => Promise<string | null>;
+  /** `[healthcheck] detailed`: what a JSON healthcheck adds (the database's and stores' state, work in flight). */
+  healthDetails?: (() => Promise<Record<string, unknown>>) | null;
   publicEndpoint: string | null;
 }
 
@@ -64,9 +66,13 @@ export function versionRoutes(app: FastifyInstance, o: VersionOptions): void {
     url: '/healthcheck',
     // oslo.middleware's answer: 200 "OK", or 503 with the reason when this
     // node cannot serve (its database pool gives no connection in time).
-    handler: async (_request, reply) => {
+    handler: async (request, reply) => {
       const problem = o.health ? await o.health() : null;
-      return reply.code(problem ? 503 : 200).type('text/plain').send(problem ?? 'OK');
+      reply.code(problem ? 503 : 200);
+      if (o.healthDetails && String(request.headers.accept ?? '').includes('application/json')) {
+        return reply.type('application/json').send({ detailed: true, now: new Date().toISOString(), reasons: [{ reason: problem ?? 'OK', class: 'GlimpseHealth', details: await o.healthDetails() }] });
+      }
+      return reply.type('text/plain').send(problem ?? 'OK');
     },
   });
 }
