@@ -116,14 +116,17 @@ function readConfig(cli: CliOptions, cwd: string): GlimpseConfig {
     enableDashboard: cli.dashboard ?? true,
     imageCache: imageCacheConfig(ini, configDir ?? cwd, bindPort),
     notifications: notificationsConfig(ini),
-    healthcheck: {
-      // Glance's paste pipeline turns disable_by_file on, with the file beside its config (/etc/glance/healthcheck_disable).
-      disableByFile: (ini.list('healthcheck', 'backends') ?? ['disable_by_file']).includes('disable_by_file')
-        ? path.resolve(configDir ?? dataDir, ini.str('healthcheck', 'disable_by_file_path') ?? 'healthcheck_disable')
-        : null,
-      detailed: ini.bool('healthcheck', 'detailed') ?? false,
-    },
+    healthcheck: healthcheckConfig(ini, configDir ?? dataDir),
     metrics: oneOf(ini.str('glimpse', 'metrics') ?? 'loopback', ['loopback', 'all', 'off'] as const, '[glimpse] metrics'),
+  };
+}
+
+function healthcheckConfig(ini: IniReader, base: string): GlimpseConfig['healthcheck'] {
+  // Glance's paste pipeline turns disable_by_file on, with the file beside its config (/etc/glance/healthcheck_disable).
+  const byFile = (ini.list('healthcheck', 'backends') ?? ['disable_by_file']).includes('disable_by_file');
+  return {
+    disableByFile: byFile ? path.resolve(base, ini.str('healthcheck', 'disable_by_file_path') ?? 'healthcheck_disable') : null,
+    detailed: ini.bool('healthcheck', 'detailed') ?? false,
   };
 }
 
