@@ -37,6 +37,8 @@ import { MembersService } from './services/members.js';
 import { LocationsService } from './services/locations.js';
 import { type Notifier, createNotifier } from './notify/notifier.js';
 import { Metrics } from './metrics/metrics.js';
+import { WebhookDispatcher } from './notify/webhooks.js';
+import { WebhookOutbox } from './db/webhook-outbox.js';
 import { ImageCacheService } from './services/image-cache.js';
 import { ImageCache } from './cache/image-cache.js';
 import { CacheRepository } from './db/cache-repo.js';
@@ -154,7 +156,8 @@ export async function compose(config: GlimpseConfig, logger = createLogger(confi
   const sharing = new DataSharing({ stores, members: membersRepo });
   const quotas = new Quotas({ source: limitSource(config, keystone), usage: new UsageRepository(db), db, userStorageQuota: config.userStorageQuota });
   const access = new ImageAccess({ repo, policy, protections });
-  const notify = createNotifier(config.notifications, logger);
+  const webhooks = await webhookDispatcher(config, db, logger);
+  const notify = createNotifier(config.notifications, logger, webhooks ? [(message) => webhooks.dispatcher.accept(message)] : []);
   const metrics = new Metrics();
   const cacheRecords = new CacheRepository(db);
   const cache = config.imageCache ? new ImageCache(config.imageCache, cacheRecords) : null;
@@ -179,8 +182,9 @@ export async function compose(config: GlimpseConfig, logger = createLogger(confi
   metrics.gauge('glimpse_notifications_dropped', 'Notifications dropped (backlog full) since start', () => notify.stats().dropped);
   const recovery = await startRecovery(imageData, worker, config.recoveryIntervalMs, logger);
   cacheService.start();
+  webhooks?.dispatcher.start();
 
-  const app = buildApp(appDeps(config, logger, { db, policy, keystone, schema, images, access, imageData, members, imports, quotas, tasks: tasksRepo, stores, locations, cache: cacheService, notify, metrics }));
+  const app = buildApp(appDeps(config, logger, { db, policy, keystone, schema, images, access, imageData, members, imports, quotas, tasks: tasksRepo, stores, locations, cache: cacheService, notify, metrics, webhooks }));
   return {
     app,
     db,
@@ -188,6 +192,7 @@ export async function compose(config: GlimpseConfig, logger = createLogger(confi
       clearInterval(recovery);
       await cacheService.close();
       await worker.close();
+      await webhooks?.dispatcher.close();
       await db.close();
       for (const store of stores.all) await store.close?.();
       await notify.close();
@@ -213,9 +218,10 @@ interface AppParts {
   cache: ImageCacheService;
   notify: Notifier;
   metrics: Metrics;
+  webhooks: { outbox: WebhookOutbox } | null;
 }
 
-function appDeps(config: GlimpseConfig, logger: Logger, { db, policy, keystone, schema, images, access, imageData, members, imports, quotas, tasks, stores, locations, cache, notify, metrics }: AppParts): AppDeps {
+function appDeps(config: GlimpseConfig, logger: Logger, { db, policy, keystone, schema, images, access, imageData, members, imports, quotas, tasks, stores, locations, cache, notify, metrics, webhooks }: AppParts): AppDeps {
   return {
     logger,
     identity: identityResolver({
@@ -260,6 +266,10 @@ function appDeps(config: GlimpseConfig, logger: Logger, { db, policy, keystone, 
       : null,
     publicEndpoint: config.publicEndpoint,
     metrics: { registry: metrics, access: config.metrics },
+    webhookDeliveries: async (ctx) => {
+      policy.enforce(ctx, 'manage_webhooks', { project_id: ctx.projectId });
+      return webhooks ? webhooks.outbox.recent(200) : [];
+    },
     maxRequestIdLength: config.maxRequestIdLength,
     storeIds: config.multiStore ? config.stores.map((s) => s.id) : null,
     health: async () => {
@@ -277,6 +287,14 @@ function appDeps(config: GlimpseConfig, logger: Logger, { db, policy, keystone, 
       : null,
     timeouts: { clientSocketMs: config.clientSocketTimeoutMs, jsonBodyMs: config.jsonBodyTimeoutMs, bodyIdleMs: config.bodyIdleTimeoutMs },
   };
+}
+
+/** With `[glimpse_webhooks]` subscriptions: their outbox table (created if missing) and the dispatcher that delivers it. */
+async function webhookDispatcher(config: GlimpseConfig, db: Db, logger: Logger): Promise<{ dispatcher: WebhookDispatcher; outbox: WebhookOutbox } | null> {
+  if (config.webhooks.subscriptions.length === 0) return null;
+  const outbox = new WebhookOutbox(db);
+  await outbox.ensureTable();
+  return { outbox, dispatcher: new WebhookDispatcher(config.webhooks, outbox, config.importFilter, logger) };
 }
 
 /** What happens to an image's bytes when its record is deleted or its sharing changes. */

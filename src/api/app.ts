@@ -14,6 +14,8 @@ import type { CorsConfig } from '../config/options.js';
 import { GlimpseError, badRequest, notFound } from '../domain/errors.js';
 import { isDatabaseBusy } from '../db/connection.js';
 import type { Metrics } from '../metrics/metrics.js';
+import type { Delivery } from '../db/webhook-outbox.js';
+import type { RequestContext } from '../auth/context.js';
 import { assertStorable, parseJsonBody } from './json-body.js';
 import type { ImageAccess } from '../services/image-access.js';
 import type { ImageDataService } from '../services/image-data.js';
@@ -31,6 +33,7 @@ import { type DashboardOptions, dashboardRoutes } from './routes/dashboard.js';
 import { imageDataRoutes, storeRoutes } from './routes/image-data.js';
 import { imageRoutes } from './routes/images.js';
 import { cacheRoutes } from './routes/cache.js';
+import { webhookRoutes } from './routes/webhooks.js';
 import { locationRoutes } from './routes/locations.js';
 import { memberRoutes } from './routes/members.js';
 import { metadefRoutes } from './routes/metadefs/index.js';
@@ -64,6 +67,8 @@ export interface AppDeps {
   wwwAuthenticate?: string | null;
   /** The web dashboard; null with --no-dashboard. */
   dashboard?: DashboardOptions | null;
+  /** `GET /v2/glimpse/webhooks/deliveries`: the most recent webhook deliveries (policy manage_webhooks). */
+  webhookDeliveries: (ctx: RequestContext) => Promise<Delivery[]>;
   /** This node's series, and who may read them at `/metrics`. */
   metrics: { registry: Metrics; access: 'loopback' | 'all' | 'off' };
   /** `/healthcheck`: null when healthy, else why not. */
@@ -205,6 +210,7 @@ async function apiRoutes(api: FastifyInstance, deps: AppDeps): Promise<void> {
     memberRoutes(json, deps.members);
     locationRoutes(json, deps.locations);
     cacheRoutes(json, deps.cache);
+    webhookRoutes(json, deps.webhookDeliveries);
     taskRoutes(json, deps.imports, deps.tasks, deps.publicEndpoint);
     storeRoutes(json, deps.imageData);
     metadefRoutes(json, deps.metadefs, deps.limits, deps.publicEndpoint);

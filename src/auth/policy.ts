@@ -55,6 +55,7 @@ export const DEFAULT_RULES: Readonly<Record<string, string>> = {
   cache_clean: ADMIN,
   cache_prune: ADMIN,
   list_cached_nodes: ADMIN,
+  manage_webhooks: ADMIN,
   metadef_default: '',
   metadef_admin: 'role:admin',
   get_metadef_namespace: `${ADMIN} or (role:reader and (project_id:%(project_id)s or 'public':%(visibility)s))`,

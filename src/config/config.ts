@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { DEFAULT_IMPORT_FILTER, type ImportFilter } from '../net/url-filter.js';
 import { IniReader, parseIni } from './ini.js';
 import type {
-  AuthMode, CorsConfig, GlimpseConfig, ImageCacheConfig, NotificationsConfig, KeystoneOptions, RbdStoreOptions, S3StoreOptions, StoreConfig, SwiftAuthOptions, SwiftStoreOptions, SwiftTenancy,
+  AuthMode, CorsConfig, GlimpseConfig, ImageCacheConfig, NotificationsConfig, WebhooksConfig, KeystoneOptions, RbdStoreOptions, S3StoreOptions, StoreConfig, SwiftAuthOptions, SwiftStoreOptions, SwiftTenancy,
 } from './options.js';
 import { findPolicyFile, readPolicyFile } from './policy-file.js';
 import { readPropertyProtectionFile } from './property-protection-file.js';
@@ -116,6 +116,7 @@ function readConfig(cli: CliOptions, cwd: string): GlimpseConfig {
     enableDashboard: cli.dashboard ?? true,
     imageCache: imageCacheConfig(ini, configDir ?? cwd, bindPort),
     notifications: notificationsConfig(ini),
+    webhooks: webhooksConfig(ini),
     healthcheck: healthcheckConfig(ini, configDir ?? dataDir),
     metrics: oneOf(ini.str('glimpse', 'metrics') ?? 'loopback', ['loopback', 'all', 'off'] as const, '[glimpse] metrics'),
   };
@@ -128,6 +129,20 @@ function healthcheckConfig(ini: IniReader, base: string): GlimpseConfig['healthc
     disableByFile: byFile ? path.resolve(base, ini.str('healthcheck', 'disable_by_file_path') ?? 'healthcheck_disable') : null,
     detailed: ini.bool('healthcheck', 'detailed') ?? false,
   };
+}
+
+function webhooksConfig(ini: IniReader): WebhooksConfig {
+  const subscriptions = (ini.list('glimpse_webhooks', 'subscriptions') ?? []).map((name) => {
+    const section = `glimpse_webhook_${name}`;
+    const url = ini.str(section, 'url');
+    const secret = ini.str(section, 'secret');
+    if (!url || !/^https?:\/\//.test(url)) throw new ConfigError(`[${section}] url must be an http(s) URL`);
+    if (!secret) throw new ConfigError(`[${section}] secret is required: deliveries are signed with it`);
+    return { name, url, secret, events: ini.list(section, 'events') ?? ['*'] };
+  });
+  const retrySeconds = Number(ini.str('glimpse_webhooks', 'retry_seconds') ?? 2);
+  if (!(retrySeconds > 0)) throw new ConfigError('[glimpse_webhooks] retry_seconds must be a positive number');
+  return { subscriptions, retrySeconds, maxAttempts: positive(ini.int('glimpse_webhooks', 'max_attempts') ?? 12, 'max_attempts') };
 }
 
 function notificationsConfig(ini: IniReader): NotificationsConfig {

@@ -120,10 +120,30 @@ export interface GlimpseConfig {
   healthcheck: { disableByFile: string | null; detailed: boolean };
   /** `[glimpse] metrics`: who may read `GET /metrics` (loopback clients only, anyone, or no one). */
   metrics: 'loopback' | 'all' | 'off';
+  /** `[glimpse_webhooks]`: subscriptions that receive the notifications as signed CloudEvents. */
+  webhooks: WebhooksConfig;
   /** `[oslo_messaging_notifications]` and `[DEFAULT] disabled_notifications`, `default_publisher_id`. */
   notifications: NotificationsConfig;
   /** `[DEFAULT] image_cache_dir` and the cache's other keys; null: no cache. */
   imageCache: ImageCacheConfig | null;
+}
+
+/** `[glimpse_webhooks] subscriptions = a, b` with a `[glimpse_webhook_<name>]` section each. */
+export interface WebhooksConfig {
+  subscriptions: WebhookSubscription[];
+  /** `retry_seconds`: the first retry's delay; each next one doubles, up to an hour. */
+  retrySeconds: number;
+  /** `max_attempts`: deliveries given up after this many. */
+  maxAttempts: number;
+}
+
+export interface WebhookSubscription {
+  name: string;
+  url: string;
+  /** `events`: event types, `group.*` prefixes, or `*`. */
+  events: string[];
+  /** `secret`: the HMAC-SHA256 key of the signature header. */
+  secret: string;
 }
 
 export interface NotificationsConfig {

@@ -49,10 +49,7 @@ export async function safeGet(raw: string, filter: ImportFilter, o: SafeGetOptio
 }
 
 function request(vetted: VettedUrl, o: SafeGetOptions): Promise<IncomingMessage> {
-  const pinned: LookupFunction = (_host, options, callback) => {
-    if ((options as { all?: boolean }).all) (callback as (e: null, a: { address: string; family: number }[]) => void)(null, [{ address: vetted.address, family: vetted.family }]);
-    else callback(null, vetted.address, vetted.family);
-  };
+  const pinned = pinnedLookup(vetted);
   const client = vetted.url.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { 'user-agent': 'glimpse' };
@@ -62,4 +59,33 @@ function request(vetted: VettedUrl, o: SafeGetOptions): Promise<IncomingMessage>
     req.on('error', reject);
     req.end();
   });
+}
+
+/**
+ * POST a small body to a URL a client or operator gave (webhook deliveries):
+ * vetted like a GET, the connection pinned to the vetted address, and no
+ * redirect followed (a receiver that redirects has not received). Resolves
+ * with the status; a refused URL rejects with UrlRefused.
+ */
+export async function safePost(raw: string, filter: ImportFilter, body: Buffer, headers: Record<string, string>, timeoutMs = 10_000): Promise<number> {
+  const vetted = await vetUrl(raw, filter);
+  const pinned = pinnedLookup(vetted);
+  const client = vetted.url.protocol === 'https:' ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = client.request(vetted.url, { method: 'POST', lookup: pinned, timeout: timeoutMs, headers: { 'user-agent': 'glimpse', 'content-length': String(body.length), ...headers } }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('timeout', () => req.destroy(new Error('the receiver did not answer in time')));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** A DNS lookup that answers the vetted address, whatever is asked: the connection goes where the check looked. */
+function pinnedLookup(vetted: VettedUrl): LookupFunction {
+  return (_host, options, callback) => {
+    if ((options as { all?: boolean }).all) (callback as (e: null, a: { address: string; family: number }[]) => void)(null, [{ address: vetted.address, family: vetted.family }]);
+    else callback(null, vetted.address, vetted.family);
+  };
 }

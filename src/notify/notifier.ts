@@ -42,16 +42,36 @@ function osloTimestamp(now = new Date()): string {
   return `${now.toISOString().replace('T', ' ').replace('Z', '')}000`;
 }
 
-export function createNotifier(config: NotificationsConfig, log: Pick<Logger, 'info' | 'warn'>): Notifier {
-  const enabled = (eventType: string) => !config.disabled.some((d) => d === eventType || d === eventType.split('.', 1)[0]);
-  const message = (eventType: string, payload: unknown, priority: Priority): OsloMessage => ({
-    message_id: randomUUID(),
-    publisher_id: config.publisherId,
-    event_type: eventType,
-    priority,
-    payload,
-    timestamp: osloTimestamp(),
-  });
+/**
+ * The notifier of a server: the configured driver, and `sinks` that get
+ * every enabled message as well (the webhooks' outbox).
+ */
+export function createNotifier(config: NotificationsConfig, log: Pick<Logger, 'info' | 'warn'>, sinks: ((message: OsloMessage) => void)[] = []): Notifier {
+  const transport = driverNotifier(config, log);
+  if (sinks.length === 0) return transport;
+  return {
+    emit: (eventType, payload, priority = 'INFO') => {
+      transport.emit(eventType, payload, priority);
+      if (!enabledIn(config, eventType)) return;
+      const message = osloMessage(config, eventType, payload, priority);
+      for (const sink of sinks) sink(message);
+    },
+    stats: () => transport.stats(),
+    close: () => transport.close(),
+  };
+}
+
+function enabledIn(config: NotificationsConfig, eventType: string): boolean {
+  return !config.disabled.some((d) => d === eventType || d === eventType.split('.', 1)[0]);
+}
+
+function osloMessage(config: NotificationsConfig, eventType: string, payload: unknown, priority: Priority): OsloMessage {
+  return { message_id: randomUUID(), publisher_id: config.publisherId, event_type: eventType, priority, payload, timestamp: osloTimestamp() };
+}
+
+function driverNotifier(config: NotificationsConfig, log: Pick<Logger, 'info' | 'warn'>): Notifier {
+  const enabled = (eventType: string) => enabledIn(config, eventType);
+  const message = (eventType: string, payload: unknown, priority: Priority) => osloMessage(config, eventType, payload, priority);
   switch (config.driver) {
     case 'noop':
       return SILENT;
