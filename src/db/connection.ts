@@ -21,6 +21,8 @@ export interface Db {
   readonly description: string;
   toBool(value: boolean): DbBool;
   toTime(value: Date): DbTime;
+  /** The connection pool's state (PostgreSQL, MySQL): connections open, idle, and requests waiting for one. SQLite has none. */
+  poolStats?(): { open: number; idle: number; waiting: number };
   /**
    * A column reference the planner must not use an index for. Glance indexes
    * every `deleted` flag; SQLite, lacking statistics, prefers those
@@ -209,6 +211,7 @@ function openPostgres(url: string, options: PoolOptions): Db {
     kysely,
     dialect: 'postgres',
     description: u.description,
+    poolStats: () => ({ open: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     toBool: (v) => v,
     toTime: (d) => utcText(d),
     unindexed: (column) => sql.ref(column),
@@ -266,6 +269,11 @@ function openMysql(url: string, options: PoolOptions): Db {
   return {
     kysely,
     dialect: 'mysql',
+    // mysql2 keeps these lists on the pool; they are its state, read-only here.
+    poolStats: () => {
+      const p = pool as unknown as { _allConnections?: { length: number }; _freeConnections?: { length: number }; _connectionQueue?: { length: number } };
+      return { open: p._allConnections?.length ?? 0, idle: p._freeConnections?.length ?? 0, waiting: p._connectionQueue?.length ?? 0 };
+    },
     description: u.description,
     toBool: (v) => (v ? 1 : 0),
     toTime: (d) => utcText(d, false),

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { networkInterfaces } from 'node:os';
 import { after, before, describe, it } from 'node:test';
 import { Client } from '../helpers/client.js';
+import { TEST_DIALECT } from '../helpers/databases.js';
 import { type TestServer, startTestServer } from '../helpers/server.js';
 import { requireTool } from '../helpers/tools.js';
 
@@ -72,6 +73,8 @@ describe('metrics', { skip }, () => {
     assert.equal(delta('glimpse_upload_refusals_total', { reason: 'format' }), 1);
     assert.equal(value(after, 'glimpse_uploads_in_flight'), 0);
     assert.ok(value(after, 'glimpse_process_resident_memory_bytes') > 0);
+    if (TEST_DIALECT !== 'sqlite') assert.ok(value(after, 'glimpse_db_pool_connections_open') >= 1, 'the pool has connections open');
+    assert.equal(value(after, 'glimpse_db_pool_waiting'), 0);
   });
 
   it('answers only loopback clients by default', async (t) => {
