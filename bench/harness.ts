@@ -20,7 +20,7 @@ export async function startBenchServer(extraArgs: string[] = []): Promise<BenchS
   const dataDir = mkdtempSync(path.join(tmpdir(), 'glimpse-bench-'));
   const child: ChildProcess = spawn(
     process.execPath,
-    [path.join(REPO_ROOT, 'bin', 'glimpse'), 'serve', '--data-dir', dataDir, '--bind', '127.0.0.1:0', '--log-level', 'warn', ...extraArgs],
+    [path.join(REPO_ROOT, 'bin', 'glimpse'), 'serve', '--data-dir', dataDir, '--bind', '127.0.0.1:0', '--log-level', 'warn', ...(extraArgs.includes('--workers') ? [] : ['--workers', '1']), ...extraArgs],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const url = await new Promise<string>((resolve, reject) => {

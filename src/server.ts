@@ -129,7 +129,13 @@ export async function openAndCheckDatabase(config: GlimpseConfig, logger: Logger
   }
 }
 
-export async function compose(config: GlimpseConfig, logger = createLogger(config.logLevel)): Promise<Glimpse> {
+/**
+ * `leader`: this process runs the node's once-per-node background work (the
+ * image cache's prefetcher and sweep). With several workers only one is
+ * the leader; the other periodic jobs are safe in every process (they
+ * claim their work in the database).
+ */
+export async function compose(config: GlimpseConfig, logger = createLogger(config.logLevel), role = { leader: true }): Promise<Glimpse> {
   const schema = imageSchema({
     diskFormats: config.diskFormats,
     containerFormats: config.containerFormats,
@@ -185,7 +191,7 @@ export async function compose(config: GlimpseConfig, logger = createLogger(confi
   metrics.gauge('glimpse_notifications_backlog', 'Notifications waiting to be sent', () => notify.stats().backlog);
   metrics.gauge('glimpse_notifications_dropped', 'Notifications dropped (backlog full) since start', () => notify.stats().dropped);
   const recovery = await startRecovery(imageData, worker, config.recoveryIntervalMs, logger);
-  cacheService.start();
+  if (role.leader) cacheService.start();
   webhooks?.dispatcher.start();
 
   const app = buildApp(appDeps(config, logger, { db, policy, keystone, schema, images, access, imageData, members, imports, quotas, tasks: tasksRepo, stores, locations, cache: cacheService, notify, metrics, webhooks }));

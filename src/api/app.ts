@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { Socket } from 'node:net';
 import Fastify, {
-  type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerFactory, type FastifyServerOptions,
+  type FastifyBaseLogger, LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerFactory, type FastifyServerOptions,
 } from 'fastify';
 import type { Logger } from 'pino';
 import type { IdentityResolver } from '../auth/identity.js';
@@ -95,7 +95,7 @@ function fastifyOptions(deps: AppDeps, multiStore: boolean): FastifyServerOption
   return {
     loggerInstance: deps.logger as FastifyBaseLogger,
     // The access log below replaces Fastify's two lines per request.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     exposeHeadRoutes: false,
     // Tags and property names travel in paths. Any length reaches the route,
     // whose own checks answer (404 for an id that cannot exist), never a 414.

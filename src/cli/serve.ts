@@ -1,8 +1,10 @@
 /** `glimpse serve`: the API server. */
+import cluster from 'node:cluster';
 import { Command } from 'commander';
 import type { CliOptions } from '../config/config.js';
 import { compose, createLogger, listen } from '../server.js';
 import { configFrom, withCommonOptions } from './common.js';
+import { onWorkerStop, runPrimary, workerIndex, workerPort } from './workers.js';
 
 export function serveCommand(): Command {
   const cmd = new Command('serve')
@@ -12,6 +14,7 @@ export function serveCommand(): Command {
     .option('--insecure', 'allow noauth on a non-loopback address')
     .option('--log-level <level>', 'trace | debug | info | warn | error')
     .option('--no-dashboard', 'do not serve the web dashboard at /dashboard')
+    .option('--workers <n>', 'API processes sharing the port ([DEFAULT] workers; default one per CPU; 0 or 1: one)')
     .addHelpText(
       'after',
       `
@@ -23,17 +26,29 @@ Examples:
   return withCommonOptions(cmd).action(async (options: CliOptions) => {
     const config = configFrom(options, 'serve');
     const logger = createLogger(config.logLevel);
-    const server = await listen(await compose(config, logger), config);
-    const dashboard = config.enableDashboard ? `${server.url}/dashboard/` : undefined;
-    logger.info({ url: server.url, dashboard, auth: config.auth, database: server.db.description, data_dir: config.dataDir }, 'glimpse is serving');
-    const stop = (signal: string) => {
-      logger.info({ signal }, 'shutting down');
+    if (config.workers > 1 && cluster.isPrimary) return runPrimary(config, logger);
+    const index = workerIndex();
+    let server: Awaited<ReturnType<typeof listen>> | null = null;
+    let stopping = false;
+    const stop = (reason: string) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ reason }, 'shutting down');
+      // Told to stop before serving (a worker just started): nothing to finish.
+      if (!server) process.exit(0);
       server.close().then(
         () => process.exit(0),
         () => process.exit(1),
       );
     };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
+    if (index !== null) onWorkerStop(stop);
+    else {
+      process.once('SIGINT', () => stop('SIGINT'));
+      process.once('SIGTERM', () => stop('SIGTERM'));
+    }
+    const port = workerPort() ?? config.bindPort;
+    server = await listen(await compose(config, logger, { leader: index === null || index === 0 }), { ...config, bindPort: port });
+    const dashboard = config.enableDashboard ? `${server.url}/dashboard/` : undefined;
+    logger.info({ url: server.url, dashboard, auth: config.auth, database: server.db.description, data_dir: config.dataDir, worker: index ?? undefined }, 'glimpse is serving');
   });
 }

@@ -4,7 +4,7 @@
  * Nothing outside this folder reads the environment or the config file.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_IMPORT_FILTER, type ImportFilter } from '../net/url-filter.js';
@@ -28,6 +28,8 @@ export interface CliOptions {
   insecure?: boolean;
   logLevel?: string;
   dashboard?: boolean;
+  /** `--workers`: overrides `[DEFAULT] workers`. */
+  workers?: string;
 }
 
 const GLANCE_CORS_EXPOSE = ['X-Image-Meta-Checksum', 'X-Auth-Token', 'X-Subject-Token', 'X-Service-Token', 'X-OpenStack-Request-ID'];
@@ -116,6 +118,8 @@ function readConfig(cli: CliOptions, cwd: string): GlimpseConfig {
     enableDashboard: cli.dashboard ?? true,
     imageCache: imageCacheConfig(ini, configDir ?? cwd, bindPort),
     notifications: notificationsConfig(ini),
+    // Glance's meaning: processes serving the API, one per CPU by default; 0 or 1 is one process.
+    workers: workerCount(cli.workers ?? ini.str('DEFAULT', 'workers')),
     webhooks: webhooksConfig(ini),
     healthcheck: healthcheckConfig(ini, configDir ?? dataDir),
     metrics: oneOf(ini.str('glimpse', 'metrics') ?? 'loopback', ['loopback', 'all', 'off'] as const, '[glimpse] metrics'),
@@ -369,6 +373,13 @@ function databaseUrl(ini: IniReader): string | undefined {
 function oneOf<T extends string>(value: string, allowed: readonly T[], name: string): T {
   if (!(allowed as readonly string[]).includes(value)) throw new ConfigError(`${name} must be one of ${allowed.join(', ')} (got ${value})`);
   return value as T;
+}
+
+function workerCount(value: string | undefined): number {
+  if (value === undefined) return availableParallelism();
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new ConfigError(`workers must be a whole number, 0 or more (got ${value})`);
+  return Math.max(1, n);
 }
 
 function nonNegative(n: number, name: string): number {

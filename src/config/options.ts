@@ -118,6 +118,8 @@ export interface GlimpseConfig {
   enableDashboard: boolean;
   /** `[healthcheck]`: `disable_by_file_path` when `backends` has disable_by_file (a file there: 503, the node drains), `detailed`. */
   healthcheck: { disableByFile: string | null; detailed: boolean };
+  /** `[DEFAULT] workers` (or `--workers`): API processes sharing the port; 1 serves in this process. */
+  workers: number;
   /** `[glimpse] metrics`: who may read `GET /metrics` (loopback clients only, anyone, or no one). */
   metrics: 'loopback' | 'all' | 'off';
   /** `[glimpse_webhooks]`: subscriptions that receive the notifications as signed CloudEvents. */

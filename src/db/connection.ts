@@ -361,7 +361,10 @@ function withStatementCache(sqlite: SQLite.Database, size = 500) {
       if (statement) {
         cache.delete(text);
       } else {
-        statement = sqlite.prepare(text);
+        // Every transaction takes SQLite's write lock when it begins (waiting up to busy_timeout): with several
+        // processes on one file (workers, nodes), a transaction that read first and wrote second would otherwise
+        // fail at once with "database is locked" (SQLITE_BUSY_SNAPSHOT) whenever another process wrote in between.
+        statement = sqlite.prepare(text === 'begin' ? 'begin immediate' : text);
         if (cache.size >= size) cache.delete(cache.keys().next().value as string);
       }
       cache.set(text, statement);

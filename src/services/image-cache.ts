@@ -18,6 +18,9 @@ import { badRequest, forbidden, notFound } from '../domain/errors.js';
 import type { ImageAccess } from './image-access.js';
 import type { ImageDataService } from './image-data.js';
 
+/** How often the leader looks for queued images between full passes. */
+const QUEUE_POLL_MS = 2000;
+
 export interface ImageCacheServiceDeps {
   cache: ImageCache | null;
   records: CacheRepository;
@@ -39,6 +42,8 @@ export class ImageCacheService {
   private running: Promise<void> | null = null;
   /** A pass was asked for while one ran: it runs again, for what was queued meanwhile. */
   private again = false;
+  /** Whether this process does the node's cache work (start() was called). */
+  private started = false;
   private closed = false;
 
   constructor(private readonly d: ImageCacheServiceDeps) {}
@@ -113,10 +118,22 @@ export class ImageCacheService {
   }
 
   /** Starts the prefetcher and the sweep, every cache_prefetcher_interval. */
+  /**
+   * Makes this process the node's background worker for the cache (one per
+   * node: with several API workers, the leader): the queue is looked at
+   * every QUEUE_POLL_MS (a queue request may have reached another worker),
+   * the whole pass runs every cache_prefetcher_interval.
+   */
   start(): void {
     const cache = this.d.cache;
     if (!cache) return;
-    this.timer = setInterval(() => void this.prefetch(), cache.config.prefetchIntervalMs);
+    this.started = true;
+    let last = Date.now();
+    this.timer = setInterval(() => {
+      const full = Date.now() - last >= cache.config.prefetchIntervalMs;
+      if (full) last = Date.now();
+      void (full ? this.prefetch() : cache.queued().then((ids) => (ids.length > 0 ? this.prefetch() : undefined)));
+    }, Math.min(QUEUE_POLL_MS, cache.config.prefetchIntervalMs));
     this.timer.unref();
     setImmediate(() => void this.prefetch());
   }
@@ -130,7 +147,7 @@ export class ImageCacheService {
   /** One pass of background work (one at a time): fetch the queue, then sweep, clean and prune. */
   prefetch(): Promise<void> {
     const cache = this.d.cache;
-    if (!cache || this.closed) return Promise.resolve();
+    if (!cache || this.closed || !this.started) return Promise.resolve();
     if (this.running) {
       this.again = true;
       return this.running;

@@ -13,7 +13,9 @@ export interface ServerProcess {
 /** Starts `glimpse serve ARGS` and resolves once it logs the URL it serves on. */
 export function serveProcess(args: string[]): Promise<ServerProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'glimpse'), 'serve', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    // One process unless a test asks for workers: kill -9 then means what the crash suites mean by it.
+    const workers = args.includes('--workers') ? [] : ['--workers', '1'];
+    const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'glimpse'), 'serve', ...workers, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout!.on('data', (d) => {
       out += d;

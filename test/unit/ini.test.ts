@@ -1,7 +1,7 @@
 /** glance-api.conf parsing and the typed configuration. */
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { loadConfig, parseByteSize } from '../../src/config/config.js';
@@ -22,6 +22,19 @@ describe('ini', () => {
     assert.equal(ini.str('DEFAULT', 'missing'), undefined);
     assert.throws(() => new IniReader(parseIni('[DEFAULT]\nn = lots\n')).int('DEFAULT', 'n'), /not an integer/);
     assert.throws(() => parseIni('key = before any section\n'), /cannot parse/);
+  });
+
+  it('reads [DEFAULT] workers as Glance does: one per CPU by default, 0 or 1 one process, --workers overriding', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'glimpse-ini-'));
+    const file = path.join(dir, 'glance-api.conf');
+    assert.equal(loadConfig({ dataDir: dir }).workers, availableParallelism());
+    for (const [value, expected] of [['0', 1], ['1', 1], ['4', 4]] as const) {
+      writeFileSync(file, `[DEFAULT]\nworkers = ${value}\n`);
+      assert.equal(loadConfig({ config: file, dataDir: dir }).workers, expected);
+    }
+    assert.equal(loadConfig({ config: file, dataDir: dir, workers: '2' }).workers, 2);
+    writeFileSync(file, '[DEFAULT]\nworkers = many\n');
+    assert.throws(() => loadConfig({ config: file, dataDir: dir }), /workers must be a whole number/);
   });
 
   it('builds the configuration with Glance\'s defaults, and flags win over the file', () => {
