@@ -189,6 +189,7 @@ export async function compose(config: GlimpseConfig, logger = createLogger(confi
   metrics.gauge('glimpse_db_pool_connections_open', 'Database connections open (PostgreSQL, MySQL)', () => pool().open);
   metrics.gauge('glimpse_db_pool_waiting', 'Requests waiting for a database connection', () => pool().waiting);
   metrics.gauge('glimpse_notifications_backlog', 'Notifications waiting to be sent', () => notify.stats().backlog);
+  if (webhooks) metrics.gauge('glimpse_webhook_backlog', 'Webhook deliveries pending (not delivered, not given up)', () => webhooks.outbox.backlog());
   metrics.gauge('glimpse_notifications_dropped', 'Notifications dropped (backlog full) since start', () => notify.stats().dropped);
   const recovery = await startRecovery(imageData, worker, config.recoveryIntervalMs, logger);
   if (role.leader) cacheService.start();

@@ -114,6 +114,8 @@ describe('webhooks', () => {
     assert.deepEqual([entry.state, entry.attempts, entry.last_status, entry.event_type], ['delivered', 3, 204, 'image.delete']);
     assert.ok(!('body' in entry));
     assert.equal((await api.get('/v2/glimpse/webhooks/deliveries')).status, 403);
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    assert.match(metrics, /^glimpse_webhook_backlog \d+$/m, 'the backlog is a metric');
   });
 
   it('never calls an internal address it was not allowed to', async () => {
