@@ -92,6 +92,12 @@ export class ImageCache {
     const incomplete = this.file(image.id, 'incomplete');
     const handle = await open(incomplete, 'wx').catch(() => null);
     if (!handle) return body;
+    // A miss that raced a fill which has just finished: the copy is there, nothing to fill.
+    if (await this.isCached(image.id)) {
+      await handle.close();
+      await unlink(incomplete).catch(() => undefined);
+      return body;
+    }
     this.filling.add(image.id);
     const tee = new CacheTee(handle, image, async (ok) => {
       this.filling.delete(image.id);

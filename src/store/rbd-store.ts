@@ -17,11 +17,11 @@
  * dead writer (ours or glance-api's) and can go.
  */
 import type { Readable } from 'node:stream';
-import { Readable as ReadableStream } from 'node:stream';
 import type { RbdStoreOptions } from '../config/options.js';
 import { GlimpseError, badRequest, conflict, notFound } from '../domain/errors.js';
 import type { ByteRange, ImageStore } from './image-store.js';
 import { leftBehind } from './leftovers.js';
+import { readAhead } from './read-ahead.js';
 import { EBUSY, EEXIST, EINVAL, ENOENT, ENOSPC, type Pool, RadosCluster, RbdError, type RbdImage } from './rbd/librbd.js';
 
 const SNAPSHOT = 'snap';
@@ -351,49 +351,14 @@ function isZero(piece: Buffer): boolean {
   return piece.equals(ZEROS.subarray(0, piece.length));
 }
 
-/**
- * Reads [start, end] of an open image (or snapshot) in IO_SIZE pieces, with
- * READS_IN_FLIGHT of them requested ahead so the OSD is never idle while the
- * client drains a piece. The image is closed when the stream ends or is
- * destroyed, once no read is in flight (a read on a closed handle would use
- * freed memory).
- */
+/** Reads [start, end] of an open image (or snapshot), READS_IN_FLIGHT pieces ahead; the image closes with the stream. */
 function readStream(image: RbdImage, start: number, end: number): Readable {
-  let next = start;
-  const ahead: Promise<Buffer>[] = [];
-  const requestAhead = () => {
-    while (ahead.length < READS_IN_FLIGHT && next <= end) {
-      const length = Math.min(IO_SIZE, end - next + 1);
-      const buffer = Buffer.allocUnsafe(length);
-      const read = image.read(next, length, buffer).then((n) => {
-        if (n !== length) throw new RbdError(`reading ${image.name} (ended early)`, 5);
-        return buffer;
-      });
-      read.catch(() => undefined); // handled when its turn comes, or dropped on destroy
-      ahead.push(read);
-      next += length;
-    }
-  };
-  return new ReadableStream({
-    highWaterMark: IO_SIZE,
-    read(this: ReadableStream) {
-      requestAhead();
-      const piece = ahead.shift();
-      if (!piece) return void this.push(null);
-      piece.then(
-        (buffer) => this.push(buffer),
-        (err: unknown) => this.destroy(storeError(err) as Error),
-      );
-    },
-    destroy(err: Error | null, callback: (err: Error | null) => void) {
-      Promise.allSettled(ahead)
-        .then(() => image.close())
-        .then(
-          () => callback(err),
-          () => callback(err),
-        );
-    },
-  });
+  return readAhead(
+    { read: (offset, length, into) => image.read(offset, length, into), close: () => image.close() },
+    start,
+    end,
+    { pieceSize: IO_SIZE, ahead: READS_IN_FLIGHT, fail: (err) => storeError(err) as Error },
+  );
 }
 
 function inUse(): GlimpseError {
