@@ -184,6 +184,7 @@ export async function compose(config: GlimpseConfig, logger = createLogger(confi
   const imports = new ImportService({ access, createImage: (ctx, body) => images.create(ctx, body), repo, tasks: tasksRepo, stores, worker, config, notify });
   metrics.gauge('glimpse_uploads_in_flight', 'Uploads and stagings this process is receiving', () => imageData.uploadsInFlight);
   metrics.gauge('glimpse_imports_in_flight', 'Import tasks this process is running', () => worker.inFlight);
+  db.observePoolWaits?.((seconds) => metrics.poolWait.observe(seconds));
   const pool = () => db.poolStats?.() ?? { open: 0, idle: 0, waiting: 0 };
   metrics.gauge('glimpse_db_pool_connections_in_use', 'Database connections lent out now (PostgreSQL, MySQL)', () => pool().open - pool().idle);
   metrics.gauge('glimpse_db_pool_connections_open', 'Database connections open (PostgreSQL, MySQL)', () => pool().open);

@@ -23,6 +23,8 @@ export interface Db {
   toTime(value: Date): DbTime;
   /** The connection pool's state (PostgreSQL, MySQL): connections open, idle, and requests waiting for one. SQLite has none. */
   poolStats?(): { open: number; idle: number; waiting: number };
+  /** Where the time each request waited for a pooled connection is reported (PostgreSQL, MySQL). */
+  observePoolWaits?(observer: (seconds: number) => void): void;
   /**
    * A column reference the planner must not use an index for. Glance indexes
    * every `deleted` flag; SQLite, lacking statistics, prefers those
@@ -206,12 +208,14 @@ function openPostgres(url: string, options: PoolOptions): Db {
   });
   // An idle connection the server drops (restart, failover) is an event, not a crash: the pool replaces it.
   pool.on('error', () => undefined);
+  const waits = timedAcquire(pool, 'connect');
   const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return {
     kysely,
     dialect: 'postgres',
     description: u.description,
     poolStats: () => ({ open: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
+    observePoolWaits: waits,
     toBool: (v) => v,
     toTime: (d) => utcText(d),
     unindexed: (column) => sql.ref(column),
@@ -264,11 +268,13 @@ function openMysql(url: string, options: PoolOptions): Db {
       connection.query(`SET SESSION max_execution_time = ${options.statementTimeoutMs}`, () => undefined);
     }
   });
+  const waits = timedAcquire(pool, 'getConnection');
   const kysely = new Kysely<Database>({ dialect: new MysqlDialect({ pool }) });
   const timeoutS = Math.ceil((options.poolTimeoutMs ?? 30_000) / 1000);
   return {
     kysely,
     dialect: 'mysql',
+    observePoolWaits: waits,
     // mysql2 keeps these lists on the pool; they are its state, read-only here.
     poolStats: () => {
       const p = pool as unknown as { _allConnections?: { length: number }; _freeConnections?: { length: number }; _connectionQueue?: { length: number } };
@@ -352,6 +358,28 @@ function sqlitePath(url: string): string {
  * Kysely prepares every statement anew; preparing costs as much as running a
  * small query, so prepared statements are kept, by SQL text, in a bounded LRU.
  */
+/**
+ * Times how long each request waits for a pooled connection: the pool's
+ * acquire method (`connect` for pg, promise or callback; `getConnection`
+ * for mysql2, callback) is wrapped; returns where to report the waits.
+ */
+function timedAcquire(pool: object, method: 'connect' | 'getConnection'): (observer: (seconds: number) => void) => void {
+  let observe: ((seconds: number) => void) | null = null;
+  const target = pool as Record<string, (...args: unknown[]) => unknown>;
+  const original = target[method].bind(pool);
+  target[method] = (...args: unknown[]) => {
+    const started = performance.now();
+    const done = () => observe?.((performance.now() - started) / 1000);
+    const callback = typeof args[0] === 'function' ? (args[0] as (...r: unknown[]) => void) : null;
+    if (callback) return original((...r: unknown[]) => (done(), callback(...r)));
+    const result = original(...args) as Promise<unknown>;
+    return result.then((connection) => (done(), connection));
+  };
+  return (observer) => {
+    observe = observer;
+  };
+}
+
 function withStatementCache(sqlite: SQLite.Database, size = 500) {
   const cache = new Map<string, SQLite.Statement>();
   return {

@@ -23,6 +23,12 @@ export class Metrics {
   readonly importResults = new Counter({ name: 'glimpse_import_tasks_total', help: 'Import tasks finished, by result', labelNames: ['result'] as const, registers: [this.registry] });
   readonly uploadRefusals = new Counter({ name: 'glimpse_upload_refusals_total', help: 'Uploads refused, by reason (format inspection, size, quota, bad request)', labelNames: ['reason'] as const, registers: [this.registry] });
   readonly storeErrors = new Counter({ name: 'glimpse_store_errors_total', help: 'Store reads that failed, by store', labelNames: ['store'] as const, registers: [this.registry] });
+  readonly poolWait = new Histogram({
+    name: 'glimpse_db_pool_wait_seconds',
+    help: 'Time requests waited for a database connection (PostgreSQL, MySQL)',
+    buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+    registers: [this.registry],
+  });
   readonly cacheLookups = new Counter({ name: 'glimpse_image_cache_lookups_total', help: 'Downloads looked up in the image cache, by result (hit, miss)', labelNames: ['result'] as const, registers: [this.registry] });
 
   constructor() {

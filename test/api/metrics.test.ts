@@ -73,7 +73,10 @@ describe('metrics', { skip }, () => {
     assert.equal(delta('glimpse_upload_refusals_total', { reason: 'format' }), 1);
     assert.equal(value(after, 'glimpse_uploads_in_flight'), 0);
     assert.ok(value(after, 'glimpse_process_resident_memory_bytes') > 0);
-    if (TEST_DIALECT !== 'sqlite') assert.ok(value(after, 'glimpse_db_pool_connections_open') >= 1, 'the pool has connections open');
+    if (TEST_DIALECT !== 'sqlite') {
+      assert.ok(value(after, 'glimpse_db_pool_connections_open') >= 1, 'the pool has connections open');
+      assert.ok(delta('glimpse_db_pool_wait_seconds_count') >= 5, 'every query waited for (or took at once) a pooled connection');
+    }
     assert.equal(value(after, 'glimpse_db_pool_waiting'), 0);
   });
 
