@@ -234,6 +234,14 @@ interface AppParts {
 }
 
 function appDeps(config: GlimpseConfig, logger: Logger, { db, policy, keystone, schema, images, access, imageData, members, imports, quotas, tasks, stores, locations, cache, notify, metrics, webhooks }: AppParts): AppDeps {
+  /** The node's state: the database, the stores, work in flight, the notification backlog. */
+  const health = async () => ({
+    database: (await db.ping(2000)) ? 'ok' : 'no connection within 2 s',
+    disabled_by_file: config.healthcheck.disableByFile !== null && existsSync(config.healthcheck.disableByFile),
+    stores: config.stores.map((s) => ({ id: s.id, type: s.type })),
+    uploads_in_flight: imageData.uploadsInFlight,
+    notifications: notify.stats(),
+  });
   return {
     logger,
     identity: identityResolver({
@@ -288,15 +296,11 @@ function appDeps(config: GlimpseConfig, logger: Logger, { db, policy, keystone, 
       if (config.healthcheck.disableByFile && existsSync(config.healthcheck.disableByFile)) return 'DISABLED BY FILE';
       return (await db.ping(2000)) ? null : 'the database gives no connection within 2 s';
     },
-    healthDetails: config.healthcheck.detailed
-      ? async () => ({
-          database: (await db.ping(2000)) ? 'ok' : 'no connection within 2 s',
-          disabled_by_file: config.healthcheck.disableByFile !== null && existsSync(config.healthcheck.disableByFile),
-          stores: config.stores.map((s) => ({ id: s.id, type: s.type })),
-          uploads_in_flight: imageData.uploadsInFlight,
-          notifications: notify.stats(),
-        })
-      : null,
+    healthDetails: config.healthcheck.detailed ? health : null,
+    adminHealth: async (ctx) => {
+      policy.enforce(ctx, 'context_is_admin', { project_id: ctx.projectId });
+      return health();
+    },
     timeouts: { clientSocketMs: config.clientSocketTimeoutMs, jsonBodyMs: config.jsonBodyTimeoutMs, bodyIdleMs: config.bodyIdleTimeoutMs },
   };
 }

@@ -33,7 +33,7 @@ import { type DashboardOptions, dashboardRoutes } from './routes/dashboard.js';
 import { imageDataRoutes, storeRoutes } from './routes/image-data.js';
 import { imageRoutes } from './routes/images.js';
 import { cacheRoutes } from './routes/cache.js';
-import { webhookRoutes } from './routes/webhooks.js';
+import { glimpseRoutes } from './routes/glimpse.js';
 import { locationRoutes } from './routes/locations.js';
 import { memberRoutes } from './routes/members.js';
 import { metadefRoutes } from './routes/metadefs/index.js';
@@ -74,6 +74,8 @@ export interface AppDeps {
   /** `/healthcheck`: null when healthy, else why not. */
   health?: () => Promise<string | null>;
   healthDetails?: (() => Promise<Record<string, unknown>>) | null;
+  /** `GET /v2/glimpse/health`: the same details for admins, through the API's identity and policy. */
+  adminHealth: (ctx: RequestContext) => Promise<Record<string, unknown>>;
   timeouts?: { clientSocketMs: number; jsonBodyMs: number; bodyIdleMs: number };
 }
 
@@ -235,7 +237,7 @@ async function apiRoutes(api: FastifyInstance, deps: AppDeps): Promise<void> {
     memberRoutes(json, deps.members);
     locationRoutes(json, deps.locations);
     cacheRoutes(json, deps.cache);
-    webhookRoutes(json, deps.webhookDeliveries);
+    glimpseRoutes(json, deps);
     taskRoutes(json, deps.imports, deps.tasks, deps.publicEndpoint);
     storeRoutes(json, deps.imageData);
     metadefRoutes(json, deps.metadefs, deps.limits, deps.publicEndpoint);

@@ -3,14 +3,14 @@ import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Client } from '../helpers/client.js';
+import { ADMIN, ALPHA_MEMBER, Client } from '../helpers/client.js';
 import { type TestServer, composeTestServer } from '../helpers/server.js';
 
 describe('healthcheck', () => {
   let server: TestServer;
   let api: Client;
   before(async () => {
-    server = await composeTestServer({ ini: '[healthcheck]\ndetailed = true\n' });
+    server = await composeTestServer({ auth: 'headers', ini: '[healthcheck]\ndetailed = true\n' });
     api = new Client(server.url);
   });
   after(() => server?.close());
@@ -21,7 +21,7 @@ describe('healthcheck', () => {
     writeFileSync(file, '');
     const drained = await api.get('/healthcheck', { as: {}, headers: { accept: 'text/plain' } });
     assert.deepEqual([drained.status, drained.text], [503, 'DISABLED BY FILE']);
-    assert.equal((await api.get('/v2/images', { as: {} })).status, 200, 'the API keeps serving while the balancer drains the node');
+    assert.equal((await api.get('/v2/images', { as: ADMIN })).status, 200, 'the API keeps serving while the balancer drains the node');
     rmSync(file);
     assert.equal((await api.get('/healthcheck', { as: {}, headers: { accept: 'text/plain' } })).status, 200);
   });
@@ -35,5 +35,12 @@ describe('healthcheck', () => {
     assert.deepEqual(reason.details.stores, [{ id: 'file', type: 'file' }]);
     assert.equal(reason.details.database, 'ok');
     assert.equal(reason.details.uploads_in_flight, 0);
+  });
+
+  it('shows admins the same state through the API, whatever [healthcheck] detailed says', async () => {
+    const admin = await api.get('/v2/glimpse/health', { as: ADMIN });
+    assert.equal(admin.status, 200);
+    assert.equal(admin.json.database, 'ok');
+    assert.equal((await api.get('/v2/glimpse/health', { as: ALPHA_MEMBER })).status, 403);
   });
 });
