@@ -78,14 +78,15 @@ export function taskPayload(task: Task): Record<string, unknown> {
   };
 }
 
-/** `image.send`: who received how many bytes of whose image. */
-export function sendPayload(image: Image, bytesSent: number, receiver: { projectId: string | null; userId: string | null }): Record<string, unknown> {
+/** `image.send`: who received how many bytes of whose image, and where they went (`destination_ip`, as older Glance sent it). */
+export function sendPayload(image: Image, bytesSent: number, receiver: { projectId: string | null; userId: string | null }, destination: string | null): Record<string, unknown> {
   return {
     bytes_sent: bytesSent,
     image_id: image.id,
     owner_id: image.owner,
     receiver_tenant_id: receiver.projectId,
     receiver_user_id: receiver.userId,
+    destination_ip: destination,
   };
 }
 

@@ -250,7 +250,8 @@ export class ImageDataService {
     });
   }
 
-  async download(ctx: RequestContext, id: string, range: RangeRequest | null): Promise<Download> {
+  /** `clientAddress`: where the bytes go (image.send's destination_ip). */
+  async download(ctx: RequestContext, id: string, range: RangeRequest | null, clientAddress: string | null = null): Promise<Download> {
     const { image, target } = await this.access.load(ctx, id);
     this.access.authorize(ctx, 'download_image', target);
     if (image.status === 'deactivated' && !ctx.isAdmin) {
@@ -258,7 +259,7 @@ export class ImageDataService {
     }
     if (image.locations.length === 0 || image.size === null) return { image, body: null, range: null };
     const slice = range ? resolveRange(range, image.size) : null;
-    const served = (body: Readable) => ({ image, body: this.counted(ctx, image, body, slice ? slice.end - slice.start + 1 : image.size!), range: slice ? { ...slice, total: image.size! } : null });
+    const served = (body: Readable) => ({ image, body: this.counted(ctx, image, body, slice ? slice.end - slice.start + 1 : image.size!, clientAddress), range: slice ? { ...slice, total: image.size! } : null });
     // The caller's right to the data was checked above, exactly as for a store read.
     const cached = await this.d.cache?.read(image, slice ?? undefined);
     if (this.d.cache) this.d.metrics.cacheLookups.inc({ result: cached ? 'hit' : 'miss' });
@@ -281,13 +282,13 @@ export class ImageDataService {
   }
 
   /** Counts the bytes a download sends: `image.send` when it ends, at ERROR priority when it ended short (Glance's rule). */
-  private counted(ctx: RequestContext, image: Image, body: Readable, expected: number): Readable {
+  private counted(ctx: RequestContext, image: Image, body: Readable, expected: number, clientAddress: string | null): Readable {
     let sent = 0;
     let reported = false;
     const report = () => {
       if (reported) return;
       reported = true;
-      this.d.notify.emit('image.send', sendPayload(image, sent, ctx), sent === expected ? 'INFO' : 'ERROR');
+      this.d.notify.emit('image.send', sendPayload(image, sent, ctx, clientAddress), sent === expected ? 'INFO' : 'ERROR');
       this.d.metrics.bytesDownloaded.inc(sent);
     };
     const counter = new Transform({

@@ -132,6 +132,7 @@ describe('notifications to an oslo.messaging listener', { skip }, () => {
     assert.ok(mine('image.update').some((e) => e.payload.properties.hw_disk_bus === 'virtio'));
     const sent = mine('image.send')[0];
     assert.deepEqual([sent.priority, sent.payload.bytes_sent, sent.payload.owner_id, sent.payload.receiver_tenant_id, sent.payload.receiver_user_id], ['INFO', bytes.length, 'alpha', 'alpha', 'alpha-member']);
+    assert.match(sent.payload.destination_ip, /127\.0\.0\.1/);
     const deleted = mine('image.delete')[0].payload;
     assert.deepEqual([deleted.deleted, typeof deleted.deleted_at], [true, 'string']);
     assert.deepEqual(mine('image.member.create')[0].payload.member_id, 'beta');

@@ -28,7 +28,7 @@ export function imageDataRoutes(app: FastifyInstance, data: ImageDataService, o:
       },
     },
     GET: async (request, reply) => {
-      const download = await data.download(request.ctx, (request.params as IdParams).id, requestedRange(request));
+      const download = await data.download(request.ctx, (request.params as IdParams).id, requestedRange(request), request.ip);
       const { image, body, range } = download;
       if (!body) return reply.code(204).send();
       reply.header('content-type', 'application/octet-stream');
