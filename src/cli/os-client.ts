@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { Command, Option } from 'commander';
+import { Command, Help, Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { type TokenIdentity, type TokenScope, findEndpoint, identityV3, issueToken } from '../net/keystone-client.js';
 
@@ -57,9 +57,21 @@ export function withOsOptions(cmd: Command): Command {
 }
 
 /** What a fetch failure means, in words: the URL and the cause (refused, DNS, TLS, timeout). */
-/** A command that talks to an image service: the `--os-*` options, and examples after its help. */
+/**
+ * A command that talks to an image service: the `--os-*` options, listed in
+ * its help after the command's own (they are the same for every command),
+ * and examples after its help.
+ */
 export function osCommand(name: string, description: string, ...examples: string[]): Command {
-  return withOsOptions(new Command(name).description(description)).addHelpText('after', `\nExamples:\n${examples.map((e) => `  ${e}`).join('\n')}`);
+  return withOsOptions(new Command(name).description(description))
+    .configureHelp({
+      visibleOptions(cmd) {
+        const options = new Help().visibleOptions(cmd);
+        const common = (o: Option) => o.long?.startsWith('--os-') ?? false;
+        return [...options.filter((o) => !common(o)), ...options.filter(common)];
+      },
+    })
+    .addHelpText('after', `\nExamples:\n${examples.map((e) => `  ${e}`).join('\n')}`);
 }
 
 export function unreachable(url: string, err: unknown, what: string): Error {

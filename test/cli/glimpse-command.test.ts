@@ -94,5 +94,8 @@ describe('glimpse command', () => {
       assert.equal(res.code, 0, command.join(' '));
       assert.match(res.stdout, /Examples:\n  glimpse /, `${command.join(' ')} --help shows examples`);
     }
+    // A command's own options come first, the 13 --os-* ones after them.
+    const create = (await run(['image', 'create', '--help'])).stdout;
+    assert.ok(create.includes('--os-cloud') && create.indexOf('--disk-format') < create.indexOf('--os-cloud'), 'own options before --os-*');
   });
 });
