@@ -410,14 +410,9 @@ function openSqlite(url: string): Db {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('busy_timeout = 10000');
   sqlite.pragma('foreign_keys = ON');
+  // Every transaction begins IMMEDIATE (withStatementCache): it holds SQLite's one write lock from its first
+  // statement, so exclusive() and lockImage() need nothing more than the transaction itself.
   const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
-  // A write as a transaction's first statement takes SQLite's one write lock
-  // (waiting up to busy_timeout), so what the transaction reads next is not
-  // stale: a transaction that read first and wrote second would fail with
-  // SQLITE_BUSY_SNAPSHOT when another process wrote in between.
-  const takeWriteLock = async (trx: Kysely<Database>) => {
-    await sql`UPDATE images SET deleted = deleted WHERE id = ''`.execute(trx);
-  };
   return {
     kysely,
     dialect: 'sqlite',
@@ -425,12 +420,8 @@ function openSqlite(url: string): Db {
     toBool: (v) => (v ? 1 : 0),
     toTime: (d) => utcText(d),
     unindexed: (column) => sql`+${sql.ref(column)}`,
-    exclusive: (_key, work) =>
-      kysely.transaction().execute(async (trx) => {
-        await takeWriteLock(trx);
-        return work(trx);
-      }),
-    lockImage: (trx) => takeWriteLock(trx),
+    exclusive: (_key, work) => kysely.transaction().execute(work),
+    lockImage: async () => undefined,
     // A SQLite statement runs to its end on this thread: there is nothing to cancel from outside.
     cancellable: (_signal, work) => work(kysely),
     ping: (ms) => pingWith(kysely, ms),
