@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { createReadStream, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { type DataRow, createImage, curl, download, hasCurl, printRows, upload, withRss } from './data.js';
+import { type DataRow, createImage, curl, download, hasCurl, printRows, timedRow, upload } from './data.js';
 import { startBenchServer } from './harness.js';
 
 export async function cacheBenchmarks(size: number): Promise<DataRow[] | null> {
@@ -39,9 +39,7 @@ export async function cacheBenchmarks(size: number): Promise<DataRow[] | null> {
       if (code !== '200') throw new Error(`download answered ${code}`);
     };
     for (const what of ['download from Swift, uncached (fills the cache)', 'download, cached']) {
-      const t0 = performance.now();
-      const [, rss] = await withRss(server, get);
-      rows.push({ what: `Glimpse ${what} (${useCurl ? 'curl' : 'node'} client)`, size, seconds: (performance.now() - t0) / 1000, rssGrowth: rss });
+      rows.push(await timedRow(server, `Glimpse ${what} (${useCurl ? 'curl' : 'node'} client)`, size, get));
     }
     const t0 = performance.now();
     for await (const _chunk of createReadStream(path.join(dir, 'cache', id), { highWaterMark: 1024 * 1024 }));

@@ -98,6 +98,13 @@ export async function withRss<T>(server: BenchServer, work: () => Promise<T>): P
   }
 }
 
+/** A timed row: how long `work` took on the server, with its RSS growth meanwhile. */
+export async function timedRow(server: BenchServer, what: string, size: number, work: () => Promise<unknown>): Promise<DataRow> {
+  const t0 = performance.now();
+  const [, rssGrowth] = await withRss(server, work);
+  return { what, size, seconds: (performance.now() - t0) / 1000, rssGrowth };
+}
+
 export async function createImage(server: BenchServer, container_format = 'bare'): Promise<string> {
   const res = await fetch(`${server.url}/v2/images`, {
     method: 'POST',

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { RbdStore } from '../src/store/rbd-store.js';
 import { ingest } from '../src/store/ingest.js';
-import { type DataRow, createImage, download, hashLimit, printRows, source, upload, withRss } from './data.js';
+import { type DataRow, createImage, download, hashLimit, printRows, source, timedRow, upload } from './data.js';
 import { startBenchServer } from './harness.js';
 
 const MiB = 1024 * 1024;
@@ -68,12 +68,8 @@ export async function rbdBenchmarks(size: number): Promise<DataRow[] | null> {
     await upload(server, warm, 256 * MiB);
     await fetch(`${server.url}/v2/images/${warm}`, { method: 'DELETE' });
     const id = await createImage(server);
-    let t0 = performance.now();
-    const [, upRss] = await withRss(server, () => upload(server, id, size));
-    rows.push({ what: 'Glimpse upload to RBD (PUT /file, node client)', size, seconds: (performance.now() - t0) / 1000, rssGrowth: upRss });
-    t0 = performance.now();
-    const [, downRss] = await withRss(server, () => download(server, id, size));
-    rows.push({ what: 'Glimpse download from RBD (GET /file, node client)', size, seconds: (performance.now() - t0) / 1000, rssGrowth: downRss });
+    rows.push(await timedRow(server, 'Glimpse upload to RBD (PUT /file, node client)', size, () => upload(server, id, size)));
+    rows.push(await timedRow(server, 'Glimpse download from RBD (GET /file, node client)', size, () => download(server, id, size)));
     await fetch(`${server.url}/v2/images/${id}`, { method: 'DELETE' });
   } finally {
     await server.stop();

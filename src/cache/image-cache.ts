@@ -176,8 +176,7 @@ export class ImageCache {
 
   /** Evicts least-recently-accessed copies until the cache fits image_cache_max_size. */
   async prune(): Promise<{ files: number; bytes: number }> {
-    let total = 0;
-    for (const id of await this.files('')) total += (await stat(this.file(id)).catch(() => null))?.size ?? 0;
+    let total = await this.size();
     let files = 0;
     let bytes = 0;
     for (const entry of await this.repo.list(this.nodeId())) {

@@ -314,20 +314,20 @@ export class RbdImage {
   }
 
   /** How many clients watch the image: each one that has it open for writing holds a watch. */
-  async watchers(): Promise<number> {
-    const count = [0];
-    const result = await onPool(load().watchersList, this.handle, null, count);
-    if (result === -ERANGE) return Number(count[0]);
-    check(`listing watchers of ${this.name}`, result);
-    return Number(count[0]);
+  watchers(): Promise<number> {
+    return this.count(load().watchersList, `listing watchers of ${this.name}`);
   }
 
   /** How many images are cloned from this snapshot (open the image at the snapshot), in the trash or not. */
-  async children(): Promise<number> {
+  children(): Promise<number> {
+    return this.count(load().listChildren, `listing clones of ${this.name}`);
+  }
+
+  /** A librbd list call asked for no entries: it answers -ERANGE with how many there are (or 0 when none). */
+  private async count(list: NativeFn, operation: string): Promise<number> {
     const count = [0];
-    const result = await onPool(load().listChildren, this.handle, null, count);
-    if (result === -ERANGE) return Number(count[0]);
-    check(`listing clones of ${this.name}`, result);
+    const result = await onPool(list, this.handle, null, count);
+    if (result !== -ERANGE) check(operation, result);
     return Number(count[0]);
   }
 
