@@ -19,7 +19,8 @@ export type ImageFormatRules = FormatPolicy & ProbeOptions;
 
 export type Verdict =
   | { accepted: true; format: string; virtualSize: number | null }
-  | { accepted: false; format: string | null; reason: string };
+  /** `check`: why, as a short name (empty, format_mismatch, or the first failed safety check), for counting. */
+  | { accepted: false; format: string | null; reason: string; check: string };
 
 /** Formats with nothing to inspect: Glance accepts them when the bytes are raw, without a virtual size. */
 const NOT_INSPECTABLE = new Set(['ami', 'ari', 'aki']);
@@ -44,17 +45,17 @@ export function detectedFormat(report: InspectionReport): { finding: Finding | n
 
 export function judgeUpload(report: InspectionReport, declared: string, policy: FormatPolicy): Verdict {
   // Glance accepts zero bytes as a raw image; there is no disk in it to boot or inspect.
-  if (report.size === 0) return { accepted: false, format: null, reason: 'Image failed safety checks: empty (the image has no data)' };
+  if (report.size === 0) return { accepted: false, format: null, reason: 'Image failed safety checks: empty (the image has no data)', check: 'empty' };
   const detected = detectedFormat(report);
   const formatError = mismatch(detected, declared);
-  if (formatError && policy.requireFormatMatch) return { accepted: false, format: detected.ambiguous ? null : detected.format, reason: formatError };
+  if (formatError && policy.requireFormatMatch) return { accepted: false, format: detected.ambiguous ? null : detected.format, reason: formatError, check: 'format_mismatch' };
 
   // Without a single detected format (tolerated when matching is not required), every candidate's checks apply.
   const judged = detected.ambiguous ? report.findings : detected.finding ? [detected.finding] : [];
   const failures = judged.flatMap((f) => f.failures.filter((x) => !(f.format === 'gpt' && policy.gptNonFatal.includes(x.check))));
   if (failures.length > 0) {
     const detail = failures.map((f) => `${f.check} (${f.message})`).join('; ');
-    return { accepted: false, format: detected.format, reason: `Image failed safety checks: ${detail}` };
+    return { accepted: false, format: detected.format, reason: `Image failed safety checks: ${detail}`, check: failures[0].check };
   }
   if (formatError) return { accepted: true, format: declared, virtualSize: null };
   return { accepted: true, format: declared, virtualSize: virtualSizeFor(declared, detected.finding, report.size) };

@@ -140,7 +140,8 @@ export class ImageDataService {
     const reason = err instanceof Error ? err.message : String(err);
     this.d.notify.emit('image.upload', reason, 'ERROR');
     const refused = err instanceof GlimpseError && (err.kind === 'unsupported_media_type' || err.kind === 'too_large' || err.kind === 'bad_request');
-    if (refused) this.d.metrics.uploadRefusals.inc({ reason: { unsupported_media_type: 'format', too_large: 'size', bad_request: 'request' }[(err as GlimpseError).kind as string] ?? 'other' });
+    // Inspection refusals are counted where they are judged, by their check; these are the others.
+    if (refused && (err as GlimpseError).kind !== 'unsupported_media_type') this.d.metrics.uploadRefusals.inc({ reason: (err as GlimpseError).kind === 'too_large' ? 'size' : 'request' });
     this.d.log.warn({ image: image.id, requestId: ctx.requestId, reason }, refused ? `upload refused: ${reason}` : `upload failed: ${reason}`);
   }
 
@@ -228,7 +229,10 @@ export class ImageDataService {
       check: (report: InspectionReport) => {
         assertDeclaredSize(declaredSize, report.size);
         const verdict = judgeUpload(report, image.disk_format as string, this.limits.imageFormat);
-        if (!verdict.accepted) throw unsupportedMediaType(verdict.reason);
+        if (!verdict.accepted) {
+          this.d.metrics.uploadRefusals.inc({ reason: verdict.check });
+          throw unsupportedMediaType(verdict.reason);
+        }
         accepted(verdict.virtualSize);
       },
     };

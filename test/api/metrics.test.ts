@@ -60,17 +60,20 @@ describe('metrics', { skip }, () => {
     assert.equal((await fetch(`${server.url}/v2/images/${image.id}/file`).then((r) => r.arrayBuffer())).byteLength, bytes.length);
     const refused = await api.createImage({ disk_format: 'qcow2', container_format: 'bare' });
     assert.equal((await api.upload(refused.id, randomBytes(1000))).status, 415);
+    const empty = await api.createImage({ disk_format: 'raw', container_format: 'bare' });
+    assert.equal((await api.upload(empty.id, Buffer.alloc(0))).status, 415);
     assert.equal((await api.get('/v2/images/00000000-0000-4000-8000-000000000000')).status, 404);
 
     const after = await scrape(server.url);
     const delta = (name: string, labels: Record<string, string> = {}) => value(after, name, labels) - value(before, name, labels);
-    assert.equal(delta('glimpse_http_requests_total', { method: 'POST', route: '/v2/images', status: '201' }), 2);
+    assert.equal(delta('glimpse_http_requests_total', { method: 'POST', route: '/v2/images', status: '201' }), 3);
     assert.equal(delta('glimpse_http_requests_total', { method: 'GET', route: '/v2/images/:id', status: '404' }), 1);
     assert.ok(!after.some((s) => s.labels.route?.includes(image.id)), 'no series per image id');
-    assert.equal(delta('glimpse_http_request_duration_seconds_count', { method: 'PUT', route: '/v2/images/:id/file' }), 2);
+    assert.equal(delta('glimpse_http_request_duration_seconds_count', { method: 'PUT', route: '/v2/images/:id/file' }), 3);
     assert.equal(delta('glimpse_image_bytes_uploaded_total'), bytes.length);
     assert.equal(delta('glimpse_image_bytes_downloaded_total'), bytes.length);
-    assert.equal(delta('glimpse_upload_refusals_total', { reason: 'format' }), 1);
+    assert.equal(delta('glimpse_upload_refusals_total', { reason: 'format_mismatch' }), 1, 'counted by the inspector\'s check');
+    assert.equal(delta('glimpse_upload_refusals_total', { reason: 'empty' }), 1);
     assert.equal(value(after, 'glimpse_uploads_in_flight'), 0);
     assert.ok(value(after, 'glimpse_process_resident_memory_bytes') > 0);
     if (TEST_DIALECT !== 'sqlite') {
