@@ -11,10 +11,10 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { ADMIN, ALPHA_MEMBER, Client } from '../helpers/client.js';
 import { type TestDatabase, TEST_DIALECT, createTestDatabase } from '../helpers/databases.js';
-import { type TestServer, startTestServer } from '../helpers/server.js';
+import { startTestServer, suiteServer, type TestServer } from '../helpers/server.js';
 import { waitFor } from '../helpers/upload.js';
 
 const SIZE = 100_000;
@@ -31,18 +31,13 @@ async function download(server: TestServer, id: string, range?: string): Promise
 
 describe('image cache', () => {
   const cacheDir = mkdtempSync(path.join(tmpdir(), 'glimpse-cache-'));
-  let server: TestServer;
-  let admin: Client;
-
-  before(async () => {
-    server = await startTestServer({
-      auth: 'headers',
-      ini: ['[DEFAULT]', `image_cache_dir = ${cacheDir}`, `image_cache_max_size = ${SIZE * 2 + SIZE / 2}`, 'worker_self_reference_url = http://node-a:9292', 'cache_prefetcher_interval = 3600'].join('\n'),
-    });
-    admin = new Client(server.url, ADMIN);
+  const server = suiteServer({
+    socket: true,
+    auth: 'headers',
+    ini: ['[DEFAULT]', `image_cache_dir = ${cacheDir}`, `image_cache_max_size = ${SIZE * 2 + SIZE / 2}`, 'worker_self_reference_url = http://node-a:9292', 'cache_prefetcher_interval = 3600'].join('\n'),
   });
+  const admin = server.client(ADMIN);
   after(async () => {
-    await server?.close();
     rmSync(cacheDir, { recursive: true, force: true });
   });
 

@@ -1,14 +1,10 @@
 /** CORS as oslo.middleware answers it, configured by glance-api.conf's [cors] section. */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { type TestServer, startTestServer } from '../helpers/server.js';
+import { describe, it } from 'node:test';
+import { suiteServer } from '../helpers/server.js';
 
 describe('cors', () => {
-  let server: TestServer;
-  before(async () => {
-    server = await startTestServer({ ini: '[cors]\nallowed_origin = https://dash.example.org\nmax_age = 600\n' });
-  });
-  after(() => server.close());
+  const server = suiteServer({ socket: true, ini: '[cors]\nallowed_origin = https://dash.example.org\nmax_age = 600\n' });
 
   it('answers an allowed preflight with the allowed method, headers and max age', async () => {
     const res = await fetch(`${server.url}/v2/images/x/file`, {

@@ -8,11 +8,11 @@
  * request, so it can be replayed.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { ADMIN, ALPHA_MEMBER, BETA_MEMBER, Client, type Identity, rawRequest } from '../helpers/client.js';
 import { TEST_DIALECT } from '../helpers/databases.js';
-import { type TestServer, startTestServer } from '../helpers/server.js';
+import { suiteServer } from '../helpers/server.js';
 
 const REQUESTS = Number(process.env.GLIMPSE_FUZZ_REQUESTS ?? 300);
 const SEED = Number(process.env.GLIMPSE_FUZZ_SEED ?? 20261205);
@@ -119,17 +119,15 @@ async function send(url: string, c: Case): Promise<{ status: number; body: strin
 const TABLES = ['images', 'image_properties', 'image_tags', 'image_members', 'image_locations', 'tasks', 'metadef_namespaces', 'metadef_properties', 'metadef_objects', 'metadef_tags', 'metadef_resource_types', 'metadef_namespace_resource_types'];
 
 describe(`fuzzing every endpoint on ${TEST_DIALECT} (seed ${SEED}, ${REQUESTS} requests)`, () => {
-  let server: TestServer;
+  const server = suiteServer({ socket: true, auth: 'headers', ini: '[DEFAULT]\nimage_property_quota = 20\n[import_filtering_opts]\nallowed_ports = 1\n' });
   const ids: string[] = [];
 
   before(async () => {
-    server = await startTestServer({ auth: 'headers', ini: '[DEFAULT]\nimage_property_quota = 20\n[import_filtering_opts]\nallowed_ports = 1\n' });
     const client = new Client(server.url, ALPHA_MEMBER);
     for (const body of [{ visibility: 'shared' }, { disk_format: 'raw', container_format: 'bare' }, { visibility: 'community', tags: ['t'] }]) ids.push((await client.createImage(body)).id);
     await client.upload(ids[1], Buffer.alloc(2048, 1));
     await client.post('/v2/metadefs/namespaces', { namespace: 'Fuzz::NS' }, { as: ADMIN });
   });
-  after(() => server.close());
 
   /** Every row and every row's last change: a refused request must leave this as it was. */
   async function fingerprint(): Promise<string> {

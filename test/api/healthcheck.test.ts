@@ -2,18 +2,13 @@
 import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { ADMIN, ALPHA_MEMBER, Client } from '../helpers/client.js';
-import { type TestServer, composeTestServer } from '../helpers/server.js';
+import { describe, it } from 'node:test';
+import { ADMIN, ALPHA_MEMBER } from '../helpers/client.js';
+import { suiteServer } from '../helpers/server.js';
 
 describe('healthcheck', () => {
-  let server: TestServer;
-  let api: Client;
-  before(async () => {
-    server = await composeTestServer({ auth: 'headers', ini: '[healthcheck]\ndetailed = true\n' });
-    api = new Client(server.url);
-  });
-  after(() => server?.close());
+  const server = suiteServer({ auth: 'headers', ini: '[healthcheck]\ndetailed = true\n' });
+  const api = server.client();
 
   it('answers 503 DISABLED BY FILE while the file beside the config exists, and OK again once it is gone', async () => {
     const file = path.join(server.dataDir, 'healthcheck_disable');

@@ -1,17 +1,12 @@
 /** POST /v2/images: defaults, every settable attribute, and every refusal. */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { ADMIN, ALPHA_MEMBER, ALPHA_READER, Client } from '../helpers/client.js';
-import { type TestServer, startTestServer } from '../helpers/server.js';
+import { describe, it } from 'node:test';
+import { ADMIN, ALPHA_MEMBER, ALPHA_READER } from '../helpers/client.js';
+import { suiteServer } from '../helpers/server.js';
 
 describe('image create', () => {
-  let server: TestServer;
-  let api: Client;
-  before(async () => {
-    server = await startTestServer({ auth: 'headers', ini: '[DEFAULT]\nimage_property_quota = 3\nimage_tag_quota = 2\n' });
-    api = new Client(server.url, ALPHA_MEMBER);
-  });
-  after(() => server.close());
+  const server = suiteServer({ auth: 'headers', ini: '[DEFAULT]\nimage_property_quota = 3\nimage_tag_quota = 2\n' });
+  const api = server.client(ALPHA_MEMBER);
 
   it('creates a queued, shared image owned by the caller with Glance defaults', async () => {
     const res = await api.post('/v2/images', {});

@@ -3,19 +3,14 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { ADMIN, ALPHA_MEMBER, ALPHA_READER, BETA_MEMBER, Client } from '../helpers/client.js';
-import { type TestServer, startTestServer } from '../helpers/server.js';
+import { describe, it } from 'node:test';
+import { ADMIN, ALPHA_MEMBER, ALPHA_READER, BETA_MEMBER } from '../helpers/client.js';
+import { suiteServer } from '../helpers/server.js';
 
 describe('image lifecycle', () => {
-  let server: TestServer;
-  let api: Client;
+  const server = suiteServer({ socket: true, auth: 'headers', ini: '[DEFAULT]\nimage_tag_quota = 2\n' });
+  const api = server.client(ALPHA_MEMBER);
   const ready = { disk_format: 'raw', container_format: 'bare' };
-  before(async () => {
-    server = await startTestServer({ auth: 'headers', ini: '[DEFAULT]\nimage_tag_quota = 2\n' });
-    api = new Client(server.url, ALPHA_MEMBER);
-  });
-  after(() => server.close());
 
   it('deletes an image and its data; later calls answer 404', async () => {
     const image = await api.createImage(ready);

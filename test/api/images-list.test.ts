@@ -1,21 +1,19 @@
 /** GET /v2/images: visibility rules, every filter, sorting and marker paging. */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { ADMIN, ALPHA_MEMBER, ALPHA_READER, BETA_MEMBER, Client } from '../helpers/client.js';
+import { before, describe, it } from 'node:test';
+import { ADMIN, ALPHA_MEMBER, ALPHA_READER, BETA_MEMBER } from '../helpers/client.js';
 import { TEST_DIALECT } from '../helpers/databases.js';
-import { type TestServer, startTestServer } from '../helpers/server.js';
+import { suiteServer } from '../helpers/server.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('image list', () => {
-  let server: TestServer;
-  let api: Client;
+  const server = suiteServer({ auth: 'headers', ini: '[DEFAULT]\nlimit_param_default = 4\napi_limit_max = 7\n' });
+  const api = server.client(ALPHA_MEMBER);
   const ids: Record<string, string> = {};
   const names = (res: { json: { images: { name: string }[] } }) => res.json.images.map((i) => i.name).sort();
 
   before(async () => {
-    server = await startTestServer({ auth: 'headers', ini: '[DEFAULT]\nlimit_param_default = 4\napi_limit_max = 7\n' });
-    api = new Client(server.url, ALPHA_MEMBER);
     const make = async (name: string, body: Record<string, unknown>, as = ALPHA_MEMBER) => {
       const image = await api.createImage({ name, ...body }, { as });
       ids[name] = image.id;
@@ -36,7 +34,6 @@ describe('image list', () => {
     assert.equal((await api.upload(ids['a-private'], Buffer.alloc(1000))).status, 204);
     assert.equal((await api.upload(ids['public'], Buffer.alloc(5000), { as: ADMIN })).status, 204);
   });
-  after(() => server.close());
 
   it('lists own, public and accepted-shared images, hiding hidden and others\' community and private ones', async () => {
     const res = await api.get('/v2/images?limit=100');

@@ -1,19 +1,14 @@
 /** PATCH /v2/images/{id}: both patch dialects, every op, and every refusal. */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { ADMIN, ALPHA_MEMBER, ALPHA_READER, BETA_MEMBER, Client } from '../helpers/client.js';
-import { type TestServer, startTestServer } from '../helpers/server.js';
+import { describe, it } from 'node:test';
+import { ADMIN, ALPHA_MEMBER, ALPHA_READER, BETA_MEMBER } from '../helpers/client.js';
+import { suiteServer } from '../helpers/server.js';
 
 const V20 = 'application/openstack-images-v2.0-json-patch';
 
 describe('image update', () => {
-  let server: TestServer;
-  let api: Client;
-  before(async () => {
-    server = await startTestServer({ auth: 'headers', ini: '[DEFAULT]\nimage_property_quota = 3\nimage_tag_quota = 2\n' });
-    api = new Client(server.url, ALPHA_MEMBER);
-  });
-  after(() => server.close());
+  const server = suiteServer({ auth: 'headers', ini: '[DEFAULT]\nimage_property_quota = 3\nimage_tag_quota = 2\n' });
+  const api = server.client(ALPHA_MEMBER);
 
   it('replaces base attributes and adds, replaces and removes properties', async () => {
     const image = await api.createImage({ name: 'before', foo: 'bar' });

@@ -1,10 +1,10 @@
 /** --auth keystone against the real Keystone: validation, caching, forged headers, outages. */
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { Client } from '../helpers/client.js';
 import { KEYSTONE_INI, KEYSTONE_URL, issueToken, keystoneSkip, projectId } from '../helpers/keystone.js';
-import { type TestServer, startTestServer } from '../helpers/server.js';
+import { startTestServer, suiteServer } from '../helpers/server.js';
 
 const skip = keystoneSkip();
 
@@ -37,15 +37,13 @@ async function relay(): Promise<{ url: string; cut(): void; close(): Promise<voi
 }
 
 describe('keystone auth', { skip }, () => {
-  let server: TestServer;
+  const server = suiteServer({ socket: true, auth: 'keystone', ini: KEYSTONE_INI('token_cache_time = 0\n') });
   let alpha: { token: string; projectId: string };
   let reader: { token: string; projectId: string };
   before(async () => {
-    server = await startTestServer({ auth: 'keystone', ini: KEYSTONE_INI('token_cache_time = 0\n') });
     alpha = await issueToken('alpha-member', 'pass', 'alpha');
     reader = await issueToken('alpha-reader', 'pass', 'alpha');
   });
-  after(() => server?.close());
 
   it('takes the identity from a valid token', async () => {
     const api = new Client(server.url, { token: alpha.token });

@@ -1,20 +1,15 @@
 /** Image members: who may add, see, accept and remove them, and what sharing grants. */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { ADMIN, ALPHA_MEMBER, ALPHA_READER, BETA_MEMBER, Client, type Identity } from '../helpers/client.js';
-import { type TestServer, startTestServer } from '../helpers/server.js';
+import { describe, it } from 'node:test';
+import { ADMIN, ALPHA_MEMBER, ALPHA_READER, BETA_MEMBER, type Identity } from '../helpers/client.js';
+import { suiteServer } from '../helpers/server.js';
 
 const GAMMA: Identity = { project: 'gamma', user: 'gamma-member', roles: ['member'] };
 const BETA_READER: Identity = { project: 'beta', user: 'beta-reader', roles: ['reader'] };
 
 describe('image members', () => {
-  let server: TestServer;
-  let api: Client;
-  before(async () => {
-    server = await startTestServer({ auth: 'headers', ini: '[DEFAULT]\nimage_member_quota = 2\n' });
-    api = new Client(server.url, ALPHA_MEMBER);
-  });
-  after(() => server.close());
+  const server = suiteServer({ auth: 'headers', ini: '[DEFAULT]\nimage_member_quota = 2\n' });
+  const api = server.client(ALPHA_MEMBER);
 
   const listed = async (as: Identity, query = '') =>
     (await api.get(`/v2/images?limit=1000${query}`, { as })).json.images.map((i: { id: string }) => i.id);

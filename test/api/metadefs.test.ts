@@ -1,21 +1,15 @@
 /** The metadefs API: every endpoint, error and cascade. */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { ADMIN, ALPHA_MEMBER, BETA_MEMBER, Client } from '../helpers/client.js';
-import { type TestServer, composeTestServer } from '../helpers/server.js';
+import { suiteServer } from '../helpers/server.js';
 
 const NS = '/v2/metadefs/namespaces';
 
 describe('metadefs', () => {
-  let server: TestServer;
-  let admin: Client;
-  let member: Client;
-  before(async () => {
-    server = await composeTestServer({ auth: 'headers' });
-    admin = new Client(server.url, ADMIN);
-    member = new Client(server.url, ALPHA_MEMBER);
-  });
-  after(() => server.close());
+  const server = suiteServer({ auth: 'headers' });
+  const admin = server.client(ADMIN);
+  const member = server.client(ALPHA_MEMBER);
 
   const full = {
     namespace: 'OS::Test::Full',

@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { networkInterfaces } from 'node:os';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { Client } from '../helpers/client.js';
 import { TEST_DIALECT } from '../helpers/databases.js';
-import { type TestServer, startTestServer } from '../helpers/server.js';
+import { startTestServer, suiteServer } from '../helpers/server.js';
 import { requireTool } from '../helpers/tools.js';
 
 const PARSE = `
@@ -45,11 +45,7 @@ const value = (samples: Sample[], name: string, labels: Record<string, string> =
   samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((n, s) => n + s.value, 0);
 
 describe('metrics', { skip }, () => {
-  let server: TestServer;
-  before(async () => {
-    server = await startTestServer({ bind: '0.0.0.0:0', insecure: true });
-  });
-  after(() => server?.close());
+  const server = suiteServer({ socket: true, bind: '0.0.0.0:0', insecure: true });
 
   it('counts requests by route template, bytes in and out, and refused uploads', async () => {
     const api = new Client(server.url);

@@ -14,7 +14,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ADMIN, ALPHA_MEMBER, BETA_MEMBER, Client } from '../helpers/client.js';
-import { type TestServer, startTestServer } from '../helpers/server.js';
+import { startTestServer, suiteServer } from '../helpers/server.js';
 import { REPO_ROOT, requireTool } from '../helpers/tools.js';
 import { waitFor } from '../helpers/upload.js';
 
@@ -66,15 +66,13 @@ const notificationsIni = (topic: string, url = RABBIT) =>
 describe('notifications to an oslo.messaging listener', { skip }, () => {
   const topic = `glimpse-test-${randomUUID().slice(0, 8)}`;
   let listener: Awaited<ReturnType<typeof listen>>;
-  let server: TestServer;
+  const server = suiteServer({ socket: true, auth: 'headers', ini: notificationsIni(topic) });
 
   before(async () => {
     listener = await listen(topic);
-    server = await startTestServer({ auth: 'headers', ini: notificationsIni(topic) });
   });
   after(async () => {
     listener?.stop();
-    await server?.close();
   });
 
   const ofType = (type: string) => listener.events.filter((e) => e.event_type === type);

@@ -1,8 +1,8 @@
 /** Property protections: hidden and immutable properties per role or policy rule, as Glance. */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { ADMIN, ALPHA_MEMBER, Client } from '../helpers/client.js';
-import { type TestServer, composeTestServer } from '../helpers/server.js';
+import { composeTestServer, suiteServer } from '../helpers/server.js';
 
 // Debian's sample, plus a read-only and a hidden family.
 const ROLES = `[^x_ro_.*]
@@ -31,13 +31,8 @@ delete = admin
 `;
 
 describe('property protections (roles)', () => {
-  let server: TestServer;
-  let api: Client;
-  before(async () => {
-    server = await composeTestServer({ auth: 'headers', ini: '[DEFAULT]\nproperty_protection_file = protections.conf\n', files: { 'protections.conf': ROLES } });
-    api = new Client(server.url, ALPHA_MEMBER);
-  });
-  after(() => server.close());
+  const server = suiteServer({ auth: 'headers', ini: '[DEFAULT]\nproperty_protection_file = protections.conf\n', files: { 'protections.conf': ROLES } });
+  const api = server.client(ALPHA_MEMBER);
 
   it('lets members use x_ properties freely and keeps everything else for admins', async () => {
     const image = await api.createImage({ x_color: 'red' });

@@ -1,17 +1,12 @@
 /** Versions, negotiation, request ids, routing errors and Glance's error bodies. */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { ALPHA_MEMBER, Client } from '../helpers/client.js';
-import { type TestServer, composeTestServer } from '../helpers/server.js';
+import { describe, it } from 'node:test';
+import { ALPHA_MEMBER } from '../helpers/client.js';
+import { suiteServer } from '../helpers/server.js';
 
 describe('protocol', () => {
-  let server: TestServer;
-  let api: Client;
-  before(async () => {
-    server = await composeTestServer({ auth: 'headers' });
-    api = new Client(server.url, ALPHA_MEMBER);
-  });
-  after(() => server.close());
+  const server = suiteServer({ auth: 'headers' });
+  const api = server.client(ALPHA_MEMBER);
 
   it('answers GET / with 300 and the version list, v2.17 current', async () => {
     const res = await api.get('/', { as: {} });

@@ -2,26 +2,22 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { ALPHA_MEMBER, BETA_MEMBER, Client } from '../helpers/client.js';
 import { KEYSTONE_DIR, KEYSTONE_INI, KEYSTONE_URL, ensureProjectUser, identityFor, issueToken, keystoneSkip } from '../helpers/keystone.js';
-import { type TestServer, startTestServer } from '../helpers/server.js';
+import { startTestServer, suiteServer } from '../helpers/server.js';
 import { slowUpload, waitFor } from '../helpers/upload.js';
 
 const READY = { disk_format: 'raw', container_format: 'bare' };
 const MiB = 1024 * 1024;
 
 describe('quotas from [glimpse_limits]', () => {
-  let server: TestServer;
-  let api: Client;
-  before(async () => {
-    server = await startTestServer({
-      auth: 'headers',
-      ini: '[glimpse_limits]\nimage_count_total = 3\nimage_size_total = 1\nimage_stage_total = 1\nimage_count_uploading = 1\n',
-    });
-    api = new Client(server.url, ALPHA_MEMBER);
+  const server = suiteServer({
+    socket: true,
+    auth: 'headers',
+    ini: '[glimpse_limits]\nimage_count_total = 3\nimage_size_total = 1\nimage_stage_total = 1\nimage_count_uploading = 1\n',
   });
-  after(() => server.close());
+  const api = server.client(ALPHA_MEMBER);
 
   it('reports limits and usage, in MiB for sizes', async () => {
     const usage = (await api.get('/v2/info/usage')).json.usage;

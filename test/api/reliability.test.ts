@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { ADMIN, ALPHA_MEMBER, BETA_MEMBER, Client, rawRequest as sendRaw } from '../helpers/client.js';
 import { TEST_DIALECT } from '../helpers/databases.js';
-import { type TestServer, startTestServer } from '../helpers/server.js';
+import { startTestServer, suiteServer, type TestServer } from '../helpers/server.js';
 import { sleep, slowUpload, waitFor } from '../helpers/upload.js';
 
 const READY = { disk_format: 'raw', container_format: 'bare' };
@@ -29,17 +29,12 @@ function assertGlanceError(res: { status: number; body: string }, status: number
 }
 
 describe(`reliability on ${TEST_DIALECT}`, () => {
-  let server: TestServer;
-  let api: Client;
-
-  before(async () => {
-    server = await startTestServer({
-      auth: 'headers',
-      ini: '[DEFAULT]\nimage_property_quota = 10\nimage_tag_quota = 10\nimage_member_quota = 5\n',
-    });
-    api = new Client(server.url, ALPHA_MEMBER);
+  const server = suiteServer({
+    socket: true,
+    auth: 'headers',
+    ini: '[DEFAULT]\nimage_property_quota = 10\nimage_tag_quota = 10\nimage_member_quota = 5\n',
   });
-  after(() => server.close());
+  const api = server.client(ALPHA_MEMBER);
 
   describe('ids in another case', () => {
     it('never writes a child row under an id the client typed in another case', async () => {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ADMIN, ALPHA_MEMBER, ALPHA_READER, ANONYMOUS, BETA_MEMBER, Client, type Identity } from '../helpers/client.js';
 import { KEYSTONE_INI, ensureProjectUser, identityFor, keystoneSkip } from '../helpers/keystone.js';
-import { type TestServer, type TestServerOptions, startTestServer } from '../helpers/server.js';
+import { type TestServer, type TestServerOptions, composeTestServer } from '../helpers/server.js';
 
 const VISIBILITIES = ['public', 'private', 'shared', 'community'] as const;
 type Vis = (typeof VISIBILITIES)[number];
@@ -94,7 +94,7 @@ for (const [mode, options, actorsOf, skip] of MODES) describe(`visibility matrix
 
   before(async () => {
     ACTORS = await actorsOf();
-    server = await startTestServer(options);
+    server = await composeTestServer(options);
     api = new Client(server.url, ACTORS.ownerMember);
     for (const vis of VISIBILITIES) ids[vis] = await fixture(vis);
   });

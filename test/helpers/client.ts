@@ -39,13 +39,18 @@ export interface RequestOptions {
 }
 
 export class Client {
+  /** `target` is the server's URL, or where to find it once a suite's server is up. */
   constructor(
-    readonly baseUrl: string,
+    private readonly target: string | (() => string),
     private readonly defaultIdentity: Identity | null = null,
   ) {}
 
+  get baseUrl(): string {
+    return typeof this.target === 'string' ? this.target : this.target();
+  }
+
   as(identity: Identity): Client {
-    return new Client(this.baseUrl, identity);
+    return new Client(this.target, identity);
   }
 
   async request(method: string, path: string, o: RequestOptions = {}): Promise<Response> {

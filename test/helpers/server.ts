@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type CliOptions, loadConfig } from '../../src/config/config.js';
 import { type RunningServer, compose, createLogger, listen } from '../../src/server.js';
-import { injectTargets } from './client.js';
+import { after, before } from 'node:test';
+import { Client, type Identity, injectTargets } from './client.js';
 import { createTestDatabase } from './databases.js';
 
 export interface TestServer {
@@ -90,4 +91,35 @@ export async function composeTestServer(options: TestServerOptions = {}): Promis
     await discard();
   };
   return { url, dataDir, server: { app: glimpse.app, db: glimpse.db, url, close }, close };
+}
+
+/**
+ * One server for the tests of a describe block: composed in-process (or on a
+ * real socket with `socket: true`) before them and closed after them. Its
+ * fields are read once the block's tests run.
+ */
+export function suiteServer(options: TestServerOptions & { socket?: boolean } = {}): TestServer & { client(as?: Identity): Client } {
+  const { socket, ...serverOptions } = options;
+  let running: TestServer | undefined;
+  const current = () => {
+    if (!running) throw new Error('the suite server is read before its suite started');
+    return running;
+  };
+  before(async () => {
+    running = await (socket ? startTestServer : composeTestServer)(serverOptions);
+  });
+  after(() => running?.close());
+  return {
+    get url() {
+      return current().url;
+    },
+    get dataDir() {
+      return current().dataDir;
+    },
+    get server() {
+      return current().server;
+    },
+    close: () => current().close(),
+    client: (as?: Identity) => new Client(() => current().url, as ?? null),
+  };
 }

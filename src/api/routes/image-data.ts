@@ -1,3 +1,4 @@
+import { Socket } from 'node:net';
 /** Image bytes: PUT and GET /v2/images/{id}/file. */
 import { PassThrough } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -90,16 +91,19 @@ function incoming(request: FastifyRequest, o: DataRouteOptions): IncomingData {
   });
   // While the body arrives the server sends nothing, so the socket's idle
   // timer is the body's: a stalled upload is aborted and its socket closed.
+  // (A request injected in-process has no socket, and no idle time to bound.)
   const socket = request.raw.socket;
-  const stalled = () => {
-    abort.abort(new Error(`no upload data for ${o.bodyIdleMs / 1000} s`));
-    socket.destroy();
-  };
-  socket.setTimeout(o.bodyIdleMs, stalled);
-  request.raw.once('end', () => {
-    socket.off('timeout', stalled);
-    socket.setTimeout(o.clientSocketMs);
-  });
+  if (socket instanceof Socket) {
+    const stalled = () => {
+      abort.abort(new Error(`no upload data for ${o.bodyIdleMs / 1000} s`));
+      socket.destroy();
+    };
+    socket.setTimeout(o.bodyIdleMs, stalled);
+    request.raw.once('end', () => {
+      socket.off('timeout', stalled);
+      socket.setTimeout(o.clientSocketMs);
+    });
+  }
   const length = request.headers['content-length'];
   const store = request.headers['x-image-meta-store'];
   return {
