@@ -49,6 +49,7 @@ function* sparse(s: ProbeState, h: Buffer, options: ProbeOptions): ProbeRun {
   const descSize = u64(h, 36, true);
   const gtes = h.readUInt32LE(44);
   const gd = u64(h, 56, true);
+  const grainOffset = u64(h, 64, true);
   s.virtualSize = capacity * 512;
   if (!Number.isSafeInteger(s.virtualSize)) s.fail('virtual_size', 'VMDK capacity is beyond what qemu opens');
   if (gtes < 1 || gtes > MAX_GTES) throw new StructureError(`VMDK grain table size ${gtes} is invalid`);
@@ -66,6 +67,8 @@ function* sparse(s: ProbeState, h: Buffer, options: ProbeOptions): ProbeRun {
     embeddedDescriptor(s, all.subarray(512, 512 + length), options);
   }
 
+  // qemu refuses a file that ends before its first grain: the header, descriptor or tables are cut.
+  s.mustContain(0, grainOffset * 512, 'metadata before its first grain (overHead)');
   if (gd === GD_AT_END) yield* footer(s, h);
   else s.mustContain(gd * 512, l1Entries * 4, 'grain directory');
 }
