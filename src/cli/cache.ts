@@ -5,14 +5,11 @@
  * load balancer: each node has its own cache.
  */
 import { Command } from 'commander';
+import type { CacheState } from '../api/wire-types.js';
 import { type OsOptions, ImageApi, osCommand } from './os-client.js';
 import { type OutputOptions, printList, printRecord, withOutputOptions } from './output.js';
 
 type Opts = OsOptions & OutputOptions & Record<string, any>;
-interface CacheState {
-  cached_images: { image_id: string; hits: number; size: number; last_accessed: number; last_modified: number }[];
-  queued_images: string[];
-}
 
 /** glanceclient's rendering of an epoch: ISO 8601 in UTC without a zone, N/A for 0. */
 const utc = (seconds: number) => (seconds ? new Date(seconds * 1000).toISOString().replace(/Z$/, '').replace(/\.000$/, '') : 'N/A');

@@ -7,13 +7,13 @@ import { createReadStream, createWriteStream, existsSync, statSync } from 'node:
 import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Command } from 'commander';
+import type { Image, ImageList, MemberList } from '../api/wire-types.js';
 import { inspectCommand } from './inspect.js';
 import { type OsOptions, ImageApi, osCommand } from './os-client.js';
 import { type OutputOptions, printList, printRecord, withOutputOptions } from './output.js';
 import { ProgressBar } from './progress.js';
 
 type Opts = OsOptions & OutputOptions & Record<string, any>;
-type Image = Record<string, any>;
 
 /** Fields openstackclient shows at the top level; everything else goes under `properties`. */
 const TOP_LEVEL = ['status', 'name', 'container_format', 'created_at', 'size', 'disk_format', 'updated_at', 'visibility', 'min_disk', 'protected', 'id', 'file', 'checksum', 'owner', 'virtual_size', 'min_ram', 'schema'];
@@ -58,7 +58,7 @@ async function find(api: ImageApi, nameOrId: string): Promise<Image> {
   } catch (err) {
     if ((err as { status?: number }).status !== 404) throw err;
   }
-  const { images } = await api.json<{ images: Image[] }>('GET', `/v2/images?name=${encodeURIComponent(`eq:${nameOrId}`)}&visibility=all&member_status=all&limit=2`);
+  const { images } = await api.json<ImageList>('GET', `/v2/images?name=${encodeURIComponent(`eq:${nameOrId}`)}&visibility=all&member_status=all&limit=2`);
   if (images.length === 0) throw new Error(`No Image found for ${nameOrId}`);
   if (images.length > 1) throw new Error(`More than one Image exists with the name '${nameOrId}'.`);
   return images[0];
@@ -92,7 +92,7 @@ async function list(o: Opts): Promise<void> {
   const images: Image[] = [];
   let path: string | null = `/v2/images?${q}`;
   while (path) {
-    const page: { images: Image[]; next?: string } = await api.json('GET', path);
+    const page: ImageList = await api.json('GET', path);
     images.push(...page.images);
     path = limit === null && page.next ? page.next : null;
   }
@@ -299,8 +299,8 @@ async function removeProject(nameOrId: string, project: string, o: Opts): Promis
 
 async function memberList(nameOrId: string, o: Opts): Promise<void> {
   const api = await ImageApi.connect(o);
-  const { members } = await api.json('GET', `/v2/images/${(await find(api, nameOrId)).id}/members`);
-  printList(['Image ID', 'Member ID', 'Status'], members.map((m: Image) => [m.image_id, m.member_id, m.status]), o);
+  const { members } = await api.json<MemberList>('GET', `/v2/images/${(await find(api, nameOrId)).id}/members`);
+  printList(['Image ID', 'Member ID', 'Status'], members.map((m) => [m.image_id, m.member_id, m.status]), o);
 }
 
 async function action(nameOrId: string, which: 'deactivate' | 'reactivate', o: Opts): Promise<void> {

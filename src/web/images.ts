@@ -1,34 +1,5 @@
-/** The image record as the API returns it, and what the dashboard derives from it. */
-export interface Image {
-  id: string;
-  name: string | null;
-  status: string;
-  visibility: string;
-  protected: boolean;
-  os_hidden: boolean;
-  owner: string | null;
-  size: number | null;
-  virtual_size: number | null;
-  disk_format: string | null;
-  container_format: string | null;
-  min_disk: number;
-  min_ram: number;
-  checksum: string | null;
-  os_hash_algo: string | null;
-  os_hash_value: string | null;
-  created_at: string;
-  updated_at: string;
-  tags: string[];
-  locations?: { url: string; metadata: Record<string, unknown> }[];
-  direct_url?: string;
-  stores?: string;
-  [property: string]: unknown;
-}
-
-export interface ImageList {
-  images: Image[];
-  next?: string;
-}
+/** What the dashboard derives from the API's image records. */
+import type { Image } from '../api/wire-types';
 
 /** Everything that is not an extra property (base schema fields and links). */
 const CORE = new Set([

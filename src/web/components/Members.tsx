@@ -5,18 +5,12 @@
 import { useState } from 'preact/hooks';
 import { api } from '../api';
 import { date } from '../format';
-import type { Image } from '../images';
+import type { Image, Member } from '../../api/wire-types';
 import { projectId, session } from '../session';
 import { ErrorBox } from './ErrorBox';
 import { useAction } from './useAction';
 import { useAsync } from './useAsync';
 
-interface Member {
-  member_id: string;
-  status: string;
-  created_at: string;
-  updated_at: string;
-}
 
 export function Members({ image }: { image: Image }) {
   // Without a session (noauth, trusted headers) the caller is taken as the owner; the API decides anyway.

@@ -6,7 +6,8 @@
  */
 import { useState } from 'preact/hooks';
 import { api, patchImage } from '../api';
-import { type Image, extraProperties } from '../images';
+import type { Image } from '../../api/wire-types';
+import { extraProperties } from '../images';
 import { ErrorBox } from './ErrorBox';
 import { useAsync } from './useAsync';
 

@@ -7,13 +7,10 @@ import { api } from '../api';
 import { ErrorBox } from '../components/ErrorBox';
 import { useAction } from '../components/useAction';
 import { useAsync } from '../components/useAsync';
+import type { CacheState } from '../../api/wire-types';
 import { bytes } from '../format';
 import { href } from '../router';
 
-interface CacheState {
-  cached_images: { image_id: string; hits: number; size: number; last_accessed: number }[];
-  queued_images: string[];
-}
 
 export function Cache({ maxSize }: { maxSize: number | null }) {
   const { data, error, reload } = useAsync(() => api<CacheState>('GET', '/v2/cache'), []);

@@ -9,7 +9,8 @@ import { ErrorBox } from '../components/ErrorBox';
 import { RecordFields, type RecordValues, tagList } from '../components/RecordFields';
 import { UploadProgress } from '../components/UploadProgress';
 import { useAsync } from '../components/useAsync';
-import { type Image, type ImageSchema, schemaEnum } from '../images';
+import type { Image } from '../../api/wire-types';
+import { type ImageSchema, schemaEnum } from '../images';
 import { go, href } from '../router';
 import { type Progress, type Upload, uploadFile } from '../upload';
 

@@ -9,7 +9,8 @@ import { RecordFields, type RecordValues, tagList } from '../components/RecordFi
 import { useAction } from '../components/useAction';
 import { useAsync } from '../components/useAsync';
 import { bytes, date } from '../format';
-import { BUSY_STATUSES, type Image, type ImageSchema } from '../images';
+import type { Image } from '../../api/wire-types';
+import { BUSY_STATUSES, type ImageSchema } from '../images';
 import { go, href } from '../router';
 import { Status } from './Images';
 

@@ -9,7 +9,8 @@ import { ErrorBox } from '../components/ErrorBox';
 import { VISIBILITIES } from '../components/RecordFields';
 import { useAsync } from '../components/useAsync';
 import { bytes, date } from '../format';
-import { BUSY_STATUSES, type Image, type ImageList, type ImageSchema, schemaEnum } from '../images';
+import type { Image, ImageList } from '../../api/wire-types';
+import { BUSY_STATUSES, type ImageSchema, schemaEnum } from '../images';
 import { go, href, route } from '../router';
 import { isAdmin } from '../session';
 
