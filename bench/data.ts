@@ -105,20 +105,27 @@ export async function timedRow(server: BenchServer, what: string, size: number, 
   return { what, size, seconds: (performance.now() - t0) / 1000, rssGrowth };
 }
 
-export async function createImage(server: BenchServer, container_format = 'bare'): Promise<string> {
+/** Where a benchmark sends requests: a server's URL and the headers that say who is asking. */
+export interface Endpoint {
+  url: string;
+  headers?: Record<string, string>;
+}
+
+export async function createImage(server: Endpoint, container_format = 'bare'): Promise<string> {
   const res = await fetch(`${server.url}/v2/images`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...server.headers },
     body: JSON.stringify({ disk_format: 'raw', container_format }),
   });
+  if (res.status !== 201) throw new Error(`create answered ${res.status}: ${await res.text()}`);
   return ((await res.json()) as { id: string }).id;
 }
 
-export function upload(server: BenchServer, id: string, size: number): Promise<void> {
+export function upload(server: Endpoint, id: string, size: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const req = http.request(`${server.url}/v2/images/${id}/file`, {
       method: 'PUT',
-      headers: { 'content-type': 'application/octet-stream', 'content-length': size },
+      headers: { 'content-type': 'application/octet-stream', 'content-length': size, ...server.headers },
     });
     req.on('response', (res) => {
       res.resume();
@@ -129,9 +136,9 @@ export function upload(server: BenchServer, id: string, size: number): Promise<v
   });
 }
 
-export function download(server: BenchServer, id: string, size: number): Promise<void> {
+export function download(server: Endpoint, id: string, size: number): Promise<void> {
   return new Promise((resolve, reject) => {
-    http.get(`${server.url}/v2/images/${id}/file`, (res) => {
+    http.get(`${server.url}/v2/images/${id}/file`, { headers: server.headers }, (res) => {
       let n = 0;
       res.on('data', (d: Buffer) => (n += d.length));
       res.on('end', () => (n === size ? resolve() : reject(new Error(`downloaded ${n} of ${size}`))));

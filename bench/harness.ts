@@ -16,8 +16,9 @@ export interface BenchServer {
   stop(): Promise<void>;
 }
 
-export async function startBenchServer(extraArgs: string[] = []): Promise<BenchServer> {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'glimpse-bench-'));
+/** A Glimpse process with `extraArgs`; on `shared`, another server's data directory, left in place at stop. */
+export async function startBenchServer(extraArgs: string[] = [], shared?: string): Promise<BenchServer> {
+  const dataDir = shared ?? mkdtempSync(path.join(tmpdir(), 'glimpse-bench-'));
   const child: ChildProcess = spawn(
     process.execPath,
     [path.join(REPO_ROOT, 'bin', 'glimpse'), 'serve', '--data-dir', dataDir, '--bind', '127.0.0.1:0', '--log-level', 'warn', ...(extraArgs.includes('--workers') ? [] : ['--workers', '1']), ...extraArgs],
@@ -48,7 +49,7 @@ export async function startBenchServer(extraArgs: string[] = []): Promise<BenchS
       const exited = new Promise((r) => child.on('exit', r));
       child.kill('SIGTERM');
       await exited;
-      rmSync(dataDir, { recursive: true, force: true });
+      if (!shared) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
