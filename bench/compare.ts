@@ -5,14 +5,19 @@
  * server at a time, and every row prints the load average beside it.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
-import { type Endpoint, createImage, download, upload } from './data.js';
+import { pipeline } from 'node:stream/promises';
+import { type Endpoint, createImage, curl, source } from './data.js';
 import { GLANCE_API, glanceInstalled, prepareGlance, startGlance } from './glance.js';
 import { startBenchServer } from './harness.js';
 
 const GiB = 2 ** 30;
+/** `npm run bench compare data`: the data-path rows alone (a few minutes instead of ten). */
+const DATA_ONLY = process.argv[3] === 'data';
+/** A glance-api.conf for Glimpse (GLIMPSE_BENCH_CONFIG), to compare settings such as `[glimpse] file_store_direct_io`. */
+const GLIMPSE_ARGS = ['--auth', 'headers', ...(process.env.GLIMPSE_BENCH_CONFIG ? ['--config', process.env.GLIMPSE_BENCH_CONFIG] : [])];
 const IDENTITY = { 'x-identity-status': 'Confirmed', 'x-roles': 'member,reader', 'x-project-id': 'bench', 'x-tenant-id': 'bench', 'x-user-id': 'bench-user' };
 
 interface Figure {
@@ -80,18 +85,32 @@ const shows =
     return Number(rate[1]);
   };
 
-/** The 1 GiB upload, then the first and the second download of the same image: MB/s each. */
-async function dataPath(e: Endpoint): Promise<[number, number, number]> {
+/**
+ * The 1 GiB upload, then the first and the second download of the same
+ * image, with curl (a Node client would take a core from the server): MB/s each.
+ */
+async function dataPath(e: Endpoint, file: string): Promise<[number, number, number]> {
   const id = await createImage(e);
-  const rate = async (work: () => Promise<void>) => {
+  const headers = Object.entries(e.headers ?? {}).flatMap(([k, v]) => ['-H', `${k}: ${v}`]);
+  const rate = async (args: string[], expected: string) => {
     const t0 = performance.now();
-    await work();
+    const code = await curl([...headers, ...args]);
+    if (code !== expected) throw new Error(`curl ${args.join(' ')} answered ${code}`);
     return GiB / 1e6 / ((performance.now() - t0) / 1000);
   };
-  const up = await rate(() => upload(e, id, GiB));
-  const first = await rate(() => download(e, id, GiB));
-  const second = await rate(() => download(e, id, GiB));
+  const url = `${e.url}/v2/images/${id}/file`;
+  const up = await rate(['-T', file, '-H', 'content-type: application/octet-stream', url], '204');
+  const first = await rate([url], '200');
+  const second = await rate([url], '200');
   return [up, first, second];
+}
+
+/** The 1 GiB file that curl uploads (one random MiB, repeated), read once so that it is in the page cache. */
+async function uploadFile(scratch: string): Promise<string> {
+  const file = path.join(scratch, 'upload.bin');
+  await pipeline(source(GiB), createWriteStream(file));
+  for await (const chunk of createReadStream(file, { highWaterMark: 2 ** 20 })) void chunk;
+  return file;
 }
 
 /** One server's figures, in the table's order; `more` starts it again with every core. */
@@ -101,6 +120,7 @@ async function figuresOf(e: Endpoint, scratch: string, more: () => Promise<{ end
     rows[i][side] = await run();
     rows[i].load.push(loadavg()[0].toFixed(2));
   };
+  if (DATA_ONLY) return dataRows(e, scratch, rows, side);
   await record(0, () => creates(1000, ids)(e));
   await record(1, () => listing(e));
   await record(2, () => creates(9000, ids)(e));
@@ -112,7 +132,11 @@ async function figuresOf(e: Endpoint, scratch: string, more: () => Promise<{ end
   } finally {
     await many.stop();
   }
-  const [up, first, second] = await dataPath(e);
+  await dataRows(e, scratch, rows, side);
+}
+
+async function dataRows(e: Endpoint, scratch: string, rows: Figure[], side: 'glance' | 'glimpse') {
+  const [up, first, second] = await dataPath(e, path.join(scratch, 'upload.bin'));
   for (const [i, value] of [
     [6, up],
     [7, first],
@@ -147,6 +171,7 @@ export async function compareWithGlance(): Promise<boolean> {
   const scratch = mkdtempSync(path.join(tmpdir(), 'glimpse-compare-'));
   try {
     prepareGlance(scratch);
+    await uploadFile(scratch);
     const glance = await startGlance(scratch, 1);
     try {
       const endpoint = { url: glance.url, headers: IDENTITY };
@@ -158,11 +183,11 @@ export async function compareWithGlance(): Promise<boolean> {
     } finally {
       await glance.stop();
     }
-    const glimpse = await startBenchServer(['--auth', 'headers']);
+    const glimpse = await startBenchServer(GLIMPSE_ARGS);
     try {
       const endpoint = { url: glimpse.url, headers: IDENTITY };
       const more = async () => {
-        const many = await startBenchServer(['--auth', 'headers', '--workers', String(n)], glimpse.dataDir);
+        const many = await startBenchServer([...GLIMPSE_ARGS, '--workers', String(n)], glimpse.dataDir);
         return { endpoint: { url: many.url, headers: IDENTITY }, stop: many.stop };
       };
       await figuresOf(endpoint, scratch, more, rows, 'glimpse');

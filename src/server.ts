@@ -154,6 +154,7 @@ export async function compose(config: GlimpseConfig, logger = createLogger(confi
     storageUrlOf: keystone ? (token, tenancy) => keystone.objectStoreUrl(token, tenancy) : null,
     heartbeatMs: config.taskHeartbeatMs,
     directIo: config.fileStoreDirectIo,
+    cacheUploads: config.fileStoreCacheUploads,
     importFilter: config.importFilter,
   }, config.defaultStore);
   const staging = new FileStore('os_glance_staging_store', config.stagingDir, { directIo: config.fileStoreDirectIo });

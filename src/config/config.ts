@@ -94,6 +94,7 @@ function readConfig(cli: CliOptions, cwd: string): GlimpseConfig {
     conversionOutputFormat: conversionConfig(ini),
     taskHeartbeatMs: positive(ini.int('glimpse', 'task_heartbeat_seconds') ?? 10, 'task_heartbeat_seconds') * 1000,
     fileStoreDirectIo: ini.bool('glimpse', 'file_store_direct_io') ?? true,
+    fileStoreCacheUploads: ini.bool('glimpse', 'file_store_cache_uploads') ?? true,
     diskFormats: ini.list('image_format', 'disk_formats') ?? ini.list('DEFAULT', 'disk_formats') ?? [
       'ami', 'ari', 'aki', 'vhd', 'vhdx', 'vmdk', 'raw', 'qcow2', 'vdi', 'iso', 'ploop',
     ],

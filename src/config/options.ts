@@ -80,6 +80,8 @@ export interface GlimpseConfig {
   taskHeartbeatMs: number;
   /** `[glimpse] file_store_direct_io`: file stores write with O_DIRECT (see src/store/file-write.ts). */
   fileStoreDirectIo: boolean;
+  /** `[glimpse] file_store_cache_uploads`: a direct write is read back into the page cache as it goes, for a fast first download. */
+  fileStoreCacheUploads: boolean;
   diskFormats: string[];
   containerFormats: string[];
   /** `[image_format]` rules for what uploaded bytes must be (see src/formats/). */

@@ -29,7 +29,7 @@ export class FileStore implements StagingStore {
   constructor(
     readonly id: string,
     private readonly dir: string,
-    private readonly settings: { directIo: boolean; thin?: boolean } = { directIo: true },
+    private readonly settings: { directIo: boolean; cacheUploads?: boolean; thin?: boolean } = { directIo: true },
   ) {}
 
   async add(imageId: string, data: Readable, options: { signal?: AbortSignal } = {}) {
@@ -39,7 +39,7 @@ export class FileStore implements StagingStore {
     if (await exists(final)) throw conflict(`Image data for ${imageId} already exists in store ${this.id}`);
     const temp = path.join(this.dir, `.${imageId}.partial-${HOST}-${process.pid}-${randomBytes(6).toString('hex')}`);
     try {
-      await writeFile(temp, data, { direct: this.settings.directIo, thin: this.settings.thin ?? false, signal: options.signal });
+      await writeFile(temp, data, { direct: this.settings.directIo, thin: this.settings.thin ?? false, cacheWritten: this.settings.cacheUploads ?? false, signal: options.signal });
       await fsyncPath(temp);
       await rename(temp, final);
       await fsyncPath(this.dir);

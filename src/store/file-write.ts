@@ -29,6 +29,8 @@ export interface FileWriteOptions {
   direct: boolean;
   /** Leave runs of zeros as holes (`filesystem_thin_provisioning`): a buffer of zeros is skipped, not written. */
   thin: boolean;
+  /** After a direct write, read what was written back into the page cache as the write goes on (see page-cache.ts). */
+  cacheWritten?: boolean;
   signal?: AbortSignal;
 }
 
@@ -41,12 +43,15 @@ export async function writeFile(file: string, data: Readable, o: FileWriteOption
   const target = (o.direct && (await openDirect(file))) || { handle: await open(file, 'wx', 0o644), buffers: null };
   const handle = target.handle;
   let inFlight: Promise<unknown> = Promise.resolve();
+  // Direct writes are on the device once they resolve: what lies behind the last one can be read back.
+  const readBack = target.buffers && o.cacheWritten ? new ReadBack(file) : null;
   try {
     let [filling, spare] = target.buffers ?? [Buffer.allocUnsafe(BUFFER_SIZE), Buffer.allocUnsafe(BUFFER_SIZE)];
     let filled = 0;
     let position = 0;
     const flush = async (length: number) => {
       await inFlight;
+      readBack?.written(position);
       if (!(o.thin && isZero(filling, length))) inFlight = handle.write(filling, 0, length, position);
       position += length;
       [filling, spare] = [spare, filling];
@@ -71,10 +76,59 @@ export async function writeFile(file: string, data: Readable, o: FileWriteOption
     }
     await inFlight;
     await handle.truncate(size);
+    readBack?.written(size, true);
     return { size, direct: target.buffers !== null };
   } finally {
+    readBack?.finish();
     await inFlight.catch(() => undefined);
     await handle.close();
+  }
+}
+
+/** Read back in steps this large: one step per 32 MiB written, not per buffer. */
+const READ_BACK_STEP = 32 * 1024 * 1024;
+const READ_BACK_PIECE = 4 * 1024 * 1024;
+
+/**
+ * A file written with O_DIRECT leaves nothing in the page cache, yet an
+ * image is often read right after its upload (Nova boots it, Cinder
+ * converts it). This reads what the direct writes have put on the device
+ * back through an ordinary descriptor while the upload goes on, so that the
+ * first download comes from memory as Glance's does. It costs a memory copy
+ * and spare disk read bandwidth, on libuv's threads, not the upload's
+ * hashing. (posix_fadvise WILLNEED would skip the copy, but the kernel
+ * caps each call at the device's read-ahead window.)
+ */
+class ReadBack {
+  private cached = 0;
+  private chain: Promise<void> = Promise.resolve();
+  private reader: Promise<{ handle: FileHandle; buffer: Buffer }> | null = null;
+
+  constructor(private readonly file: string) {}
+
+  /** Everything before `end` is on the device (`last`: and the file ends there). */
+  written(end: number, last = false): void {
+    if (end - this.cached >= READ_BACK_STEP || (last && end > this.cached)) this.readUpTo(end);
+  }
+
+  /**
+   * Closes the descriptor once the reads queued so far are done, whether the
+   * write succeeded or not. Not awaited by the upload: its answer does not
+   * wait for the cache, and a failed read-back only means a colder download.
+   */
+  finish(): void {
+    this.chain = this.chain.catch(() => undefined).then(async () => (await this.reader?.catch(() => null))?.handle.close());
+    this.chain.catch(() => undefined);
+  }
+
+  private readUpTo(end: number): void {
+    const start = this.cached;
+    this.cached = end;
+    this.chain = this.chain.then(async () => {
+      this.reader ??= open(this.file, 'r').then((handle) => ({ handle, buffer: Buffer.allocUnsafe(READ_BACK_PIECE) }));
+      const { handle, buffer } = await this.reader;
+      for (let at = start; at < end; at += READ_BACK_PIECE) await handle.read(buffer, 0, Math.min(READ_BACK_PIECE, end - at), at);
+    });
   }
 }
 

@@ -51,6 +51,8 @@ export interface StoreRuntime {
   heartbeatMs: number;
   /** Whether file stores write with O_DIRECT. */
   directIo: boolean;
+  /** Whether file stores read a direct write back into the page cache (see file-write.ts). */
+  cacheUploads: boolean;
   /** `[import_filtering_opts]`: the URLs http stores may read. */
   importFilter: ImportFilter;
 }
@@ -60,7 +62,7 @@ export function createStores(configs: readonly StoreConfig[], multi: boolean, ru
     configs.map((c) => {
       switch (c.type) {
         case 'file':
-          return new FileStore(c.id, c.dir, { directIo: runtime.directIo, thin: c.thin });
+          return new FileStore(c.id, c.dir, { directIo: runtime.directIo, cacheUploads: runtime.cacheUploads, thin: c.thin });
         case 'swift':
           return new SwiftStore(c.id, c.swift, runtime);
         case 's3':

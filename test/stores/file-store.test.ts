@@ -15,6 +15,7 @@ import { after, describe, it } from 'node:test';
 import { writeFile } from '../../src/store/file-write.js';
 import { FileStore } from '../../src/store/file-store.js';
 import { pageCacheBytes, requireTool } from '../helpers/tools.js';
+import { waitFor } from '../helpers/upload.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -117,6 +118,24 @@ for (const { label, root, direct, skip } of cases) {
       if (direct) assert.ok(cached <= ALIGNMENT_PROBE, `direct write left ${cached} bytes cached`);
       else assert.equal(cached, 8 * MiB);
       assert.equal(await write('00000000-0000-4000-8000-0000000cache2', false), 8 * MiB);
+    });
+
+    it('reads a direct write back into the page cache as it goes, when file_store_cache_uploads is on', { skip: !direct && 'only direct writes skip the cache' }, async () => {
+      // 40 MiB: one 32 MiB read-back step during the write, the rest once it ends.
+      const id = '00000000-0000-4000-8000-0000000cache3';
+      const { stream, sha256 } = source(40 * MiB);
+      await new FileStore('file', dir, { directIo: true, cacheUploads: true }).add(id, stream);
+      const file = path.join(dir, id);
+      await waitFor(async () => pageCacheBytes(file) === 40 * MiB, 'the whole image in the page cache', 10_000);
+      assert.equal(sha256Of(file), sha256);
+      // A write that fails mid-way reads nothing back and leaves nothing behind (its descriptor closed).
+      const failing = new Readable({
+        read() {
+          this.destroy(new Error('client went away'));
+        },
+      });
+      await assert.rejects(new FileStore('file', dir, { directIo: true, cacheUploads: true }).add('00000000-0000-4000-8000-0000000cache4', failing));
+      assert.ok(!readdirSync(dir).some((f) => f.includes('cache4')));
     });
 
     it('leaves nothing behind when the source fails mid-way', async () => {
