@@ -90,7 +90,13 @@ export class ImageDataService {
     ({ access: this.access, repo: this.repo, stores: this.stores, staging: this.staging, limits: this.limits } = d);
   }
 
-  async upload(ctx: RequestContext, id: string, data: IncomingData): Promise<void> {
+  /**
+   * `PUT /file`. An empty body for a bare image stores nothing and leaves the
+   * image `queued` ('empty'): there is no disk in it, and a script that runs
+   * `openstack image create` without a terminal sends one (openstackclient
+   * uploads standard input), which must leave a record to upload to later.
+   */
+  async upload(ctx: RequestContext, id: string, data: IncomingData): Promise<'stored' | 'empty'> {
     const image = await this.writable(ctx, id, 'upload_image', 'saving');
     if (!image.disk_format || !image.container_format) {
       throw badRequest('Properties disk_format, container_format must be set prior to saving data.');
@@ -109,14 +115,19 @@ export class ImageDataService {
         await this.repo.update(image.id, { fields: { ...hashes, virtual_size: virtualSize, status: 'active' }, addLocations }, 'saving', undefined, trx);
       });
     } catch (err) {
+      if (err instanceof EmptyUpload) {
+        this.d.log.warn({ image: image.id, requestId: ctx.requestId }, 'empty upload: nothing stored, the image stays queued');
+        return 'empty';
+      }
       this.uploadFailed(ctx, image, err);
       throw err;
     }
     const active = await this.repo.get(image.id);
-    if (!active) return;
+    if (!active) return 'stored';
     this.d.metrics.bytesUploaded.inc(active.size ?? 0);
     this.notifyUploaded(active);
     this.notifyActivated(active);
+    return 'stored';
   }
 
   /** `image.prepare`, before data is written to a store (an upload, or an import's write). */
@@ -229,6 +240,7 @@ export class ImageDataService {
       check: (report: InspectionReport) => {
         assertDeclaredSize(declaredSize, report.size);
         const verdict = judgeUpload(report, image.disk_format as string, this.limits.imageFormat);
+        if (!verdict.accepted && verdict.check === 'empty') throw new EmptyUpload();
         if (!verdict.accepted) {
           this.d.metrics.uploadRefusals.inc({ reason: verdict.check });
           throw unsupportedMediaType(verdict.reason);
@@ -502,6 +514,13 @@ export class ImageDataService {
   /** The most this write may bring (image_size_cap and what the project's quotas leave), from one read of its usage. */
   private sizeLimit(image: Image, resource: 'image_size_total' | 'image_stage_total'): Promise<{ maxBytes: number; message: string }> {
     return this.d.quotas.allowance(image.owner, resource, this.limits.imageSizeCap);
+  }
+}
+
+/** A bare upload that brought no byte: the write is undone and the image left queued. */
+class EmptyUpload extends Error {
+  constructor() {
+    super('the upload was empty');
   }
 }
 

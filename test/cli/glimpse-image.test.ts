@@ -156,9 +156,9 @@ describe('glimpse image (no auth)', () => {
     await glimpse('delete', 'hidden-one');
 
     // A create whose upload is refused leaves no stray queued record.
-    const empty = path.join(server.dataDir, 'empty.img');
-    writeFileSync(empty, '');
-    const refused = await run(process.execPath, [BIN, 'image', 'create', '--file', empty, 'refused-create'], env);
+    const notQcow2 = path.join(server.dataDir, 'not-qcow2.img');
+    writeFileSync(notQcow2, randomBytes(4096));
+    const refused = await run(process.execPath, [BIN, 'image', 'create', '--disk-format', 'qcow2', '--file', notQcow2, 'refused-create'], env);
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /415.*the new image record .* was deleted/s);
     assert.deepEqual(await json('list', '--name', 'refused-create'), []);

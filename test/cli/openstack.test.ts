@@ -34,6 +34,19 @@ describe('openstack CLI', { skip }, () => {
   });
   after(() => server?.close());
 
+  it('creates a record from a script without a terminal: the empty standard input stores nothing, and the image waits for its data', async () => {
+    // stdin is /dev/null, as under cron or CI: openstackclient uploads it, an empty body.
+    const created = await oscJson('image', 'create', '--disk-format', 'raw', '--container-format', 'bare', 'scripted');
+    assert.equal(created.name, 'scripted');
+    const shown = await oscJson('image', 'show', created.id);
+    assert.equal(shown.status, 'queued');
+    const data = randomBytes(4096);
+    const put = await fetch(`${server.url}/v2/images/${created.id}/file`, { method: 'PUT', headers: { 'content-type': 'application/octet-stream' }, body: data });
+    assert.equal(put.status, 204, 'the record takes its data later');
+    assert.equal((await oscJson('image', 'show', created.id)).status, 'active');
+    await osc('image', 'delete', created.id);
+  });
+
   it('creates, shows, lists, updates, deactivates and deletes images', async () => {
     // An ovf container: the empty body below is not format-inspected (as Glance, only bare images are).
     const created = await oscJson('image', 'create', '--disk-format', 'qcow2', '--container-format', 'ovf', '--property', 'k=v', '--tag', 't1', '--min-disk', '2', 'first');

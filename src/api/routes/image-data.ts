@@ -24,7 +24,9 @@ export function imageDataRoutes(app: FastifyInstance, data: ImageDataService, o:
     PUT: {
       body: true,
       handler: async (request, reply) => {
-        await data.upload(request.ctx, (request.params as IdParams).id, incoming(request, o));
+        const outcome = await data.upload(request.ctx, (request.params as IdParams).id, incoming(request, o));
+        // RFC 7234's miscellaneous persistent warning: the call succeeded, but not as the client may think.
+        if (outcome === 'empty') reply.header('warning', '299 glimpse "The upload was empty: nothing was stored and the image stays queued"');
         reply.code(204);
       },
     },
