@@ -8,12 +8,15 @@ import { stringify as toYaml } from 'yaml';
 export interface OutputOptions {
   format?: string;
   column?: string[];
+  /** csv quoting, as cliff's --quote: all, minimal, none or nonnumeric (the default). */
+  quote?: string;
 }
 
 export function withOutputOptions(cmd: Command, formats = ['table', 'json', 'yaml', 'value', 'shell', 'csv']): Command {
   return cmd
     .option('-f, --format <format>', `output format: ${formats.join(', ')}`, 'table')
-    .option('-c, --column <column>', 'show only this column (repeatable)', (v: string, all: string[] = []) => [...all, v]);
+    .option('-c, --column <column>', 'show only this column (repeatable)', (v: string, all: string[] = []) => [...all, v])
+    .option('--quote <quote>', 'csv quoting: all, minimal, none or nonnumeric', 'nonnumeric');
 }
 
 type Value = unknown;
@@ -36,7 +39,40 @@ function table(header: string[], rows: string[][], numeric: boolean[] = []): str
   return [line, fmt(header, true), line, ...rows.map((r) => fmt(r)), line].join('\n');
 }
 
-const csvQuote = (s: string) => `"${s.replace(/"/g, '""')}"`;
+/**
+ * One csv line as cliff writes it with Python's csv module: lists as Python
+ * prints them, booleans as True/False, and numbers (booleans too: they are
+ * numbers to Python) left unquoted by the default `nonnumeric` quoting.
+ */
+function csvLine(values: Value[], quote = 'nonnumeric'): string {
+  return values
+    .map((v) => {
+      const text = Array.isArray(v) ? `[${v.map((x) => pythonRepr(String(x))).join(', ')}]` : cell(v);
+      const numeric = typeof v === 'number' || typeof v === 'boolean';
+      const special = /[",\r\n]/.test(text);
+      switch (quote) {
+        case 'all':
+          return `"${text.replace(/"/g, '""')}"`;
+        case 'minimal':
+          return special ? `"${text.replace(/"/g, '""')}"` : text;
+        case 'none':
+          return text.replace(/([",\\])/g, '\\$1');
+        case 'nonnumeric':
+          return numeric ? text : `"${text.replace(/"/g, '""')}"`;
+        default:
+          throw new Error(`unknown --quote "${quote}": all, minimal, none or nonnumeric`);
+      }
+    })
+    .join(',');
+}
+
+/** A string as Python's repr() prints it: single quotes, unless it holds one and no double quote. */
+function pythonRepr(s: string): string {
+  const escaped = s.replace(/\\/g, '\\\\');
+  if (s.includes("'") && !s.includes('"')) return `"${escaped}"`;
+  return `'${escaped.replace(/'/g, "\\'")}'`;
+}
+
 const shellName = (s: string) => s.replace(/[^A-Za-z0-9_]/g, '_');
 
 /**
@@ -71,7 +107,7 @@ export function printRecord(record: Record<string, Value>, o: OutputOptions, out
       out.write(keys.map((k) => `${shellName(k)}="${cell(record[k]).replace(/(["\\$`])/g, '\\$1')}"\n`).join(''));
       return;
     case 'csv':
-      out.write(`${keys.map(csvQuote).join(',')}\n${keys.map((k) => csvQuote(cell(record[k]))).join(',')}\n`);
+      out.write(`${csvLine(keys, o.quote)}\n${csvLine(keys.map((k) => record[k]), o.quote)}\n`);
       return;
     case 'table':
       out.write(`${table(['Field', 'Value'], keys.map((k) => [k, cell(record[k])]))}\n`);
@@ -97,7 +133,7 @@ export function printList(columns: string[], rows: Value[][], o: OutputOptions, 
       out.write(picked.map((r) => `${r.map(valueCell).join(' ')}\n`).join(''));
       return;
     case 'csv':
-      out.write([cols, ...picked.map((r) => r.map(cell))].map((r) => r.map((c) => csvQuote(String(c))).join(',')).join('\n') + '\n');
+      out.write([cols, ...picked].map((r) => `${csvLine(r, o.quote)}\n`).join(''));
       return;
     case 'table':
       const numeric = cols.map((_, i) => picked.length > 0 && picked.every((r) => typeof r[i] === 'number' || r[i] === null || r[i] === undefined) && picked.some((r) => typeof r[i] === 'number'));
