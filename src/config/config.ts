@@ -38,6 +38,10 @@ const GLANCE_CORS_HEADERS = [
   'X-Roles', 'X-Service-Catalog', 'X-User-Id', 'X-Tenant-Id', 'X-OpenStack-Request-ID',
 ];
 
+/** Glance's default `[image_format]` lists. */
+const GLANCE_DISK_FORMATS = ['ami', 'ari', 'aki', 'vhd', 'vhdx', 'vmdk', 'raw', 'qcow2', 'vdi', 'iso', 'ploop'];
+const GLANCE_CONTAINER_FORMATS = ['ami', 'ari', 'aki', 'bare', 'ovf', 'ova', 'docker', 'compressed'];
+
 /** Reads and checks the configuration; a mistake throws a ConfigError naming the key. */
 export function loadConfig(cli: CliOptions, purpose: ConfigPurpose = 'serve', cwd = process.cwd()): GlimpseConfig {
   const config = readConfig(cli, cwd);
@@ -95,12 +99,8 @@ function readConfig(cli: CliOptions, cwd: string): GlimpseConfig {
     taskHeartbeatMs: positive(ini.int('glimpse', 'task_heartbeat_seconds') ?? 10, 'task_heartbeat_seconds') * 1000,
     fileStoreDirectIo: ini.bool('glimpse', 'file_store_direct_io') ?? true,
     fileStoreCacheUploads: ini.bool('glimpse', 'file_store_cache_uploads') ?? true,
-    diskFormats: ini.list('image_format', 'disk_formats') ?? ini.list('DEFAULT', 'disk_formats') ?? [
-      'ami', 'ari', 'aki', 'vhd', 'vhdx', 'vmdk', 'raw', 'qcow2', 'vdi', 'iso', 'ploop',
-    ],
-    containerFormats: ini.list('image_format', 'container_formats') ?? ini.list('DEFAULT', 'container_formats') ?? [
-      'ami', 'ari', 'aki', 'bare', 'ovf', 'ova', 'docker', 'compressed',
-    ],
+    diskFormats: ini.list('image_format', 'disk_formats') ?? ini.list('DEFAULT', 'disk_formats') ?? GLANCE_DISK_FORMATS,
+    containerFormats: ini.list('image_format', 'container_formats') ?? ini.list('DEFAULT', 'container_formats') ?? GLANCE_CONTAINER_FORMATS,
     imageFormat: {
       requireFormatMatch: ini.bool('image_format', 'require_image_format_match') ?? true,
       vmdkAllowedTypes: ini.list('image_format', 'vmdk_allowed_types') ?? ['streamOptimized', 'monolithicSparse'],

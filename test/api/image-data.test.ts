@@ -178,7 +178,8 @@ describe('large image data (hashed on worker threads)', () => {
   let server: TestServer;
 
   before(async () => {
-    server = await startTestServer({ auth: 'headers', ini: '[DEFAULT]\nhashing_algorithm = sha384\n' });
+    // Read-back off: the direct write alone is checked here, the read-back below.
+    server = await startTestServer({ auth: 'headers', ini: '[DEFAULT]\nhashing_algorithm = sha384\n[glimpse]\nfile_store_cache_uploads = false\n' });
   });
   after(() => server.close());
 
@@ -204,6 +205,19 @@ describe('large image data (hashed on worker threads)', () => {
     assert.ok(pageCacheBytes(path.join(server.dataDir, 'images', image.id)) <= 4096);
     const back = Buffer.from(await (await fetch(`${server.url}/v2/images/${image.id}/file`, { headers: headersOf(ALPHA_MEMBER) })).arrayBuffer());
     assert.ok(back.equals(data));
+  });
+
+  it('reads a direct upload back into the page cache by default (file_store_cache_uploads)', async () => {
+    const cached = await startTestServer({ auth: 'headers' });
+    try {
+      const api = new Client(cached.url, ALPHA_MEMBER);
+      const image = await api.createImage(READY);
+      assert.equal((await api.upload(image.id, randomBytes(40 * 1024 * 1024))).status, 204);
+      const file = path.join(cached.dataDir, 'images', image.id);
+      await waitFor(async () => pageCacheBytes(file) === 40 * 1024 * 1024, 'the uploaded image in the page cache', 10_000);
+    } finally {
+      await cached.close();
+    }
   });
 
   it('writes through the page cache with [glimpse] file_store_direct_io = false', async () => {
