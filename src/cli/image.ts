@@ -19,16 +19,43 @@ type Opts = OsOptions & OutputOptions & Record<string, any>;
 const TOP_LEVEL = ['status', 'name', 'container_format', 'created_at', 'size', 'disk_format', 'updated_at', 'visibility', 'min_disk', 'protected', 'id', 'file', 'checksum', 'owner', 'virtual_size', 'min_ram', 'schema'];
 const NOT_PROPERTIES = new Set(['self', 'tags', 'location', 'locations', 'direct_url', 'stores']);
 
+/**
+ * The image attributes openstacksdk knows, in the order its Image resource
+ * declares them: openstackclient lists an image's properties in this order,
+ * with the ones the SDK does not know where `properties` stands. Numbers and
+ * booleans among them are converted as the SDK converts them.
+ */
+const SDK_ATTRIBUTES = [
+  'os_hidden', 'os_hash_algo', 'os_hash_value', 'properties', 'store', 'url', 'metadata', 'architecture', 'hypervisor_type',
+  'instance_type_rxtx_factor', 'instance_uuid', 'img_config_drive', 'kernel_id', 'os_distro', 'os_version', 'os_secure_boot',
+  'os_shutdown_timeout', 'ramdisk_id', 'vm_mode', 'hw_cpu_sockets', 'hw_cpu_cores', 'hw_cpu_threads', 'hw_disk_bus', 'hw_cpu_policy',
+  'hw_cpu_thread_policy', 'hw_rng_model', 'hw_machine_type', 'hw_scsi_model', 'hw_serial_port_count', 'hw_video_model', 'hw_video_ram',
+  'hw_watchdog_action', 'os_command_line', 'hw_vif_model', 'hw_vif_multiqueue_enabled', 'hw_boot_menu', 'vmware_adaptertype',
+  'vmware_ostype', 'auto_disk_config', 'os_type', 'os_admin_user', 'hw_qemu_guest_agent', 'os_require_quiesce',
+];
+const SDK_NUMBERS = new Set(['instance_type_rxtx_factor', 'os_shutdown_timeout', 'hw_cpu_sockets', 'hw_cpu_cores', 'hw_cpu_threads', 'hw_serial_port_count', 'hw_video_ram']);
+const SDK_BOOLEANS = new Set(['os_hidden', 'hw_vif_multiqueue_enabled', 'hw_boot_menu', 'os_require_quiesce']);
+
+function sdkValue(key: string, value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  if (SDK_NUMBERS.has(key) && value.trim() !== '' && Number.isFinite(Number(value))) return Number(value);
+  if (SDK_BOOLEANS.has(key)) return /^(true|1|yes|on|y|t)$/i.test(value);
+  return value;
+}
+
 /** The record `openstack image show` prints for an image (null fields left out). */
 export function imageRecord(image: Image): Record<string, unknown> {
   const record: Record<string, unknown> = {};
-  const properties: Record<string, unknown> = {};
+  const known: Record<string, unknown> = {};
+  const unknown: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(image)) {
     if (value === null || value === undefined) continue;
     if (TOP_LEVEL.includes(key)) record[key] = value;
-    else if (!NOT_PROPERTIES.has(key)) properties[key] = value;
+    else if (SDK_ATTRIBUTES.includes(key)) known[key] = sdkValue(key, value);
+    else if (!NOT_PROPERTIES.has(key)) unknown[key] = value;
   }
   record.tags = image.tags ?? [];
+  const properties = Object.fromEntries(SDK_ATTRIBUTES.flatMap((key) => (key === 'properties' ? Object.entries(unknown) : key in known ? [[key, known[key]]] : [])));
   if (Object.keys(properties).length) record.properties = properties;
   return record;
 }

@@ -30,13 +30,13 @@ function cell(v: Value): string {
   return String(v);
 }
 
-/** cliff's table: numbers right-aligned (a column whose values are all numbers), everything else left. */
+/** cliff's table (prettytable): `numeric` columns right-aligned, everything else left. */
 function table(header: string[], rows: string[][], numeric: boolean[] = []): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => Math.max(...r[i].split('\n').map((l) => l.length)))));
   const line = `+${widths.map((w) => '-'.repeat(w + 2)).join('+')}+`;
-  const fmt = (cells: string[], isHeader = false) =>
-    `| ${cells.map((c, i) => (numeric[i] && !isHeader ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join(' | ')} |`;
-  return [line, fmt(header, true), line, ...rows.map((r) => fmt(r)), line].join('\n');
+  // prettytable aligns a numeric column's header with its numbers.
+  const fmt = (cells: string[]) => `| ${cells.map((c, i) => (numeric[i] ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join(' | ')} |`;
+  return [line, fmt(header), line, ...rows.map(fmt), line].join('\n');
 }
 
 /**
@@ -86,8 +86,29 @@ function chosen(columns: string[], asked: string[] | undefined): string[] {
   return columns.filter((c) => asked.includes(c));
 }
 
-/** As cliff's value formatter prints a missing value. */
-const valueCell = (v: Value) => (v === null || v === undefined ? 'None' : cell(v));
+/** A value inside a list or dict as Python's repr() prints it. */
+function pythonValue(v: Value): string {
+  if (v === null || v === undefined) return 'None';
+  if (typeof v === 'string') return pythonRepr(v);
+  if (typeof v === 'boolean') return v ? 'True' : 'False';
+  if (Array.isArray(v)) return `[${v.map(pythonValue).join(', ')}]`;
+  if (typeof v === 'object') return `{${Object.entries(v as Record<string, Value>).map(([k, x]) => `${pythonRepr(k)}: ${pythonValue(x)}`).join(', ')}}`;
+  return String(v);
+}
+
+/**
+ * As cliff's value and shell formatters print a cell: the machine-readable
+ * value through Python's str(), so None for a missing one, and lists and
+ * dicts as Python prints them.
+ */
+const valueCell = (v: Value) => (typeof v === 'string' ? v : pythonValue(v));
+
+/**
+ * As cliff's yaml formatter (PyYAML's safe_dump): keys sorted by code point,
+ * YAML 1.1 (so strings that read as timestamps or booleans are quoted),
+ * single quotes, list items level with their key.
+ */
+const yaml = (data: unknown) => toYaml(data, { version: '1.1', singleQuote: true, indentSeq: false, sortMapEntries: (a, b) => (String(a.key) < String(b.key) ? -1 : String(a.key) > String(b.key) ? 1 : 0) });
 
 /** One record: Field/Value rows. */
 export function printRecord(record: Record<string, Value>, o: OutputOptions, out = process.stdout): void {
@@ -98,13 +119,13 @@ export function printRecord(record: Record<string, Value>, o: OutputOptions, out
       out.write(`${JSON.stringify(picked, null, 2)}\n`);
       return;
     case 'yaml':
-      out.write(toYaml(picked));
+      out.write(yaml(picked));
       return;
     case 'value':
       out.write(keys.map((k) => `${valueCell(record[k])}\n`).join(''));
       return;
     case 'shell':
-      out.write(keys.map((k) => `${shellName(k)}="${cell(record[k]).replace(/(["\\$`])/g, '\\$1')}"\n`).join(''));
+      out.write(keys.map((k) => `${shellName(k)}="${valueCell(record[k]).replace(/(["\\$`])/g, '\\$1')}"\n`).join(''));
       return;
     case 'csv':
       out.write(`${csvLine(keys, o.quote)}\n${csvLine(keys.map((k) => record[k]), o.quote)}\n`);
@@ -127,7 +148,7 @@ export function printList(columns: string[], rows: Value[][], o: OutputOptions, 
       out.write(`${JSON.stringify(picked.map((r) => Object.fromEntries(cols.map((c, i) => [c, r[i]]))), null, 2)}\n`);
       return;
     case 'yaml':
-      out.write(picked.length ? toYaml(picked.map((r) => Object.fromEntries(cols.map((c, i) => [c, r[i]])))) : '[]\n');
+      out.write(picked.length ? yaml(picked.map((r) => Object.fromEntries(cols.map((c, i) => [c, r[i]])))) : '[]\n');
       return;
     case 'value':
       out.write(picked.map((r) => `${r.map(valueCell).join(' ')}\n`).join(''));
@@ -135,10 +156,14 @@ export function printList(columns: string[], rows: Value[][], o: OutputOptions, 
     case 'csv':
       out.write([cols, ...picked].map((r) => `${csvLine(r, o.quote)}\n`).join(''));
       return;
-    case 'table':
-      const numeric = cols.map((_, i) => picked.length > 0 && picked.every((r) => typeof r[i] === 'number' || r[i] === null || r[i] === undefined) && picked.some((r) => typeof r[i] === 'number'));
-      out.write(`${table(cols, picked.map((r) => r.map(cell)), numeric)}\n`);
+    case 'table': {
+      // As cliff: no rows, no table (an empty line); a column's alignment
+      // follows the type of its first row's value; a missing value is None.
+      if (picked.length === 0) return void out.write('\n');
+      const numeric = picked[0].map((v) => typeof v === 'number');
+      out.write(`${table(cols, picked.map((r) => r.map((v) => (v === null || v === undefined ? 'None' : cell(v)))), numeric)}\n`);
       return;
+    }
     default:
       throw new Error(`unknown output format "${o.format}" for a list`);
   }

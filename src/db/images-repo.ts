@@ -4,11 +4,12 @@
  * removed property row is revived when the key comes back, and every status
  * change is a compare-and-set on the current status.
  */
-import type { Kysely } from 'kysely';
+import type { Compilable, Kysely } from 'kysely';
 import { conflict, tooLarge } from '../domain/errors.js';
 import { type Image, type ImageLocation, type ImageStatus, RESERVED_PREFIX, type Visibility, transition } from '../domain/image.js';
 import { IMAGE_COLUMNS, type ImageListQuery } from '../domain/image-query.js';
 import { dict } from '../domain/dict.js';
+import { CompiledOnce } from './compiled-once.js';
 import { type Db, fromBool, fromTime } from './connection.js';
 import { listImageRows } from './image-list-sql.js';
 import type { Database } from './tables.js';
@@ -54,6 +55,9 @@ export type Trx = Kysely<Database>;
 const SOFT_DELETED_STATUSES: readonly string[] = ['deleted', 'pending_delete'];
 
 export class ImagesRepository {
+  /** The show path's fixed-shape queries (see compiled-once.ts). */
+  private readonly compiled = new CompiledOnce();
+
   constructor(private readonly db: Db) {}
 
   async get(id: string, within?: Trx): Promise<Image | null> {
@@ -74,12 +78,11 @@ export class ImagesRepository {
    * Callers go on with the row's own id, never the one they were given.
    */
   private async liveRow(id: string, k: Trx = this.db.kysely): Promise<Database['images'] | null> {
-    const rows = await k
-      .selectFrom('images')
-      .selectAll()
-      .where('id', 'in', [...new Set([id, id.toLowerCase()])])
-      .where('deleted', '=', this.db.toBool(false))
-      .execute();
+    const ids = [...new Set([id, id.toLowerCase()])];
+    const notDeleted = this.db.toBool(false);
+    const rows = await this.compiled.rows(k, `live-image:${ids.length}`, [...ids, notDeleted], () =>
+      k.selectFrom('images').selectAll().where('id', 'in', ids).where('deleted', '=', notDeleted),
+    );
     const live = rows.filter((r) => !SOFT_DELETED_STATUSES.includes(r.status));
     return live.find((r) => r.id === id) ?? live.find((r) => r.id === id.toLowerCase()) ?? live[0] ?? null;
   }
@@ -378,16 +381,15 @@ export class ImagesRepository {
     // WHERE clause SQLite picks Glance's low-selectivity ix_*_deleted index
     // over the image_id one and scans every live row.
     const live = <T extends { deleted: unknown }>(rows: T[]) => rows.filter((r) => !fromBool(r.deleted as never));
+    // One image (a show, an update): its three queries' SQL is compiled once. A list's vary with its length.
+    const run = <R>(shape: string, build: () => Compilable<R> & { execute(): Promise<R[]> }) =>
+      ids.length === 1 ? this.compiled.rows(k, `${shape}:1`, ids, build) : build().execute();
     const [props, tags, locations] = await Promise.all([
-      k.selectFrom('image_properties').select(['image_id', 'name', 'value', 'deleted']).where('image_id', 'in', ids).execute().then(live),
-      k.selectFrom('image_tags').select(['image_id', 'value', 'deleted']).where('image_id', 'in', ids).execute().then(live),
-      k
-        .selectFrom('image_locations')
-        .select(['image_id', 'value', 'meta_data', 'deleted', 'status'])
-        .where('image_id', 'in', ids)
-        .orderBy('id')
-        .execute()
-        .then((rows) => live(rows).filter((r) => r.status === 'active')),
+      run('properties', () => k.selectFrom('image_properties').select(['image_id', 'name', 'value', 'deleted']).where('image_id', 'in', ids)).then(live),
+      run('tags', () => k.selectFrom('image_tags').select(['image_id', 'value', 'deleted']).where('image_id', 'in', ids)).then(live),
+      run('locations', () =>
+        k.selectFrom('image_locations').select(['image_id', 'value', 'meta_data', 'deleted', 'status']).where('image_id', 'in', ids).orderBy('id'),
+      ).then((rows) => live(rows).filter((r) => r.status === 'active')),
     ]);
     const byId = new Map<string, Image>();
     const byFoldedId = new Map<string, Image>();

@@ -240,6 +240,20 @@ describe('glimpse image (no auth)', () => {
     assert.deepEqual(await json('show', created.id), JSON.parse(osc.stdout));
     const oscList = await run(OPENSTACK, ['--os-auth-type', 'none', '--os-endpoint', server.url, 'image', 'list', '-f', 'json']);
     assert.deepEqual(await json('list'), JSON.parse(oscList.stdout));
+    // Every other format, character for character: YAML's quoted timestamps and
+    // sorted keys, value and shell's Python-printed lists and properties.
+    const same = async (...args: string[]) => {
+      const osc = await run(OPENSTACK, ['--os-auth-type', 'none', '--os-endpoint', server.url, 'image', ...args]);
+      assert.equal(osc.code, 0, osc.stderr);
+      assert.equal(await glimpse(...args), osc.stdout, args.join(' '));
+    };
+    for (const format of ['yaml', 'value', 'shell', 'table']) await same('show', '-f', format, created.id);
+    // A queued image's missing size and checksum (None), and an empty list (an empty line, no table).
+    await json('create', '--disk-format', 'raw', 'parity-queued');
+    for (const format of ['yaml', 'value', 'table']) await same('list', '--long', '-f', format);
+    await same('list', '--name', 'no-such-image');
+    await same('member', 'list', created.id);
+    await glimpse('delete', 'parity-queued');
   });
 
   it('writes csv exactly as openstack image list does, in every --quote mode', { skip: openstackSkip() }, async () => {
