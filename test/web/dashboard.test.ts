@@ -136,7 +136,8 @@ describe('dashboard in a browser (keystone mode)', { skip }, () => {
     const rows = page.locator('table.images tbody tr');
     await page.waitForFunction(() => document.querySelectorAll('table.images tbody tr').length === 1);
     assert.equal(await rows.count(), 1);
-    assert.match(await rows.first().innerText(), new RegExp(`^${name}\\s+active\\s+private\\s+no\\s+raw\\s+24 MiB`));
+    // Name, status, OS (none), tags, visibility, disk format, size.
+    assert.match(await rows.first().innerText(), new RegExp(`^\\s*${name}\\s+active\\s+—\\s+(e2e\\s+dashboard|dashboard\\s+e2e)\\s+private\\s+raw\\s+24 MiB`));
     await screenshot(page, '04-images');
 
     await page.goto(`${server.url}/dashboard/#/images?tag=nothing-has-this`);

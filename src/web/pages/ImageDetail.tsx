@@ -2,6 +2,8 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, patchImage } from '../api';
 import { Confirm } from '../components/Confirm';
+import { CopyButton } from '../components/CopyButton';
+import { Download } from '../components/Download';
 import { ErrorBox } from '../components/ErrorBox';
 import { Members } from '../components/Members';
 import { MetadataEditor } from '../components/MetadataEditor';
@@ -12,7 +14,7 @@ import { bytes, date } from '../format';
 import type { Image } from '../../api/wire-types';
 import { BUSY_STATUSES, type ImageSchema } from '../images';
 import { go, href } from '../router';
-import { Status } from './Images';
+import { Status } from '../components/Status';
 
 export function ImageDetail({ id }: { id: string; schema: ImageSchema | null }) {
   const path = `/v2/images/${encodeURIComponent(id)}`;
@@ -41,6 +43,7 @@ export function ImageDetail({ id }: { id: string; schema: ImageSchema | null }) 
       <div class="heading">
         <h1 id="image-title">{image.name || image.id}</h1>
         <div class="actions">
+          {image.status === 'active' && <Download image={image} />}
           {image.status === 'active' && (
             <button type="button" onClick={() => action.run(() => api('POST', `${path}/actions/deactivate`))}>
               Deactivate
@@ -92,7 +95,7 @@ export function ImageDetail({ id }: { id: string; schema: ImageSchema | null }) 
 
 function Fields({ image }: { image: Image }) {
   const rows: [string, preact.ComponentChildren][] = [
-    ['ID', <span class="mono">{image.id}</span>],
+    ['ID', <Copyable value={image.id} label="image ID" />],
     ['Status', <Status status={image.status} />],
     ['Visibility', image.visibility],
     ['Protected', image.protected ? 'yes' : 'no'],
@@ -104,8 +107,8 @@ function Fields({ image }: { image: Image }) {
     ['Virtual size', bytes(image.virtual_size)],
     ['Minimum disk', `${image.min_disk} GiB`],
     ['Minimum RAM', `${image.min_ram} MiB`],
-    ['Checksum (MD5)', <span class="mono">{image.checksum ?? '—'}</span>],
-    [`Hash (${image.os_hash_algo ?? '—'})`, <span class="mono wrap">{image.os_hash_value ?? '—'}</span>],
+    ['Checksum (MD5)', image.checksum ? <Copyable value={image.checksum} label="MD5 checksum" /> : '—'],
+    [`Hash (${image.os_hash_algo ?? '—'})`, image.os_hash_value ? <Copyable value={image.os_hash_value} label="hash" wrap /> : '—'],
     ['Tags', image.tags.length ? image.tags.join(', ') : '—'],
     ['Created', date(image.created_at)],
     ['Updated', date(image.updated_at)],
@@ -119,6 +122,15 @@ function Fields({ image }: { image: Image }) {
         </div>
       ))}
     </dl>
+  );
+}
+
+function Copyable({ value, label, wrap }: { value: string; label: string; wrap?: boolean }) {
+  return (
+    <span class="copyable">
+      <span class={wrap ? 'mono wrap' : 'mono'}>{value}</span>
+      <CopyButton value={value} label={label} />
+    </span>
   );
 }
 

@@ -6,10 +6,10 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api';
 import { ErrorBox } from '../components/ErrorBox';
+import { ImageTable } from '../components/ImageTable';
 import { VISIBILITIES } from '../components/RecordFields';
 import { useAsync } from '../components/useAsync';
-import { bytes, date } from '../format';
-import type { Image, ImageList } from '../../api/wire-types';
+import type { ImageList } from '../../api/wire-types';
 import { BUSY_STATUSES, type ImageSchema, schemaEnum } from '../images';
 import { go, href, route } from '../router';
 import { isAdmin } from '../session';
@@ -49,32 +49,7 @@ export function Images({ schema }: { schema: ImageSchema | null }) {
       </div>
       <Filters query={query} diskFormats={schemaEnum(schema, 'disk_format')} />
       <ErrorBox error={error} />
-      <div class="table-wrap" aria-busy={loading}>
-        <table class="images">
-          <caption class="visually-hidden">Images, {data?.images.length ?? 0} shown</caption>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Status</th>
-              <th scope="col">Visibility</th>
-              <th scope="col">Protected</th>
-              <th scope="col">Disk format</th>
-              <th scope="col" class="num">Size</th>
-              <th scope="col" class="num">Virtual size</th>
-              {admin && <th scope="col">Owner</th>}
-              <th scope="col">Created</th>
-            </tr>
-          </thead>
-          <tbody>
-            {data?.images.map((image) => <ImageRow key={image.id} image={image} admin={admin} />)}
-            {data && data.images.length === 0 && (
-              <tr>
-                <td colSpan={admin ? 9 : 8}>No images match.</td>
-              </tr>
-            )}
-          </tbody>
-        </table>
-      </div>
+      <div aria-busy={loading}>{data && <ImageTable images={data.images} admin={admin} onChanged={reload} />}</div>
       <nav class="pager" aria-label="Pages">
         <button type="button" disabled={!previous} onClick={() => history.back()}>
           Previous page
@@ -84,37 +59,6 @@ export function Images({ schema }: { schema: ImageSchema | null }) {
         </button>
       </nav>
     </section>
-  );
-}
-
-function ImageRow({ image, admin }: { image: Image; admin: boolean }) {
-  return (
-    <tr>
-      <td>
-        <a href={href('images', image.id)}>{image.name || image.id}</a>
-      </td>
-      <td>
-        <Status status={image.status} />
-      </td>
-      <td>{image.visibility}</td>
-      <td>{image.protected ? 'yes' : 'no'}</td>
-      <td>{image.disk_format ?? '—'}</td>
-      <td class="num">{bytes(image.size)}</td>
-      <td class="num">{bytes(image.virtual_size)}</td>
-      {admin && <td class="mono">{image.owner ?? '—'}</td>}
-      <td>{date(image.created_at)}</td>
-    </tr>
-  );
-}
-
-export function Status({ status }: { status: string }) {
-  const busy = BUSY_STATUSES.has(status);
-  return (
-    <span class={`status status-${status}`}>
-      {busy && <span class="live" aria-hidden="true" />}
-      {status}
-      {busy && <span class="visually-hidden"> (in progress)</span>}
-    </span>
   );
 }
 
@@ -154,7 +98,11 @@ function Filters({ query, diskFormats }: { query: URLSearchParams; diskFormats: 
     go(`#/images?${q}`);
   };
 
+  // On a phone the filters start folded away, so the images come first.
+  const [open] = useState(() => !window.matchMedia('(max-width: 640px)').matches);
   return (
+    <details class="filter-panel" open={open}>
+      <summary>Filters and order</summary>
     <form class="filters" onSubmit={apply} aria-label="Filter images">
       <label>
         Name
@@ -177,6 +125,7 @@ function Filters({ query, diskFormats }: { query: URLSearchParams; diskFormats: 
       <Choice label="Per page" value={form.limit} onChange={set('limit')} options={PAGE_SIZES} />
       <button type="submit">Apply filters</button>
     </form>
+    </details>
   );
 }
 
