@@ -34,6 +34,7 @@ import { type DataHooks, ImagesService } from './services/images.js';
 import { KeystoneLimits } from './services/keystone-limits.js';
 import { type LimitSource, Quotas, StaticLimits } from './services/quotas.js';
 import { MembersService } from './services/members.js';
+import { LifecycleService } from './services/lifecycle.js';
 import { LocationsService } from './services/locations.js';
 import { type Notifier, createNotifier } from './notify/notifier.js';
 import { Metrics } from './metrics/metrics.js';
@@ -174,6 +175,7 @@ export async function compose(config: GlimpseConfig, logger = createLogger(confi
   const locations = new LocationsService({ repo, access, stores, limits: config, log: logger });
   const images = new ImagesService({ repo, access, limits: config, schema, data: dataHooks(imageData, sharing, cache), locations, protections, quotas, notify });
   const members = new MembersService({ access, members: membersRepo, memberQuota: config.imageMemberQuota, sharing, notify });
+  const lifecycle = new LifecycleService({ access, images, repo, notify });
   const worker = new ImportWorker({
     tasks: tasksRepo,
     flows: new ImportFlows({ repo, tasks: tasksRepo, data: imageData, stores, config, log: logger }),
@@ -197,7 +199,7 @@ export async function compose(config: GlimpseConfig, logger = createLogger(confi
   if (role.leader) cacheService.start();
   webhooks?.dispatcher.start();
 
-  const app = buildApp(appDeps(config, logger, { db, policy, keystone, schema, images, access, imageData, members, imports, quotas, tasks: tasksRepo, stores, locations, cache: cacheService, notify, metrics, webhooks }));
+  const app = buildApp(appDeps(config, logger, { db, policy, keystone, schema, images, access, imageData, members, imports, quotas, tasks: tasksRepo, stores, locations, cache: cacheService, lifecycle, notify, metrics, webhooks }));
   return {
     app,
     db,
@@ -229,12 +231,13 @@ interface AppParts {
   stores: StoreSet;
   locations: LocationsService;
   cache: ImageCacheService;
+  lifecycle: LifecycleService;
   notify: Notifier;
   metrics: Metrics;
   webhooks: { outbox: WebhookOutbox } | null;
 }
 
-function appDeps(config: GlimpseConfig, logger: Logger, { db, policy, keystone, schema, images, access, imageData, members, imports, quotas, tasks, stores, locations, cache, notify, metrics, webhooks }: AppParts): AppDeps {
+function appDeps(config: GlimpseConfig, logger: Logger, { db, policy, keystone, schema, images, access, imageData, members, imports, quotas, tasks, stores, locations, cache, lifecycle, notify, metrics, webhooks }: AppParts): AppDeps {
   /** The node's state: the database, the stores, work in flight, the notification backlog. */
   const health = async () => ({
     database: (await db.ping(2000)) ? 'ok' : 'no connection within 2 s',
@@ -255,6 +258,7 @@ function appDeps(config: GlimpseConfig, logger: Logger, { db, policy, keystone, 
     wwwAuthenticate: keystone?.wwwAuthenticate ?? null,
     images,
     access,
+    lifecycle,
     imageData,
     members,
     imports,

@@ -56,6 +56,8 @@ export const DEFAULT_RULES: Readonly<Record<string, string>> = {
   cache_prune: ADMIN,
   list_cached_nodes: ADMIN,
   manage_webhooks: ADMIN,
+  // Glimpse's: deprecating is changing the image, so by default whoever may modify it may.
+  deprecate_image: 'rule:modify_image',
   metadef_default: '',
   metadef_admin: 'role:admin',
   get_metadef_namespace: `${ADMIN} or (role:reader and (project_id:%(project_id)s or 'public':%(visibility)s))`,

@@ -85,7 +85,11 @@ async function find(api: ImageApi, nameOrId: string): Promise<Image> {
   } catch (err) {
     if ((err as { status?: number }).status !== 404) throw err;
   }
-  const { images } = await api.json<ImageList>('GET', `/v2/images?name=${encodeURIComponent(`eq:${nameOrId}`)}&visibility=all&member_status=all&limit=2`);
+  const byName = (hidden: boolean) =>
+    api.json<ImageList>('GET', `/v2/images?name=${encodeURIComponent(`eq:${nameOrId}`)}&visibility=all&member_status=all&limit=2${hidden ? '&os_hidden=true' : ''}`);
+  let { images } = await byName(false);
+  // A hidden (e.g. deprecated) image is left out of lists unless asked for.
+  if (images.length === 0) ({ images } = await byName(true));
   if (images.length === 0) throw new Error(`No Image found for ${nameOrId}`);
   if (images.length > 1) throw new Error(`More than one Image exists with the name '${nameOrId}'.`);
   return images[0];
@@ -134,14 +138,40 @@ async function list(o: Opts): Promise<void> {
   printList(columns, rows, o);
 }
 
-async function show(nameOrId: string, o: Opts): Promise<void> {
+async function show(nameOrId: string | undefined, o: Opts): Promise<void> {
   const api = await ImageApi.connect(o);
+  if (o.family) return printRecord(imageRecord(await familyLatest(api, o.family)), o);
+  if (!nameOrId) throw new Error('name an image, or a family with --family');
   printRecord(imageRecord(await find(api, nameOrId)), o);
+}
+
+/** The newest active, non-deprecated image of a family the caller can see (GET /v2/glimpse/families/F). */
+async function familyLatest(api: ImageApi, family: string): Promise<Image> {
+  const resolved = await api.json<{ latest: Image | null }>('GET', `/v2/glimpse/families/${encodeURIComponent(family)}`);
+  if (!resolved.latest) throw new Error(`Family ${family} has no active, non-deprecated image you can see.`);
+  return resolved.latest;
+}
+
+async function deprecate(nameOrId: string, o: Opts): Promise<void> {
+  const api = await ImageApi.connect(o);
+  const image = await find(api, nameOrId);
+  const body: Record<string, string> = {};
+  if (o.replacement) body.replacement = (await find(api, o.replacement)).id;
+  if (o.obsoleteAt) body.obsolete_at = o.obsoleteAt;
+  if (o.deleteAt) body.delete_at = o.deleteAt;
+  printRecord(imageRecord(await api.json<Image>('POST', `/v2/images/${image.id}/actions/deprecate`, body)), o);
+}
+
+async function undeprecate(nameOrId: string, o: Opts): Promise<void> {
+  const api = await ImageApi.connect(o);
+  const image = await find(api, nameOrId);
+  printRecord(imageRecord(await api.json<Image>('POST', `/v2/images/${image.id}/actions/undeprecate`)), o);
 }
 
 async function create(name: string, o: Opts): Promise<void> {
   const api = await ImageApi.connect(o);
   const body: Record<string, unknown> = { name, ...keyValues(o.property) };
+  if (o.family) body.glimpse_family = o.family;
   if (o.diskFormat) body.disk_format = o.diskFormat;
   if (o.containerFormat) body.container_format = o.containerFormat;
   // openstackclient's defaults, with or without data.
@@ -385,7 +415,19 @@ Examples:
       ['table', 'json', 'yaml', 'value', 'csv'],
     ).action(list),
   );
-  image.addCommand(withOutputOptions(cmd('show', 'show one image', 'glimpse image show cirros', 'glimpse image show -f json -c checksum cirros').argument('<image>', 'name or id')).action(show));
+  image.addCommand(
+    withOutputOptions(cmd('show', 'show one image', 'glimpse image show cirros', 'glimpse image show --family ubuntu-2404 -f value -c id').argument('[image]', 'name or id'))
+      .option('--family <family>', 'the newest active, non-deprecated image of this family (Glimpse)')
+      .action(show),
+  );
+  image.addCommand(
+    withOutputOptions(cmd('deprecate', 'deprecate an image: hidden from lists, still usable by id (Glimpse)', 'glimpse image deprecate --replacement ubuntu-24.04.2 --obsolete-at 2027-01-31T00:00:00Z ubuntu-24.04.1').argument('<image>'))
+      .option('--replacement <image>', 'the image to use instead')
+      .option('--obsolete-at <time>', 'when it is to be deactivated (ISO 8601)')
+      .option('--delete-at <time>', 'when it is to be deleted (ISO 8601)')
+      .action(deprecate),
+  );
+  image.addCommand(withOutputOptions(cmd('undeprecate', 'list a deprecated image again and drop its schedule (Glimpse)', 'glimpse image undeprecate ubuntu-24.04.1').argument('<image>')).action(undeprecate));
   image.addCommand(
     withOutputOptions(recordFlags(cmd('create', 'create an image, and upload its data', 'glimpse image create --file cirros.img --disk-format qcow2 --property os_distro=cirros --progress cirros', 'glimpse image create --file big.raw --import --private big').argument('<name>')))
       .option('--file <file>', 'upload this file as the image data')
@@ -393,6 +435,7 @@ Examples:
       .option('--id <uuid>', 'the new image id')
       .option('--progress', 'show a progress bar while uploading')
       .option('--store <store>', 'the store to put the data in (multi-store deployments; X-Image-Meta-Store)')
+      .option('--family <family>', 'put the image in this family (property glimpse_family; Glimpse)')
       .action(create),
   );
   image.addCommand(

@@ -348,7 +348,7 @@ function tagLimit(attempted: number, maximum: number) {
   return tooLarge(`The limit has been exceeded on the number of allowed image tags. Attempted: ${attempted}, Maximum: ${maximum}`);
 }
 
-function assertWritable(ctx: RequestContext): void {
+export function assertWritable(ctx: RequestContext): void {
   if (ctx.readOnly) throw forbidden('Read-only access');
 }
 

@@ -256,6 +256,23 @@ describe('glimpse image (no auth)', () => {
     await glimpse('delete', 'parity-queued');
   });
 
+  it('puts images in a family, resolves the family, and deprecates and undeprecates by name', async () => {
+    const file = path.join(server.dataDir, 'family.img');
+    writeFileSync(file, randomBytes(4096));
+    const first = await json('create', '--file', file, '--family', 'fam-cli', 'fam-cli-1');
+    assert.equal(first.properties.glimpse_family, 'fam-cli');
+    await new Promise((r) => setTimeout(r, 1100)); // created_at has one-second resolution
+    const second = await json('create', '--file', file, '--family', 'fam-cli', 'fam-cli-2');
+    assert.equal((await json('show', '--family', 'fam-cli')).id, second.id);
+    const deprecated = await json('deprecate', '--replacement', 'fam-cli-1', '--obsolete-at', '2027-01-31T00:00:00Z', 'fam-cli-2');
+    assert.equal(deprecated.properties.glimpse_replacement, first.id);
+    assert.equal(deprecated.properties.os_hidden, true);
+    assert.equal((await json('show', '--family', 'fam-cli')).id, first.id, 'the resolver skips the deprecated one');
+    assert.equal((await json('undeprecate', 'fam-cli-2')).properties.os_hidden, false, 'found by name though hidden');
+    assert.equal((await json('show', '--family', 'fam-cli')).id, second.id);
+    await glimpse('delete', 'fam-cli-1', 'fam-cli-2');
+  });
+
   it('writes csv exactly as openstack image list does, in every --quote mode', { skip: openstackSkip() }, async () => {
     // A name and tags that need quoting or escaping, a number and a boolean column (--long).
     const created = await json('create', '--disk-format', 'raw', '--tag', "it's", '--tag', 'plain', 'a,b "c"');

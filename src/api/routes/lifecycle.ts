@@ -1,0 +1,37 @@
+/**
+ * Families and deprecation (services/lifecycle.ts): the deprecate and
+ * undeprecate actions beside Glance's image actions, and the family
+ * resolver under Glimpse's own prefix.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { RequestContext } from '../../auth/context.js';
+import type { Image } from '../../domain/image.js';
+import type { ImageAccess } from '../../services/image-access.js';
+import type { LifecycleService } from '../../services/lifecycle.js';
+import { routes } from '../routing.js';
+import { type WireOptions, imageToWire } from '../wire.js';
+
+export interface LifecycleRoutesOptions {
+  lifecycle: LifecycleService;
+  access: ImageAccess;
+  wire: WireOptions;
+}
+
+type IdParams = { id: string };
+
+export function lifecycleRoutes(app: FastifyInstance, o: LifecycleRoutesOptions): void {
+  const wire = (ctx: RequestContext, image: Image) => imageToWire(o.access.view(ctx, image), o.access.visibleLocations(ctx, image), o.wire);
+
+  routes(app, '/v2/images/:id/actions/deprecate', {
+    POST: { body: true, handler: async (request) => wire(request.ctx, await o.lifecycle.deprecate(request.ctx, (request.params as IdParams).id, request.body)) },
+  });
+  routes(app, '/v2/images/:id/actions/undeprecate', {
+    POST: async (request) => wire(request.ctx, await o.lifecycle.undeprecate(request.ctx, (request.params as IdParams).id)),
+  });
+  routes(app, '/v2/glimpse/families/:family', {
+    GET: async (request) => {
+      const { family, latest, versions } = await o.lifecycle.family(request.ctx, (request.params as { family: string }).family);
+      return { family, latest: latest && wire(request.ctx, latest), versions: versions.map((image) => wire(request.ctx, image)) };
+    },
+  });
+}

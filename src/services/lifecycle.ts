@@ -1,0 +1,125 @@
+/**
+ * Image families and deprecation, beyond Glance, stored as ordinary image
+ * properties and Glance states so that glance-api beside Glimpse, and every
+ * client, see a coherent image:
+ * - `glimpse_family`: the family an image belongs to; a family resolves to
+ *   its newest active, non-deprecated image the caller can see;
+ * - deprecating sets `os_hidden` (deprecated images leave default lists, as
+ *   on AWS, and still work by id) and `glimpse_deprecated_at`, with an
+ *   optional `glimpse_replacement` and the scheduled `glimpse_obsolete_at`
+ *   and `glimpse_delete_at`.
+ */
+import type { RequestContext } from '../auth/context.js';
+import type { ImagesRepository } from '../db/images-repo.js';
+import { badRequest, notFound } from '../domain/errors.js';
+import type { Image } from '../domain/image.js';
+import type { Notifier } from '../notify/notifier.js';
+import { imagePayload } from '../notify/payloads.js';
+import type { ImageAccess } from './image-access.js';
+import { type ImagesService, assertWritable } from './images.js';
+
+export const FAMILY = 'glimpse_family';
+export const DEPRECATED_AT = 'glimpse_deprecated_at';
+export const REPLACEMENT = 'glimpse_replacement';
+export const OBSOLETE_AT = 'glimpse_obsolete_at';
+export const DELETE_AT = 'glimpse_delete_at';
+const DEPRECATION = [DEPRECATED_AT, REPLACEMENT, OBSOLETE_AT, DELETE_AT];
+/** A family name is a property value: Glance's 255-character limit. */
+const MAX_FAMILY = 255;
+
+export interface LifecycleDeps {
+  access: ImageAccess;
+  images: ImagesService;
+  repo: ImagesRepository;
+  notify: Notifier;
+  now?: () => Date;
+}
+
+export interface Family {
+  family: string;
+  /** The newest active, non-deprecated image; null when every version is deprecated or unusable. */
+  latest: Image | null;
+  /** Every version the caller can see, newest first, deprecated ones included. */
+  versions: Image[];
+}
+
+export class LifecycleService {
+  constructor(private readonly d: LifecycleDeps) {}
+
+  async family(ctx: RequestContext, family: string): Promise<Family> {
+    if (family.length === 0 || family.length > MAX_FAMILY) throw badRequest(`A family name has 1 to ${MAX_FAMILY} characters.`);
+    // Hidden (deprecated) versions are listed only when asked for: two lists, as a client would.
+    const lists = await Promise.all(
+      ['false', 'true'].map((hidden) => this.d.images.list(ctx, [[FAMILY, family], ['os_hidden', hidden], ['limit', '1000'], ['sort_key', 'created_at'], ['sort_dir', 'desc']])),
+    );
+    const versions = lists
+      .flatMap((l) => l.images)
+      .sort((a, b) => b.created_at.getTime() - a.created_at.getTime() || (a.id < b.id ? 1 : -1));
+    if (versions.length === 0) throw notFound(`No image of family ${family} is visible to you.`);
+    const latest = versions.find((i) => i.status === 'active' && !i.os_hidden && !(DEPRECATED_AT in i.properties)) ?? null;
+    return { family, latest, versions };
+  }
+
+  /** POST /v2/images/{id}/actions/deprecate (policy deprecate_image). */
+  async deprecate(ctx: RequestContext, id: string, body: unknown): Promise<Image> {
+    assertWritable(ctx);
+    const { image, target } = await this.d.access.load(ctx, id);
+    this.d.access.authorize(ctx, 'deprecate_image', target);
+    const request = parseDeprecation(body);
+    if (request.replacement !== undefined) {
+      if (request.replacement === image.id) throw badRequest('An image cannot replace itself.');
+      await this.d.access.load(ctx, request.replacement).catch(() => {
+        throw badRequest(`Replacement image ${request.replacement} could not be found.`);
+      });
+    }
+    const set: Record<string, string> = { [DEPRECATED_AT]: (this.d.now?.() ?? new Date()).toISOString() };
+    if (request.replacement) set[REPLACEMENT] = request.replacement;
+    if (request.obsoleteAt) set[OBSOLETE_AT] = request.obsoleteAt.toISOString();
+    if (request.deleteAt) set[DELETE_AT] = request.deleteAt.toISOString();
+    const stale = DEPRECATION.filter((key) => key in image.properties && !(key in set));
+    return this.change(image, { fields: { os_hidden: true }, setProperties: set, removeProperties: stale });
+  }
+
+  /** POST /v2/images/{id}/actions/undeprecate: the image is listed again and its schedule is dropped. */
+  async undeprecate(ctx: RequestContext, id: string): Promise<Image> {
+    assertWritable(ctx);
+    const { image, target } = await this.d.access.load(ctx, id);
+    this.d.access.authorize(ctx, 'deprecate_image', target);
+    if (!(DEPRECATED_AT in image.properties)) throw badRequest(`Image ${id} is not deprecated.`);
+    return this.change(image, { fields: { os_hidden: false }, removeProperties: DEPRECATION.filter((key) => key in image.properties) });
+  }
+
+  private async change(image: Image, change: Parameters<ImagesRepository['update']>[1]): Promise<Image> {
+    const updated = await this.d.repo.update(image.id, change);
+    this.d.notify.emit('image.update', imagePayload(updated));
+    return updated;
+  }
+}
+
+interface Deprecation {
+  replacement?: string;
+  obsoleteAt?: Date;
+  deleteAt?: Date;
+}
+
+/** `{ "replacement": id, "obsolete_at": time, "delete_at": time }`, each optional; an empty body is none of them. */
+function parseDeprecation(body: unknown): Deprecation {
+  if (body === undefined || body === null) return {};
+  if (typeof body !== 'object' || Array.isArray(body)) throw badRequest('The deprecation body must be a JSON object.');
+  const { replacement, obsolete_at, delete_at, ...rest } = body as Record<string, unknown>;
+  const unknown = Object.keys(rest);
+  if (unknown.length) throw badRequest(`Unknown deprecation field(s): ${unknown.join(', ')}. Known: replacement, obsolete_at, delete_at.`);
+  if (replacement !== undefined && (typeof replacement !== 'string' || replacement.length === 0 || replacement.length > 36)) {
+    throw badRequest('replacement must be an image id.');
+  }
+  const out: Deprecation = { replacement: replacement as string | undefined, obsoleteAt: time(obsolete_at, 'obsolete_at'), deleteAt: time(delete_at, 'delete_at') };
+  if (out.obsoleteAt && out.deleteAt && out.deleteAt < out.obsoleteAt) throw badRequest('delete_at must not come before obsolete_at.');
+  return out;
+}
+
+function time(value: unknown, name: string): Date | undefined {
+  if (value === undefined || value === null) return undefined;
+  const parsed = typeof value === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d/.test(value) ? new Date(value) : null;
+  if (!parsed || Number.isNaN(parsed.getTime())) throw badRequest(`${name} must be an ISO 8601 time, such as 2027-01-31T00:00:00Z.`);
+  return parsed;
+}
