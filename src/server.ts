@@ -35,6 +35,7 @@ import { KeystoneLimits } from './services/keystone-limits.js';
 import { type LimitSource, Quotas, StaticLimits } from './services/quotas.js';
 import { MembersService } from './services/members.js';
 import { LifecycleService } from './services/lifecycle.js';
+import { LifecycleRepository } from './db/lifecycle-repo.js';
 import { LocationsService } from './services/locations.js';
 import { type Notifier, createNotifier } from './notify/notifier.js';
 import { Metrics } from './metrics/metrics.js';
@@ -175,7 +176,8 @@ export async function compose(config: GlimpseConfig, logger = createLogger(confi
   const locations = new LocationsService({ repo, access, stores, limits: config, log: logger });
   const images = new ImagesService({ repo, access, limits: config, schema, data: dataHooks(imageData, sharing, cache), locations, protections, quotas, notify });
   const members = new MembersService({ access, members: membersRepo, memberQuota: config.imageMemberQuota, sharing, notify });
-  const lifecycle = new LifecycleService({ access, images, repo, notify });
+  const lifecycle = new LifecycleService({ access, images, repo, schedule: new LifecycleRepository(db), notify, log: logger, transitions: metrics.lifecycleTransitions });
+  const lifecycleTimer = startSchedule(lifecycle, config.lifecycleIntervalMs, logger);
   const worker = new ImportWorker({
     tasks: tasksRepo,
     flows: new ImportFlows({ repo, tasks: tasksRepo, data: imageData, stores, config, log: logger }),
@@ -205,6 +207,7 @@ export async function compose(config: GlimpseConfig, logger = createLogger(confi
     db,
     stop: async () => {
       clearInterval(recovery);
+      clearInterval(lifecycleTimer);
       await cacheService.close();
       await worker.close();
       await webhooks?.dispatcher.close();
@@ -338,6 +341,15 @@ function dataHooks(imageData: ImageDataService, sharing: DataSharing, cache: Ima
  * stopped) now, and then every `recovery_interval_seconds`: a node that died
  * is not always followed by a restart of this one.
  */
+/** The deprecation schedule, in every process: each transition is a conditional write only one process wins. */
+function startSchedule(lifecycle: LifecycleService, intervalMs: number, logger: Logger): NodeJS.Timeout {
+  const timer = setInterval(() => {
+    lifecycle.applyDue().catch((err: unknown) => logger.warn({ err }, 'applying the deprecation schedule failed; it runs again next interval'));
+  }, intervalMs);
+  timer.unref();
+  return timer;
+}
+
 async function startRecovery(imageData: ImageDataService, worker: ImportWorker, intervalMs: number, logger: Logger): Promise<NodeJS.Timeout> {
   const recover = async () => {
     const recovered = await imageData.recoverInterruptedWrites();

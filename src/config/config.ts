@@ -75,6 +75,7 @@ function readConfig(cli: CliOptions, cwd: string): GlimpseConfig {
     maxConcurrentUploads: positive(ini.int('glimpse', 'max_concurrent_uploads') ?? 16, 'max_concurrent_uploads'),
     maxListFilters: positive(ini.int('glimpse', 'max_list_filters') ?? 20, 'max_list_filters'),
     recoveryIntervalMs: positive(ini.int('glimpse', 'recovery_interval_seconds') ?? 30, 'recovery_interval_seconds') * 1000,
+    lifecycleIntervalMs: positive(ini.int('glimpse', 'lifecycle_interval_seconds') ?? 60, 'lifecycle_interval_seconds') * 1000,
     writeStaleMs: positive(ini.int('glimpse', 'write_stale_seconds') ?? 60, 'write_stale_seconds') * 1000,
     auth,
     insecure: cli.insecure ?? false,

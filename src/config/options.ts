@@ -51,6 +51,8 @@ export interface GlimpseConfig {
   maxListFilters: number;
   /** `[glimpse] recovery_interval_seconds`, in ms: how often interrupted writes are looked for while serving. */
   recoveryIntervalMs: number;
+  /** `[glimpse] lifecycle_interval_seconds`, in ms: how often each process applies due deprecation transitions. */
+  lifecycleIntervalMs: number;
   /** `[glimpse] write_stale_seconds`, in ms: a write with no sign of its writer for this long is judged dead. */
   writeStaleMs: number;
   auth: AuthMode;

@@ -22,6 +22,7 @@ export class Metrics {
   readonly bytesDownloaded = new Counter({ name: 'glimpse_image_bytes_downloaded_total', help: 'Image bytes sent to clients', registers: [this.registry] });
   readonly importResults = new Counter({ name: 'glimpse_import_tasks_total', help: 'Import tasks finished, by result', labelNames: ['result'] as const, registers: [this.registry] });
   readonly uploadRefusals = new Counter({ name: 'glimpse_upload_refusals_total', help: 'Uploads refused, by reason (format inspection, size, quota, bad request)', labelNames: ['reason'] as const, registers: [this.registry] });
+  readonly lifecycleTransitions = new Counter({ name: 'glimpse_lifecycle_transitions_total', help: 'Scheduled deprecation transitions this process made (obsolete, delete)', labelNames: ['transition'] as const, registers: [this.registry] });
   readonly storeErrors = new Counter({ name: 'glimpse_store_errors_total', help: 'Store reads that failed, by store', labelNames: ['store'] as const, registers: [this.registry] });
   readonly poolWait = new Histogram({
     name: 'glimpse_db_pool_wait_seconds',

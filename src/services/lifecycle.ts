@@ -11,7 +11,9 @@
  */
 import type { RequestContext } from '../auth/context.js';
 import type { ImagesRepository } from '../db/images-repo.js';
-import { badRequest, notFound } from '../domain/errors.js';
+import type { Logger } from 'pino';
+import type { LifecycleRepository } from '../db/lifecycle-repo.js';
+import { GlimpseError, badRequest, notFound } from '../domain/errors.js';
 import type { Image } from '../domain/image.js';
 import type { Notifier } from '../notify/notifier.js';
 import { imagePayload } from '../notify/payloads.js';
@@ -31,9 +33,24 @@ export interface LifecycleDeps {
   access: ImageAccess;
   images: ImagesService;
   repo: ImagesRepository;
+  schedule: LifecycleRepository;
   notify: Notifier;
+  log: Pick<Logger, 'info' | 'warn'>;
+  /** Counts the scheduled transitions this process made. */
+  transitions: { inc(labels: { transition: string }, value?: number): void };
   now?: () => Date;
 }
+
+/** What one pass of the scheduler did. */
+export interface ScheduledPass {
+  obsoleted: string[];
+  deleted: string[];
+  /** Due for deletion but protected: reported, left in place. */
+  skipped: string[];
+}
+
+/** The scheduler acts as the service itself: an admin of no project. */
+const SCHEDULER: RequestContext = { requestId: 'glimpse-lifecycle', userId: null, projectId: null, roles: ['admin'], isAdmin: true, readOnly: false, authToken: null };
 
 export interface Family {
   family: string;
@@ -87,6 +104,48 @@ export class LifecycleService {
     this.d.access.authorize(ctx, 'deprecate_image', target);
     if (!(DEPRECATED_AT in image.properties)) throw badRequest(`Image ${id} is not deprecated.`);
     return this.change(image, { fields: { os_hidden: false }, removeProperties: DEPRECATION.filter((key) => key in image.properties) });
+  }
+
+  /**
+   * Applies the transitions that are due: an image past `glimpse_obsolete_at`
+   * is deactivated, one past `glimpse_delete_at` deleted unless protected.
+   * Every process may run it at once: each transition is a conditional
+   * write (from active, from not deleted) that only one of them wins, and
+   * only the winner counts it and notifies.
+   */
+  async applyDue(): Promise<ScheduledPass> {
+    const now = this.d.now?.() ?? new Date();
+    const pass: ScheduledPass = { obsoleted: [], deleted: [], skipped: [] };
+    const due = (await this.d.schedule.scheduled([OBSOLETE_AT, DELETE_AT])).filter((t) => Date.parse(t.value) <= now.getTime());
+    for (const { imageId, name } of due.sort((a, b) => (a.name < b.name ? 1 : -1))) {
+      const image = await this.d.repo.get(imageId);
+      if (!image) continue;
+      if (name === DELETE_AT) {
+        if (image.protected) {
+          pass.skipped.push(imageId);
+          continue;
+        }
+        if (await this.won(() => this.d.images.delete(SCHEDULER, imageId))) pass.deleted.push(imageId);
+      } else if (image.status === 'active' && (await this.won(() => this.d.images.deactivate(SCHEDULER, imageId)))) {
+        pass.obsoleted.push(imageId);
+      }
+    }
+    if (pass.obsoleted.length) this.d.transitions.inc({ transition: 'obsolete' }, pass.obsoleted.length);
+    if (pass.deleted.length) this.d.transitions.inc({ transition: 'delete' }, pass.deleted.length);
+    if (pass.obsoleted.length || pass.deleted.length) this.d.log.info(pass, 'deprecation schedule applied');
+    if (pass.skipped.length) this.d.log.warn({ images: pass.skipped }, 'due for deletion but protected: left in place until unprotected or undeprecated');
+    return pass;
+  }
+
+  /** Runs a transition; false when another process made it first (its conditional write lost). */
+  private async won(transition: () => Promise<void>): Promise<boolean> {
+    try {
+      await transition();
+      return true;
+    } catch (err) {
+      if (err instanceof GlimpseError && (err.kind === 'conflict' || err.kind === 'not_found' || err.kind === 'forbidden')) return false;
+      throw err;
+    }
   }
 
   private async change(image: Image, change: Parameters<ImagesRepository['update']>[1]): Promise<Image> {

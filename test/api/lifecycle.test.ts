@@ -4,12 +4,19 @@
  * hides an image from default lists (os_hidden) while it still works by id,
  * records its replacement and schedule as ordinary properties, and
  * undeprecating reverses it. Bad requests get Glance-shaped 400s, and only
- * those who may modify an image may deprecate it.
+ * those who may modify an image may deprecate it. A scheduler in every
+ * process deactivates images at obsolete_at and deletes them at delete_at
+ * (never a protected one), each transition once however many nodes run it.
  */
 import assert from 'node:assert/strict';
-import { before, describe, it } from 'node:test';
-import { ADMIN, ALPHA_MEMBER, ALPHA_READER, BETA_MEMBER } from '../helpers/client.js';
-import { suiteServer } from '../helpers/server.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { ADMIN, ALPHA_MEMBER, ALPHA_READER, BETA_MEMBER, Client } from '../helpers/client.js';
+import { type TestDatabase, createTestDatabase } from '../helpers/databases.js';
+import { type TestServer, composeTestServer, suiteServer } from '../helpers/server.js';
+import { waitFor } from '../helpers/upload.js';
 
 describe('image families and deprecation', () => {
   const server = suiteServer({ auth: 'headers' });
@@ -97,5 +104,82 @@ describe('image families and deprecation', () => {
     assert.equal((await api.post(`/v2/images/${ids.v2}/actions/deprecate`, {}, { as: ALPHA_READER })).status, 403);
     assert.equal((await api.post(`/v2/images/${ids.v2}/actions/deprecate`, {}, { as: BETA_MEMBER })).status, 404, 'a private image of another project is not found');
     assert.equal((await api.post(`/v2/images/${ids.v1}/actions/undeprecate`, undefined, { as: ADMIN })).status, 200);
+  });
+});
+
+/** The counter of scheduled transitions a node made, read from its /metrics. */
+async function transitions(url: string, transition: string): Promise<number> {
+  const text = (await new Client(url).get('/metrics')).text;
+  const line = text.split('\n').find((l) => l.startsWith(`glimpse_lifecycle_transitions_total{transition="${transition}"}`));
+  return line ? Number(line.split(' ').at(-1)) : 0;
+}
+
+const soon = (seconds: number) => new Date(Date.now() + seconds * 1000).toISOString();
+
+describe('the deprecation schedule', () => {
+  const server = suiteServer({ auth: 'headers', ini: '[glimpse]\nlifecycle_interval_seconds = 1\n' });
+  const api = server.client(ALPHA_MEMBER);
+  const active = async (name: string, extra: Record<string, unknown> = {}) => {
+    const image = await api.createImage({ name, disk_format: 'raw', container_format: 'bare', ...extra });
+    assert.equal((await api.upload(image.id, `bytes of ${name}`)).status, 204);
+    return image.id as string;
+  };
+
+  it('deactivates an image at obsolete_at and deletes one at delete_at, once each', async () => {
+    const obsolete = await active('to-obsolete');
+    const doomed = await active('to-delete');
+    assert.equal((await api.post(`/v2/images/${obsolete}/actions/deprecate`, { obsolete_at: soon(2) })).status, 200);
+    assert.equal((await api.post(`/v2/images/${doomed}/actions/deprecate`, { delete_at: soon(-1) })).status, 200);
+    assert.equal((await api.get(`/v2/images/${obsolete}`)).json.status, 'active', 'not before its time');
+    await waitFor(async () => (await api.get(`/v2/images/${obsolete}`, { as: ADMIN })).json.status === 'deactivated', 'obsolete → deactivated', 15_000);
+    assert.equal((await api.get(`/v2/images/${obsolete}/file`)).status, 403, 'downloads refused for non-admins, as Glance does for deactivated images');
+    await waitFor(async () => (await api.get(`/v2/images/${doomed}`, { as: ADMIN })).status === 404, 'deleted at delete_at', 15_000);
+    assert.equal(await transitions(server.url, 'obsolete'), 1);
+    assert.equal(await transitions(server.url, 'delete'), 1);
+  });
+
+  it('leaves a protected image due for deletion in place', async () => {
+    const kept = await active('kept', { protected: true });
+    assert.equal((await api.post(`/v2/images/${kept}/actions/deprecate`, { delete_at: soon(-1) })).status, 200);
+    await new Promise((r) => setTimeout(r, 2500));
+    assert.equal((await api.get(`/v2/images/${kept}`)).status, 200);
+    assert.equal(await transitions(server.url, 'delete'), 1, 'only the earlier one');
+  });
+});
+
+describe('the deprecation schedule with two nodes on one database', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'glimpse-lifecycle-'));
+  let database: TestDatabase | null = null;
+  const nodes: TestServer[] = [];
+  before(async () => {
+    database = await createTestDatabase();
+    const url = database?.url ?? `sqlite:///${path.join(dir, 'shared.sqlite')}`;
+    for (let i = 0; i < 2; i++) nodes.push(await composeTestServer({ auth: 'headers', database: url, ini: '[glimpse]\nlifecycle_interval_seconds = 1\n' }));
+  });
+  after(async () => {
+    for (const node of nodes) await node.close();
+    await database?.drop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('makes each transition exactly once, whichever node gets to it', async () => {
+    const api = new Client(nodes[0].url, ALPHA_MEMBER);
+    const ids: string[] = [];
+    for (const name of ['a', 'b', 'c', 'd']) {
+      const image = await api.createImage({ name, disk_format: 'raw', container_format: 'bare' });
+      await api.upload(image.id, name);
+      ids.push(image.id);
+    }
+    // Both nodes find them due at their next pass.
+    for (const id of ids.slice(0, 2)) await api.post(`/v2/images/${id}/actions/deprecate`, { obsolete_at: soon(-1) });
+    for (const id of ids.slice(2)) await api.post(`/v2/images/${id}/actions/deprecate`, { delete_at: soon(-1) });
+    await waitFor(async () => {
+      const states = await Promise.all(ids.map(async (id) => (await api.get(`/v2/images/${id}`, { as: ADMIN })).json?.status ?? 'gone'));
+      return states.join() === 'deactivated,deactivated,gone,gone';
+    }, 'every transition made', 15_000);
+    await new Promise((r) => setTimeout(r, 1500)); // one more pass each: nothing is done twice
+    const counts = async (transition: string) => (await Promise.all(nodes.map((n) => transitions(n.url, transition)))).reduce((a, b) => a + b, 0);
+    assert.equal(await counts('obsolete'), 2);
+    assert.equal(await counts('delete'), 2);
   });
 });
