@@ -138,6 +138,23 @@ for (const { dialect, store } of CASES) {
       assert.equal(res.headers.get('content-md5'), viaGlimpse.checksum);
     });
 
+    it('shows glance-api a family member Glimpse deprecated as an ordinary hidden image with properties', async () => {
+      const created = await glimpse.createImage({ name: 'deprecated-by-glimpse', disk_format: 'raw', container_format: 'bare', glimpse_family: `dropin-${dialect}` });
+      assert.equal((await glimpse.upload(created.id, randomBytes(4096))).status, 204);
+      assert.equal((await glimpse.post(`/v2/images/${created.id}/actions/deprecate`, { delete_at: '2099-01-01T00:00:00Z' })).status, 200);
+      const viaGlance = (await glance.get(`/v2/images/${created.id}`)).json;
+      assert.equal(viaGlance.os_hidden, true);
+      assert.equal(viaGlance.glimpse_family, `dropin-${dialect}`);
+      assert.equal(viaGlance.glimpse_delete_at, '2099-01-01T00:00:00.000Z');
+      assert.deepEqual(comparable(viaGlance), comparable((await glimpse.get(`/v2/images/${created.id}`)).json));
+      const listed = async (query: string) => (await glance.get(`/v2/images?glimpse_family=dropin-${dialect}${query}`)).json.images.map((i: { id: string }) => i.id);
+      assert.deepEqual(await listed(''), [], 'glance-api hides it from default lists too');
+      assert.deepEqual(await listed('&os_hidden=true'), [created.id]);
+      // And glance-api's own change (undoing the hiding) is what Glimpse then sees.
+      await glance.patch(`/v2/images/${created.id}`, [{ op: 'replace', path: '/os_hidden', value: false }]);
+      assert.equal((await glimpse.get(`/v2/glimpse/families/dropin-${dialect}`)).json.versions[0].os_hidden, false);
+    });
+
     if (store === 'rbd') {
       it('deletes through either what the other wrote, RBD image and snapshot included', async () => {
         for (const [writer, deleter] of [[glance, glimpse], [glimpse, glance]]) {

@@ -47,6 +47,19 @@ describe('openstack CLI', { skip }, () => {
     await osc('image', 'delete', created.id);
   });
 
+  it('hides a deprecated image from openstack image list, shows it with --hidden and by id', async () => {
+    const created = await oscJson('image', 'create', '--disk-format', 'raw', '--container-format', 'ovf', '--property', 'glimpse_family=osc-family', 'deprecated-one');
+    const res = await fetch(`${server.url}/v2/images/${created.id}/actions/deprecate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    assert.equal(res.status, 200);
+    const names = async (...extra: string[]) => (await oscJson('image', 'list', ...extra)).map((i: { Name: string }) => i.Name);
+    assert.ok(!(await names()).includes('deprecated-one'));
+    assert.ok((await names('--hidden')).includes('deprecated-one'));
+    const shown = await oscJson('image', 'show', created.id);
+    assert.equal(shown.properties.os_hidden, true);
+    assert.match(shown.properties.glimpse_deprecated_at, /^\d{4}-/);
+    await osc('image', 'delete', created.id);
+  });
+
   it('creates, shows, lists, updates, deactivates and deletes images', async () => {
     // An ovf container: the empty body below is not format-inspected (as Glance, only bare images are).
     const created = await oscJson('image', 'create', '--disk-format', 'qcow2', '--container-format', 'ovf', '--property', 'k=v', '--tag', 't1', '--min-disk', '2', 'first');
