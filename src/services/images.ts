@@ -222,12 +222,13 @@ export class ImagesService {
     this.d.notify.emit('image.update', imagePayload(await this.repo.update(image.id, { removeTags: [tag] })));
   }
 
-  async deactivate(ctx: RequestContext, id: string): Promise<void> {
-    await this.toggle(ctx, id, 'deactivate', 'active', 'deactivated');
+  /** Resolves with whether this call changed the status (false: it already was deactivated). */
+  deactivate(ctx: RequestContext, id: string): Promise<boolean> {
+    return this.toggle(ctx, id, 'deactivate', 'active', 'deactivated');
   }
 
-  async reactivate(ctx: RequestContext, id: string): Promise<void> {
-    await this.toggle(ctx, id, 'reactivate', 'deactivated', 'active');
+  reactivate(ctx: RequestContext, id: string): Promise<boolean> {
+    return this.toggle(ctx, id, 'reactivate', 'deactivated', 'active');
   }
 
   /**
@@ -257,15 +258,16 @@ export class ImagesService {
     action: 'deactivate' | 'reactivate',
     from: 'active' | 'deactivated',
     to: 'active' | 'deactivated',
-  ): Promise<void> {
+  ): Promise<boolean> {
     assertWritable(ctx);
     const { image, target } = await this.access.load(ctx, id);
     this.access.authorize(ctx, action, target);
-    if (image.status === to) return;
+    if (image.status === to) return false;
     if (image.status !== from) throw forbidden(`Not allowed to ${action} image in status '${image.status}'`);
     const updated = await this.repo.update(image.id, { fields: { status: to } }, from);
     if (to === 'deactivated') await this.d.data.deactivated(image.id);
     this.d.notify.emit('image.update', imagePayload(updated));
+    return true;
   }
 
   private applyOp(image: Image, op: PatchOp, dialect: PatchDialect): void {

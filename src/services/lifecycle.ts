@@ -25,6 +25,11 @@ export const DEPRECATED_AT = 'glimpse_deprecated_at';
 export const REPLACEMENT = 'glimpse_replacement';
 export const OBSOLETE_AT = 'glimpse_obsolete_at';
 export const DELETE_AT = 'glimpse_delete_at';
+/** Where an image came from: Nova's snapshot property, or Glimpse's for any derived image. */
+const PARENT_PROPERTIES = ['base_image_ref', 'glimpse_derived_from'] as const;
+export const SOURCE_URL = 'glimpse_source_url';
+/** Lineage walks at most this many generations each way. */
+const MAX_GENERATIONS = 20;
 const DEPRECATION = [DEPRECATED_AT, REPLACEMENT, OBSOLETE_AT, DELETE_AT];
 /** A family name is a property value: Glance's 255-character limit. */
 const MAX_FAMILY = 255;
@@ -60,18 +65,72 @@ export interface Family {
   versions: Image[];
 }
 
+/** One image in a lineage, and the property that links it to the next. */
+export interface Relative {
+  image: Image;
+  via: (typeof PARENT_PROPERTIES)[number];
+}
+
+export interface Lineage {
+  image: Image;
+  /** Nearest first; the walk stops at an image the caller cannot see. */
+  ancestors: Relative[];
+  /** Breadth first, only images the caller can see. */
+  descendants: Relative[];
+}
+
 export class LifecycleService {
   constructor(private readonly d: LifecycleDeps) {}
 
+  /** Images the caller can see with this property value, hidden ones included (two lists, as a client would), newest first. */
+  private async withProperty(ctx: RequestContext, name: string, value: string): Promise<Image[]> {
+    const lists = await Promise.all(
+      ['false', 'true'].map((hidden) => this.d.images.list(ctx, [[name, value], ['os_hidden', hidden], ['limit', '1000'], ['sort_key', 'created_at'], ['sort_dir', 'desc']])),
+    );
+    return lists.flatMap((l) => l.images).sort((a, b) => b.created_at.getTime() - a.created_at.getTime() || (a.id < b.id ? 1 : -1));
+  }
+
+  /**
+   * GET /v2/glimpse/images/{id}/lineage: where an image came from and what
+   * was made from it, through `base_image_ref` (Nova's snapshots) and
+   * `glimpse_derived_from`. Only images the caller can see appear: an
+   * ancestor it cannot see ends the walk, as if there were none.
+   */
+  async lineage(ctx: RequestContext, id: string): Promise<Lineage> {
+    const { image } = await this.d.access.load(ctx, id);
+    const ancestors: Relative[] = [];
+    const seen = new Set([image.id]);
+    for (let current = image; ancestors.length < MAX_GENERATIONS; ) {
+      const via = PARENT_PROPERTIES.find((p) => current.properties[p]);
+      const parentId = via && current.properties[via];
+      if (!via || !parentId || seen.has(parentId)) break;
+      const parent = await this.d.access.load(ctx, parentId).catch(() => null);
+      if (!parent) break;
+      ancestors.push({ image: parent.image, via });
+      seen.add(parentId);
+      current = parent.image;
+    }
+    const descendants: Relative[] = [];
+    for (let generation = [image.id], depth = 0; generation.length && depth < MAX_GENERATIONS; depth++) {
+      const next: string[] = [];
+      for (const parentId of generation) {
+        for (const via of PARENT_PROPERTIES) {
+          for (const child of await this.withProperty(ctx, via, parentId)) {
+            if (seen.has(child.id)) continue;
+            seen.add(child.id);
+            descendants.push({ image: child, via });
+            next.push(child.id);
+          }
+        }
+      }
+      generation = next;
+    }
+    return { image, ancestors, descendants };
+  }
+
   async family(ctx: RequestContext, family: string): Promise<Family> {
     if (family.length === 0 || family.length > MAX_FAMILY) throw badRequest(`A family name has 1 to ${MAX_FAMILY} characters.`);
-    // Hidden (deprecated) versions are listed only when asked for: two lists, as a client would.
-    const lists = await Promise.all(
-      ['false', 'true'].map((hidden) => this.d.images.list(ctx, [[FAMILY, family], ['os_hidden', hidden], ['limit', '1000'], ['sort_key', 'created_at'], ['sort_dir', 'desc']])),
-    );
-    const versions = lists
-      .flatMap((l) => l.images)
-      .sort((a, b) => b.created_at.getTime() - a.created_at.getTime() || (a.id < b.id ? 1 : -1));
+    const versions = await this.withProperty(ctx, FAMILY, family);
     if (versions.length === 0) throw notFound(`No image of family ${family} is visible to you.`);
     const latest = versions.find((i) => i.status === 'active' && !i.os_hidden && !(DEPRECATED_AT in i.properties)) ?? null;
     return { family, latest, versions };
@@ -125,7 +184,7 @@ export class LifecycleService {
           pass.skipped.push(imageId);
           continue;
         }
-        if (await this.won(() => this.d.images.delete(SCHEDULER, imageId))) pass.deleted.push(imageId);
+        if (await this.won(async () => (await this.d.images.delete(SCHEDULER, imageId), true))) pass.deleted.push(imageId);
       } else if (image.status === 'active' && (await this.won(() => this.d.images.deactivate(SCHEDULER, imageId)))) {
         pass.obsoleted.push(imageId);
       }
@@ -137,11 +196,10 @@ export class LifecycleService {
     return pass;
   }
 
-  /** Runs a transition; false when another process made it first (its conditional write lost). */
-  private async won(transition: () => Promise<void>): Promise<boolean> {
+  /** Runs a transition; false when another process made it first (it found it made, or its conditional write lost). */
+  private async won(transition: () => Promise<boolean>): Promise<boolean> {
     try {
-      await transition();
-      return true;
+      return await transition();
     } catch (err) {
       if (err instanceof GlimpseError && (err.kind === 'conflict' || err.kind === 'not_found' || err.kind === 'forbidden')) return false;
       throw err;

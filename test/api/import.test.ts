@@ -29,7 +29,7 @@ describe('image import', () => {
 
   before(async () => {
     origin = http.createServer((req, res) => {
-      if (req.url === '/image.raw') return void res.end(payload);
+      if (req.url === '/image.raw' || req.url === '/image.raw?token=abc') return void res.end(payload);
       if (req.url === '/hostile.qcow2') return void res.end(hostileQcow2());
       if (req.url === '/to-metadata') return void res.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data/' }).end();
       if (req.url === '/to-localhost') return void res.writeHead(301, { location: `http://localhost:${(origin.address() as AddressInfo).port}/image.raw` }).end();
@@ -89,11 +89,15 @@ describe('image import', () => {
 
   it('imports from a URL with web-download', async () => {
     const image = await api.createImage(READY);
-    const res = await api.post(`/v2/images/${image.id}/import`, { method: { name: 'web-download', uri: `${originUrl}/image.raw` } });
+    // (Credentials in the URL are refused; a query can carry a token too.)
+    const res = await api.post(`/v2/images/${image.id}/import`, { method: { name: 'web-download', uri: `${originUrl}/image.raw?token=abc#x` } });
     assert.equal(res.status, 202, res.text);
     const done = await settled(api, image.id);
     assert.equal(done.status, 'active');
     assert.equal(done.os_hash_value, createHash('sha512').update(payload).digest('hex'));
+    // Lineage records where the data came from, without the query.
+    assert.equal(done.glimpse_source_url, `${originUrl}/image.raw`);
+    assert.equal((await api.get(`/v2/glimpse/images/${image.id}/lineage`)).json.source_url, `${originUrl}/image.raw`);
   });
 
   it('runs the format inspector on imported data: a hostile image fails its import and nothing is kept', async () => {

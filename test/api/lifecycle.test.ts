@@ -183,3 +183,46 @@ describe('the deprecation schedule with two nodes on one database', () => {
     assert.equal(await counts('delete'), 2);
   });
 });
+
+describe('lineage', () => {
+  const server = suiteServer({ auth: 'headers' });
+  const api = server.client(ALPHA_MEMBER);
+  const ids: Record<string, string> = {};
+  const lineage = (name: string, as = ALPHA_MEMBER) => api.get(`/v2/glimpse/images/${ids[name]}/lineage`, { as });
+  const names = (relatives: { id: string; via: string }[]) => relatives.map((r) => `${Object.keys(ids).find((k) => ids[k] === r.id)} via ${r.via}`);
+
+  before(async () => {
+    const make = async (name: string, as: typeof ALPHA_MEMBER, extra: Record<string, unknown> = {}) => {
+      ids[name] = (await api.post('/v2/images', { name, disk_format: 'raw', container_format: 'bare', ...extra }, { as })).json.id;
+    };
+    await make('base', ADMIN, { visibility: 'public' });
+    await make('snap1', ALPHA_MEMBER, { base_image_ref: ids.base });
+    await make('snap2', ALPHA_MEMBER, { glimpse_derived_from: ids.snap1 });
+    await make('beta-snap', BETA_MEMBER, { base_image_ref: ids.base });
+    await make('beta-private', BETA_MEMBER);
+    await make('orphan', ALPHA_MEMBER, { base_image_ref: ids['beta-private'] });
+  });
+
+  it('walks ancestors through base_image_ref and glimpse_derived_from, nearest first', async () => {
+    const res = await lineage('snap2');
+    assert.equal(res.status, 200);
+    assert.equal(res.json.id, ids.snap2);
+    assert.deepEqual(names(res.json.ancestors), ['snap1 via glimpse_derived_from', 'base via base_image_ref']);
+    assert.deepEqual(res.json.descendants, []);
+    assert.equal(res.json.source_url, null);
+  });
+
+  it('lists only the descendants the caller can see', async () => {
+    assert.deepEqual(names((await lineage('base')).json.descendants), ['snap1 via base_image_ref', 'snap2 via glimpse_derived_from']);
+    assert.deepEqual(names((await lineage('base', BETA_MEMBER)).json.descendants), ['beta-snap via base_image_ref']);
+    assert.deepEqual(names((await lineage('base', ADMIN)).json.descendants).sort(), ['beta-snap via base_image_ref', 'snap1 via base_image_ref', 'snap2 via glimpse_derived_from']);
+  });
+
+  it('never leaks an image the caller cannot see', async () => {
+    assert.equal((await lineage('snap2', BETA_MEMBER)).status, 404);
+    const orphan = (await lineage('orphan')).json;
+    assert.deepEqual(orphan.ancestors, [], 'the walk stops at an ancestor alpha cannot see, as if there were none');
+    assert.doesNotMatch(JSON.stringify(orphan), /beta-private/, 'not even its name');
+    assert.deepEqual(names((await lineage('orphan', ADMIN)).json.ancestors), ['beta-private via base_image_ref']);
+  });
+});

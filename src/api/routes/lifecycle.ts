@@ -7,9 +7,9 @@ import type { FastifyInstance } from 'fastify';
 import type { RequestContext } from '../../auth/context.js';
 import type { Image } from '../../domain/image.js';
 import type { ImageAccess } from '../../services/image-access.js';
-import type { LifecycleService } from '../../services/lifecycle.js';
+import { type LifecycleService, SOURCE_URL } from '../../services/lifecycle.js';
 import { routes } from '../routing.js';
-import { type WireOptions, imageToWire } from '../wire.js';
+import { type WireOptions, imageToWire, isoSeconds } from '../wire.js';
 
 export interface LifecycleRoutesOptions {
   lifecycle: LifecycleService;
@@ -27,6 +27,13 @@ export function lifecycleRoutes(app: FastifyInstance, o: LifecycleRoutesOptions)
   });
   routes(app, '/v2/images/:id/actions/undeprecate', {
     POST: async (request) => wire(request.ctx, await o.lifecycle.undeprecate(request.ctx, (request.params as IdParams).id)),
+  });
+  routes(app, '/v2/glimpse/images/:id/lineage', {
+    GET: async (request) => {
+      const { image, ancestors, descendants } = await o.lifecycle.lineage(request.ctx, (request.params as IdParams).id);
+      const summary = ({ image: i, via }: { image: Image; via?: string }) => ({ id: i.id, name: i.name, status: i.status, visibility: i.visibility, created_at: isoSeconds(i.created_at), ...(via ? { via } : {}) });
+      return { ...summary({ image }), source_url: image.properties[SOURCE_URL] ?? null, ancestors: ancestors.map(summary), descendants: descendants.map(summary) };
+    },
   });
   routes(app, '/v2/glimpse/families/:family', {
     GET: async (request) => {

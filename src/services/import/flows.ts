@@ -15,6 +15,7 @@ import type { StoreCaller } from '../../store/image-store.js';
 import type { StoreSet } from '../../store/stores.js';
 import { convertStaged } from '../image-conversion.js';
 import type { ImageDataService } from '../image-data.js';
+import { SOURCE_URL } from '../lifecycle.js';
 import { type Plan, expiry, listOf, planOf } from './request.js';
 
 export interface ImportConfig {
@@ -148,8 +149,10 @@ export class ImportFlows {
     const { repo, tasks, stores } = this.d;
     const copy = plan.method === 'copy-image';
     const failedList = [...new Set([...listOf(image.properties.os_glance_failed_import), ...failed])].join(',');
-    const properties = { os_glance_importing_to_stores: '', os_glance_failed_import: failedList };
     const revert = failed.length > 0 && (plan.allMustSucceed || written.length === 0);
+    const properties: Record<string, string> = { os_glance_importing_to_stores: '', os_glance_failed_import: failedList };
+    // Lineage: where web-downloaded data came from (never its credentials or query, which can hold tokens).
+    if (plan.method === 'web-download' && !revert) properties[SOURCE_URL] = withoutSecrets(plan.uri);
     if (revert) {
       for (const location of image.locations.filter((l) => written.includes(l.url))) {
         const store = stores.forLocation(location);
@@ -193,4 +196,14 @@ export class ImportFlows {
       throw new ImportFailed(`web-download of ${uri} failed: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
+}
+
+/** A URL without its user, password, query and fragment. */
+function withoutSecrets(uri: string): string {
+  const url = new URL(uri);
+  url.username = '';
+  url.password = '';
+  url.search = '';
+  url.hash = '';
+  return url.toString();
 }
