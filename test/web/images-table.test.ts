@@ -183,6 +183,28 @@ describe('dashboard images table (noauth)', { skip: chromiumSkip() }, () => {
     await call('DELETE', `/v2/images/${created.id}`);
   });
 
+  it('shows a deprecated image\'s family, replacement and schedule, and undeprecates it', async () => {
+    await fetch(`${server.url}/v2/images/${ids['debian-12']}`, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/openstack-images-v2.1-json-patch' },
+      body: JSON.stringify([{ op: 'add', path: '/glimpse_family', value: 'debian' }]),
+    });
+    const deprecated = await call('POST', `/v2/images/${ids['debian-12']}/actions/deprecate`, { replacement: ids.cirros, delete_at: '2099-01-01T00:00:00Z' });
+    assert.equal(deprecated.status, 200);
+    await page.goto(`${server.url}/dashboard/#/images/${ids['debian-12']}`);
+    const note = page.getByRole('note', { name: 'Lifecycle' });
+    await note.waitFor();
+    assert.match(await note.innerText(), /Family: debian[\s\S]*Deprecated since .*still usable by id\.\s+Use \S+ instead\.[\s\S]*Deleted at /);
+    assert.equal(await note.getByRole('link').getAttribute('href'), `#/images/${ids.cirros}`);
+    await screenshot(page, '16-image-deprecated');
+    await note.getByRole('button', { name: 'Undeprecate' }).click();
+    await note.waitFor({ state: 'detached' });
+    const image = (await (await call('GET', `/v2/images/${ids['debian-12']}`)).json()) as Record<string, unknown>;
+    assert.equal(image.os_hidden, false);
+    assert.equal(image.glimpse_deprecated_at, undefined);
+    await page.getByLabel('Lifecycle').getByText('Family: debian').waitFor();
+  });
+
   it('shows each image as a card on a phone, with nothing scrolling sideways', async () => {
     const phone = await browser.newPage({ viewport: { width: 390, height: 844 } });
     const phoneErrors = watchErrors(phone);

@@ -3,6 +3,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, patchImage } from '../api';
 import { Confirm } from '../components/Confirm';
 import { CopyButton } from '../components/CopyButton';
+import { Deprecation } from '../components/Deprecation';
 import { Download } from '../components/Download';
 import { ErrorBox } from '../components/ErrorBox';
 import { Members } from '../components/Members';
@@ -60,6 +61,7 @@ export function ImageDetail({ id }: { id: string; schema: ImageSchema | null }) 
         </div>
       </div>
       <ErrorBox error={action.error ?? removal.error} />
+      <Deprecation image={image} run={action.run} />
       <Confirm
         open={confirmDelete}
         title={`Delete ${image.name || image.id}?`}
