@@ -36,6 +36,8 @@ import { type LimitSource, Quotas, StaticLimits } from './services/quotas.js';
 import { MembersService } from './services/members.js';
 import { LifecycleService } from './services/lifecycle.js';
 import { LifecycleRepository } from './db/lifecycle-repo.js';
+import { RetentionRepository } from './db/retention-repo.js';
+import { RetentionService } from './services/retention.js';
 import { LocationsService } from './services/locations.js';
 import { type Notifier, createNotifier } from './notify/notifier.js';
 import { Metrics } from './metrics/metrics.js';
@@ -176,8 +178,7 @@ export async function compose(config: GlimpseConfig, logger = createLogger(confi
   const locations = new LocationsService({ repo, access, stores, limits: config, log: logger });
   const images = new ImagesService({ repo, access, limits: config, schema, data: dataHooks(imageData, sharing, cache), locations, protections, quotas, notify });
   const members = new MembersService({ access, members: membersRepo, memberQuota: config.imageMemberQuota, sharing, notify });
-  const lifecycle = new LifecycleService({ access, images, repo, schedule: new LifecycleRepository(db), notify, log: logger, transitions: metrics.lifecycleTransitions });
-  const lifecycleTimer = startSchedule(lifecycle, config.lifecycleIntervalMs, logger);
+  const { lifecycle, retention, timer: lifecycleTimer } = startLifecycle({ access, images, repo, db, notify, logger, metrics }, config.lifecycleIntervalMs);
   const worker = new ImportWorker({
     tasks: tasksRepo,
     flows: new ImportFlows({ repo, tasks: tasksRepo, data: imageData, stores, config, log: logger }),
@@ -201,7 +202,7 @@ export async function compose(config: GlimpseConfig, logger = createLogger(confi
   if (role.leader) cacheService.start();
   webhooks?.dispatcher.start();
 
-  const app = buildApp(appDeps(config, logger, { db, policy, keystone, schema, images, access, imageData, members, imports, quotas, tasks: tasksRepo, stores, locations, cache: cacheService, lifecycle, notify, metrics, webhooks }));
+  const app = buildApp(appDeps(config, logger, { db, policy, keystone, schema, images, access, imageData, members, imports, quotas, tasks: tasksRepo, stores, locations, cache: cacheService, lifecycle, retention, notify, metrics, webhooks }));
   return {
     app,
     db,
@@ -235,12 +236,13 @@ interface AppParts {
   locations: LocationsService;
   cache: ImageCacheService;
   lifecycle: LifecycleService;
+  retention: RetentionService;
   notify: Notifier;
   metrics: Metrics;
   webhooks: { outbox: WebhookOutbox } | null;
 }
 
-function appDeps(config: GlimpseConfig, logger: Logger, { db, policy, keystone, schema, images, access, imageData, members, imports, quotas, tasks, stores, locations, cache, lifecycle, notify, metrics, webhooks }: AppParts): AppDeps {
+function appDeps(config: GlimpseConfig, logger: Logger, { db, policy, keystone, schema, images, access, imageData, members, imports, quotas, tasks, stores, locations, cache, lifecycle, retention, notify, metrics, webhooks }: AppParts): AppDeps {
   /** The node's state: the database, the stores, work in flight, the notification backlog. */
   const health = async () => ({
     database: (await db.ping(2000)) ? 'ok' : 'no connection within 2 s',
@@ -262,6 +264,7 @@ function appDeps(config: GlimpseConfig, logger: Logger, { db, policy, keystone, 
     images,
     access,
     lifecycle,
+    retention,
     imageData,
     members,
     imports,
@@ -341,13 +344,25 @@ function dataHooks(imageData: ImageDataService, sharing: DataSharing, cache: Ima
  * stopped) now, and then every `recovery_interval_seconds`: a node that died
  * is not always followed by a restart of this one.
  */
-/** The deprecation schedule, in every process: each transition is a conditional write only one process wins. */
-function startSchedule(lifecycle: LifecycleService, intervalMs: number, logger: Logger): NodeJS.Timeout {
+/**
+ * Families, deprecation and retention, with their schedule in every process:
+ * a deletion or deactivation is a conditional write only one process wins.
+ */
+function startLifecycle(
+  p: { access: ImageAccess; images: ImagesService; repo: ImagesRepository; db: Db; notify: Notifier; logger: Logger; metrics: Metrics },
+  intervalMs: number,
+): { lifecycle: LifecycleService; retention: RetentionService; timer: NodeJS.Timeout } {
+  const { logger, metrics } = p;
+  const lifecycle = new LifecycleService({ ...p, schedule: new LifecycleRepository(p.db), log: logger, transitions: metrics.lifecycleTransitions });
+  const retention = new RetentionService({ lifecycle, access: p.access, repo: new RetentionRepository(p.db), log: logger, transitions: metrics.lifecycleTransitions });
   const timer = setInterval(() => {
-    lifecycle.applyDue().catch((err: unknown) => logger.warn({ err }, 'applying the deprecation schedule failed; it runs again next interval'));
+    lifecycle
+      .applyDue()
+      .then(() => retention.apply())
+      .catch((err: unknown) => logger.warn({ err }, 'applying the deprecation schedule failed; it runs again next interval'));
   }, intervalMs);
   timer.unref();
-  return timer;
+  return { lifecycle, retention, timer };
 }
 
 async function startRecovery(imageData: ImageDataService, worker: ImportWorker, intervalMs: number, logger: Logger): Promise<NodeJS.Timeout> {

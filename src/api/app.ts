@@ -23,6 +23,7 @@ import type { ImportService } from '../services/import/service.js';
 import type { ImagesService } from '../services/images.js';
 import type { ImageCacheService } from '../services/image-cache.js';
 import type { LifecycleService } from '../services/lifecycle.js';
+import type { RetentionService } from '../services/retention.js';
 import type { LocationsService } from '../services/locations.js';
 import type { MembersService } from '../services/members.js';
 import type { MetadefsService } from '../services/metadefs.js';
@@ -56,6 +57,7 @@ export interface AppDeps {
   locations: LocationsService;
   cache: ImageCacheService;
   lifecycle: LifecycleService;
+  retention: RetentionService;
   tasks: TasksService;
   metadefs: MetadefsService;
   limits: { limitParamDefault: number; apiLimitMax: number };
@@ -241,7 +243,7 @@ async function apiRoutes(api: FastifyInstance, deps: AppDeps): Promise<void> {
     locationRoutes(json, deps.locations);
     cacheRoutes(json, deps.cache);
     glimpseRoutes(json, deps);
-    lifecycleRoutes(json, { lifecycle: deps.lifecycle, access: deps.access, wire: deps.wire });
+    lifecycleRoutes(json, { lifecycle: deps.lifecycle, retention: deps.retention, access: deps.access, wire: deps.wire });
     taskRoutes(json, deps.imports, deps.tasks, deps.publicEndpoint);
     storeRoutes(json, deps.imageData);
     metadefRoutes(json, deps.metadefs, deps.limits, deps.publicEndpoint);

@@ -58,6 +58,8 @@ export const DEFAULT_RULES: Readonly<Record<string, string>> = {
   manage_webhooks: ADMIN,
   // Glimpse's: deprecating is changing the image, so by default whoever may modify it may.
   deprecate_image: 'rule:modify_image',
+  // Glimpse's: a project sets the retention of its own images of a family.
+  manage_family_retention: ADMIN_OR_PROJECT_MEMBER,
   metadef_default: '',
   metadef_admin: 'role:admin',
   get_metadef_namespace: `${ADMIN} or (role:reader and (project_id:%(project_id)s or 'public':%(visibility)s))`,

@@ -55,7 +55,7 @@ export interface ScheduledPass {
 }
 
 /** The scheduler acts as the service itself: an admin of no project. */
-const SCHEDULER: RequestContext = { requestId: 'glimpse-lifecycle', userId: null, projectId: null, roles: ['admin'], isAdmin: true, readOnly: false, authToken: null };
+export const SCHEDULER: RequestContext = { requestId: 'glimpse-lifecycle', userId: null, projectId: null, roles: ['admin'], isAdmin: true, readOnly: false, authToken: null };
 
 export interface Family {
   family: string;
@@ -184,7 +184,7 @@ export class LifecycleService {
           pass.skipped.push(imageId);
           continue;
         }
-        if (await this.won(async () => (await this.d.images.delete(SCHEDULER, imageId), true))) pass.deleted.push(imageId);
+        if (await this.remove(imageId)) pass.deleted.push(imageId);
       } else if (image.status === 'active' && (await this.won(() => this.d.images.deactivate(SCHEDULER, imageId)))) {
         pass.obsoleted.push(imageId);
       }
@@ -194,6 +194,28 @@ export class LifecycleService {
     if (pass.obsoleted.length || pass.deleted.length) this.d.log.info(pass, 'deprecation schedule applied');
     if (pass.skipped.length) this.d.log.warn({ images: pass.skipped }, 'due for deletion but protected: left in place until unprotected or undeprecated');
     return pass;
+  }
+
+  /** A family's versions the caller can see, hidden ones included, newest first. */
+  versions(ctx: RequestContext, family: string): Promise<Image[]> {
+    return this.withProperty(ctx, FAMILY, family);
+  }
+
+  /**
+   * Deprecates for the schedule (retention), with the newest version as the
+   * replacement; false when the image is already deprecated (another process
+   * got to it first: the outcome is the same either way).
+   */
+  async retire(imageId: string, replacement: string): Promise<boolean> {
+    const image = await this.d.repo.get(imageId);
+    if (!image || DEPRECATED_AT in image.properties) return false;
+    await this.deprecate(SCHEDULER, imageId, { replacement });
+    return true;
+  }
+
+  /** Deletes for the schedule; false when another process deleted it first. */
+  remove(imageId: string): Promise<boolean> {
+    return this.won(async () => (await this.d.images.delete(SCHEDULER, imageId), true));
   }
 
   /** Runs a transition; false when another process made it first (it found it made, or its conditional write lost). */

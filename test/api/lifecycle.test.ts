@@ -226,3 +226,85 @@ describe('lineage', () => {
     assert.deepEqual(names((await lineage('orphan', ADMIN)).json.ancestors), ['beta-private via base_image_ref']);
   });
 });
+
+describe('retention policies', () => {
+  const server = suiteServer({ auth: 'headers', ini: '[glimpse]\nlifecycle_interval_seconds = 1\n' });
+  const api = server.client(ALPHA_MEMBER);
+  const ids: Record<string, string> = {};
+  const retention = '/v2/glimpse/families/ret/retention';
+  const plan = async (as = ALPHA_MEMBER) => (await api.get(retention, { as })).json.next.map((s: { name: string; action: string }) => `${s.action} ${s.name}`).sort();
+
+  before(async () => {
+    // Oldest first; r1 protected. (created_at has one-second resolution.)
+    for (const name of ['r1', 'r2', 'r3', 'r4']) {
+      const image = await api.createImage({ name, disk_format: 'raw', container_format: 'bare', glimpse_family: 'ret', protected: name === 'r1' });
+      assert.equal((await api.upload(image.id, name)).status, 204);
+      ids[name] = image.id;
+      await new Promise((r) => setTimeout(r, 1100));
+    }
+  });
+
+  it('refuses bad policies, and has none until one is set', async () => {
+    assert.equal((await api.get(retention)).status, 404);
+    for (const body of [{ keep_newest: -1 }, { keep_newest: 0 }, { deprecate_after_days: 1.5 }, { keep: 2 }, [1]]) {
+      const res = await api.put(retention, { body });
+      assert.equal(res.status, 400, JSON.stringify(body));
+    }
+    assert.equal((await api.put(retention, { body: { keep_newest: 2 }, as: ALPHA_READER })).status, 403);
+  });
+
+  it('does what its plan says: keep the newest N, delete the long-deprecated, never a protected one', async () => {
+    const set = await api.put(retention, { body: { keep_newest: 2 } });
+    assert.equal(set.status, 200);
+    assert.equal(set.json.keep_newest, 2);
+    await waitFor(async () => (await api.get(`/v2/images?glimpse_family=ret`)).json.images.length === 2, 'r1 and r2 deprecated', 15_000);
+    const r1 = (await api.get(`/v2/images/${ids.r1}`)).json;
+    assert.equal(r1.os_hidden, true);
+    assert.equal(r1.glimpse_replacement, ids.r4, 'the newest version replaces them');
+    assert.deepEqual(await plan(), [], 'nothing left to do');
+    assert.equal((await api.get(retention, { as: BETA_MEMBER })).status, 404, "beta has no policy of its own for this family and never sees alpha's");
+
+    assert.equal((await api.put(retention, { body: { keep_newest: 2, delete_deprecated_after_days: 0 } })).status, 200);
+    await waitFor(async () => (await api.get(`/v2/images/${ids.r2}`, { as: ADMIN })).status === 404, 'r2 deleted', 15_000);
+    assert.equal((await api.get(`/v2/images/${ids.r1}`)).status, 200, 'protected: kept');
+    assert.deepEqual(await plan(), ['keep r1']);
+    assert.equal(await transitions(server.url, 'retention_deprecate'), 2);
+    assert.equal(await transitions(server.url, 'retention_delete'), 1);
+
+    assert.equal((await api.delete(retention)).status, 204);
+    assert.equal((await api.delete(retention)).status, 404);
+  });
+});
+
+describe('a retention dry run', () => {
+  // The schedule's first pass comes a minute after start: here a plan stays a plan.
+  const server = suiteServer({ auth: 'headers' });
+  const api = server.client(ALPHA_MEMBER);
+  const ids: Record<string, string> = {};
+
+  before(async () => {
+    for (const name of ['d1', 'd2', 'd3']) {
+      const image = await api.createImage({ name, disk_format: 'raw', container_format: 'bare', glimpse_family: 'dry' });
+      assert.equal((await api.upload(image.id, name)).status, 204);
+      ids[name] = image.id;
+      await new Promise((r) => setTimeout(r, 1100));
+    }
+  });
+
+  it('lists what the next pass would do, with why, and changes nothing', async () => {
+    const set = await api.put('/v2/glimpse/families/dry/retention', { body: { keep_newest: 1, deprecate_after_days: 30 } });
+    assert.equal(set.status, 200);
+    assert.equal(set.json.owner, ALPHA_MEMBER.project);
+    assert.deepEqual(
+      set.json.next.map((s: { id: string; action: string; reason: string }) => [s.id, s.action, s.reason]),
+      [
+        [ids.d2, 'deprecate', 'beyond the newest 1'],
+        [ids.d1, 'deprecate', 'beyond the newest 1'],
+      ],
+    );
+    assert.deepEqual((await api.get('/v2/glimpse/families/dry/retention')).json.next.length, 2);
+    assert.equal((await api.get(`/v2/images?glimpse_family=dry`)).json.images.length, 3, 'nothing deprecated by a dry run');
+    const older = await api.put('/v2/glimpse/families/dry/retention', { body: { deprecate_after_days: 0 } });
+    assert.deepEqual(older.json.next.map((s: { reason: string }) => s.reason), ['older than 0 days, with a newer version', 'older than 0 days, with a newer version']);
+  });
+});

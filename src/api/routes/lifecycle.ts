@@ -8,16 +8,19 @@ import type { RequestContext } from '../../auth/context.js';
 import type { Image } from '../../domain/image.js';
 import type { ImageAccess } from '../../services/image-access.js';
 import { type LifecycleService, SOURCE_URL } from '../../services/lifecycle.js';
+import type { RetentionService, RetentionView } from '../../services/retention.js';
 import { routes } from '../routing.js';
 import { type WireOptions, imageToWire, isoSeconds } from '../wire.js';
 
 export interface LifecycleRoutesOptions {
   lifecycle: LifecycleService;
+  retention: RetentionService;
   access: ImageAccess;
   wire: WireOptions;
 }
 
 type IdParams = { id: string };
+const familyOf = (request: { params: unknown }) => (request.params as { family: string }).family;
 
 export function lifecycleRoutes(app: FastifyInstance, o: LifecycleRoutesOptions): void {
   const wire = (ctx: RequestContext, image: Image) => imageToWire(o.access.view(ctx, image), o.access.visibleLocations(ctx, image), o.wire);
@@ -33,6 +36,23 @@ export function lifecycleRoutes(app: FastifyInstance, o: LifecycleRoutesOptions)
       const { image, ancestors, descendants } = await o.lifecycle.lineage(request.ctx, (request.params as IdParams).id);
       const summary = ({ image: i, via }: { image: Image; via?: string }) => ({ id: i.id, name: i.name, status: i.status, visibility: i.visibility, created_at: isoSeconds(i.created_at), ...(via ? { via } : {}) });
       return { ...summary({ image }), source_url: image.properties[SOURCE_URL] ?? null, ancestors: ancestors.map(summary), descendants: descendants.map(summary) };
+    },
+  });
+  const retentionView = ({ policy, steps }: RetentionView) => ({
+    family: policy.family,
+    owner: policy.owner,
+    keep_newest: policy.keep_newest,
+    deprecate_after_days: policy.deprecate_after_days,
+    delete_deprecated_after_days: policy.delete_deprecated_after_days,
+    updated_at: isoSeconds(policy.updated_at),
+    next: steps.map(({ image, action, reason }) => ({ id: image.id, name: image.name, action, reason })),
+  });
+  routes(app, '/v2/glimpse/families/:family/retention', {
+    GET: async (request) => retentionView(await o.retention.view(request.ctx, familyOf(request))),
+    PUT: { body: true, handler: async (request) => retentionView(await o.retention.set(request.ctx, familyOf(request), request.body)) },
+    DELETE: async (request, reply) => {
+      await o.retention.remove(request.ctx, familyOf(request));
+      reply.code(204);
     },
   });
   routes(app, '/v2/glimpse/families/:family', {
