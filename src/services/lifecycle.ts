@@ -42,7 +42,7 @@ export interface LifecycleDeps {
   notify: Notifier;
   log: Pick<Logger, 'info' | 'warn'>;
   /** Counts the scheduled transitions this process made. */
-  transitions: { inc(labels: { transition: string }, value?: number): void };
+  transitions: { inc(labels: { transition: string }): void };
   now?: () => Date;
 }
 
@@ -184,13 +184,15 @@ export class LifecycleService {
           pass.skipped.push(imageId);
           continue;
         }
-        if (await this.remove(imageId)) pass.deleted.push(imageId);
+        if (await this.remove(imageId)) {
+          pass.deleted.push(imageId);
+          this.d.transitions.inc({ transition: 'delete' }); // as it happens: whoever sees the effect sees it counted
+        }
       } else if (image.status === 'active' && (await this.won(() => this.d.images.deactivate(SCHEDULER, imageId)))) {
         pass.obsoleted.push(imageId);
+        this.d.transitions.inc({ transition: 'obsolete' });
       }
     }
-    if (pass.obsoleted.length) this.d.transitions.inc({ transition: 'obsolete' }, pass.obsoleted.length);
-    if (pass.deleted.length) this.d.transitions.inc({ transition: 'delete' }, pass.deleted.length);
     if (pass.obsoleted.length || pass.deleted.length) this.d.log.info(pass, 'deprecation schedule applied');
     if (pass.skipped.length) this.d.log.warn({ images: pass.skipped }, 'due for deletion but protected: left in place until unprotected or undeprecated');
     return pass;

@@ -86,7 +86,7 @@ export interface RetentionDeps {
   access: ImageAccess;
   repo: RetentionRepository;
   log: Pick<Logger, 'info'>;
-  transitions: { inc(labels: { transition: string }, value?: number): void };
+  transitions: { inc(labels: { transition: string }): void };
   now?: () => Date;
 }
 
@@ -131,13 +131,18 @@ export class RetentionService {
     for (const policy of await this.d.repo.all()) {
       const versions = (await this.d.lifecycle.versions(SCHEDULER, policy.family)).filter((i) => i.owner === policy.owner);
       const newest = versions.find((i) => i.status === 'active' && !(DEPRECATED_AT in i.properties));
+      // Each transition is counted as it happens: whoever sees its effect sees it counted.
       for (const step of plan(policy, versions, this.now())) {
-        if (step.action === 'deprecate' && newest && (await this.d.lifecycle.retire(step.image.id, newest.id))) done.deprecated.push(step.image.id);
-        if (step.action === 'delete' && (await this.d.lifecycle.remove(step.image.id))) done.deleted.push(step.image.id);
+        if (step.action === 'deprecate' && newest && (await this.d.lifecycle.retire(step.image.id, newest.id))) {
+          done.deprecated.push(step.image.id);
+          this.d.transitions.inc({ transition: 'retention_deprecate' });
+        }
+        if (step.action === 'delete' && (await this.d.lifecycle.remove(step.image.id))) {
+          done.deleted.push(step.image.id);
+          this.d.transitions.inc({ transition: 'retention_delete' });
+        }
       }
     }
-    if (done.deprecated.length) this.d.transitions.inc({ transition: 'retention_deprecate' }, done.deprecated.length);
-    if (done.deleted.length) this.d.transitions.inc({ transition: 'retention_delete' }, done.deleted.length);
     if (done.deprecated.length || done.deleted.length) this.d.log.info(done, 'retention policies applied');
     return done;
   }

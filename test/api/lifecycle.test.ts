@@ -134,6 +134,9 @@ describe('the deprecation schedule', () => {
     await waitFor(async () => (await api.get(`/v2/images/${obsolete}`, { as: ADMIN })).json.status === 'deactivated', 'obsolete → deactivated', 15_000);
     assert.equal((await api.get(`/v2/images/${obsolete}/file`)).status, 403, 'downloads refused for non-admins, as Glance does for deactivated images');
     await waitFor(async () => (await api.get(`/v2/images/${doomed}`, { as: ADMIN })).status === 404, 'deleted at delete_at', 15_000);
+    // Counted once the transition has finished (a deletion also removes the data): wait for the count, then check no more come.
+    await waitFor(async () => (await transitions(server.url, 'delete')) === 1, 'the deletion counted', 5_000);
+    await new Promise((r) => setTimeout(r, 1500));
     assert.equal(await transitions(server.url, 'obsolete'), 1);
     assert.equal(await transitions(server.url, 'delete'), 1);
   });
@@ -268,6 +271,8 @@ describe('retention policies', () => {
     await waitFor(async () => (await api.get(`/v2/images/${ids.r2}`, { as: ADMIN })).status === 404, 'r2 deleted', 15_000);
     assert.equal((await api.get(`/v2/images/${ids.r1}`)).status, 200, 'protected: kept');
     assert.deepEqual(await plan(), ['keep r1']);
+    await waitFor(async () => (await transitions(server.url, 'retention_delete')) === 1, 'the deletion counted', 5_000);
+    await new Promise((r) => setTimeout(r, 1500));
     assert.equal(await transitions(server.url, 'retention_deprecate'), 2);
     assert.equal(await transitions(server.url, 'retention_delete'), 1);
 
