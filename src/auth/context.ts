@@ -1,4 +1,6 @@
 /** Who is calling: built once per request by the identity layer, then read-only. */
+import { forbidden } from '../domain/errors.js';
+
 export interface RequestContext {
   readonly requestId: string;
   readonly userId: string | null;
@@ -23,4 +25,9 @@ export function normaliseRoles(raw: readonly string[]): string[] {
     for (const implied of IMPLIED[role] ?? []) roles.add(implied);
   }
   return [...roles];
+}
+
+/** Anonymous callers (allow_anonymous_access) may only read: every write starts here. */
+export function assertWritable(ctx: RequestContext): void {
+  if (ctx.readOnly) throw forbidden('Read-only access');
 }

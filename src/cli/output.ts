@@ -47,7 +47,7 @@ function table(header: string[], rows: string[][], numeric: boolean[] = []): str
 function csvLine(values: Value[], quote = 'nonnumeric'): string {
   return values
     .map((v) => {
-      const text = Array.isArray(v) ? `[${v.map((x) => pythonRepr(String(x))).join(', ')}]` : cell(v);
+      const text = Array.isArray(v) ? pythonValue(v) : cell(v);
       const numeric = typeof v === 'number' || typeof v === 'boolean';
       const special = /[",\r\n]/.test(text);
       switch (quote) {

@@ -58,25 +58,29 @@ export class RetentionRepository {
   }
 
   async remove(family: string, owner: string): Promise<boolean> {
-    const found = await this.get(family, owner);
-    if (found) await this.table().deleteFrom(TABLE).where('family', '=', family).where('owner', '=', owner).execute();
-    return found !== null;
+    if (!(await this.get(family, owner))) return false;
+    await this.table().deleteFrom(TABLE).where('family', '=', family).where('owner', '=', owner).execute();
+    return true;
   }
 
   async get(family: string, owner: string): Promise<RetentionPolicy | null> {
-    return (await this.all()).find((p) => p.family === family && p.owner === owner) ?? null;
+    return (await this.read(family, owner))[0] ?? null;
+  }
+
+  /** Every policy. */
+  all(): Promise<RetentionPolicy[]> {
+    return this.read();
   }
 
   /**
-   * Every policy; none while no policy was ever set (the table does not
-   * exist yet). A failed read counts as none: the scheduler's next pass reads again.
+   * Policies, of one family and owner or all; none while no policy was ever
+   * set (the table does not exist yet). A failed read counts as none: the
+   * scheduler's next pass reads again.
    */
-  async all(): Promise<RetentionPolicy[]> {
-    const rows = await this.table()
-      .selectFrom(TABLE)
-      .selectAll()
-      .execute()
-      .catch(() => null);
+  private async read(family?: string, owner?: string): Promise<RetentionPolicy[]> {
+    let query = this.table().selectFrom(TABLE).selectAll();
+    if (family !== undefined && owner !== undefined) query = query.where('family', '=', family).where('owner', '=', owner);
+    const rows = await query.execute().catch(() => null);
     return (rows ?? []).map((r) => ({ ...r, updated_at: fromTime(r.updated_at) }));
   }
 }

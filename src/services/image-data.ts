@@ -7,7 +7,7 @@
  */
 import { type Readable, Transform, pipeline } from 'node:stream';
 import type { Logger } from 'pino';
-import type { RequestContext } from '../auth/context.js';
+import { type RequestContext, assertWritable } from '../auth/context.js';
 import type { ImagesRepository, Trx } from '../db/images-repo.js';
 import type { ImageFormatRules } from '../formats/policy.js';
 import { GlimpseError, badRequest, conflict, forbidden, gone, notFound, rangeNotSatisfiable, tooLarge, unsupportedMediaType } from '../domain/errors.js';
@@ -443,7 +443,7 @@ export class ImageDataService {
 
   /** Loads, authorizes and moves the image out of `queued` (compare-and-set: one writer wins). */
   private async writable(ctx: RequestContext, id: string, action: 'upload_image' | 'modify_image', to: ImageStatus): Promise<Image> {
-    if (ctx.readOnly) throw forbidden('Read-only access');
+    assertWritable(ctx);
     const { image, target } = await this.access.load(ctx, id);
     this.access.authorize(ctx, action, target);
     if (image.status !== 'queued') {

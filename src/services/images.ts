@@ -3,7 +3,7 @@
  * Every call reads top to bottom: load → policy → domain rules → repository.
  */
 import { randomUUID } from 'node:crypto';
-import type { RequestContext } from '../auth/context.js';
+import { type RequestContext, assertWritable } from '../auth/context.js';
 import type { PropertyProtections } from '../auth/property-protections.js';
 import type { ChildQuotas, ImageChange, ImagesRepository } from '../db/images-repo.js';
 import { badRequest, conflict, forbidden, notFound, tooLarge } from '../domain/errors.js';
@@ -348,10 +348,6 @@ export class ImagesService {
 
 function tagLimit(attempted: number, maximum: number) {
   return tooLarge(`The limit has been exceeded on the number of allowed image tags. Attempted: ${attempted}, Maximum: ${maximum}`);
-}
-
-export function assertWritable(ctx: RequestContext): void {
-  if (ctx.readOnly) throw forbidden('Read-only access');
 }
 
 /** Listed shared images of another project reached the caller through a membership. */

@@ -9,7 +9,7 @@
  *   optional `glimpse_replacement` and the scheduled `glimpse_obsolete_at`
  *   and `glimpse_delete_at`.
  */
-import type { RequestContext } from '../auth/context.js';
+import { type RequestContext, assertWritable } from '../auth/context.js';
 import type { ImagesRepository } from '../db/images-repo.js';
 import type { Logger } from 'pino';
 import type { LifecycleRepository } from '../db/lifecycle-repo.js';
@@ -18,7 +18,7 @@ import type { Image } from '../domain/image.js';
 import type { Notifier } from '../notify/notifier.js';
 import { imagePayload } from '../notify/payloads.js';
 import type { ImageAccess } from './image-access.js';
-import { type ImagesService, assertWritable } from './images.js';
+import type { ImagesService } from './images.js';
 
 export const FAMILY = 'glimpse_family';
 export const DEPRECATED_AT = 'glimpse_deprecated_at';

@@ -2,7 +2,7 @@
  * Sharing: the owner adds and removes member projects of a `shared` image;
  * only the member itself (or an admin) accepts, rejects or resets its status.
  */
-import type { RequestContext } from '../auth/context.js';
+import { type RequestContext, assertWritable } from '../auth/context.js';
 import type { MembersRepository } from '../db/members-repo.js';
 import { dict } from '../domain/dict.js';
 import { badRequest, forbidden, notFound } from '../domain/errors.js';
@@ -32,7 +32,7 @@ export class MembersService {
   }
 
   async add(ctx: RequestContext, imageId: string, body: unknown): Promise<Member> {
-    if (ctx.readOnly) throw forbidden('Read-only access');
+    assertWritable(ctx);
     const memberId = memberFromBody(body);
     const { image, target } = await this.access.load(ctx, imageId);
     this.access.authorize(ctx, 'add_member', target);
@@ -65,7 +65,7 @@ export class MembersService {
   }
 
   async setStatus(ctx: RequestContext, imageId: string, memberId: string, body: unknown): Promise<Member> {
-    if (ctx.readOnly) throw forbidden('Read-only access');
+    assertWritable(ctx);
     const status = statusFromBody(body);
     const { image, target } = await this.access.load(ctx, imageId);
     assertShared(image);
@@ -81,7 +81,7 @@ export class MembersService {
   }
 
   async remove(ctx: RequestContext, imageId: string, memberId: string): Promise<void> {
-    if (ctx.readOnly) throw forbidden('Read-only access');
+    assertWritable(ctx);
     const { image, target } = await this.access.load(ctx, imageId);
     assertShared(image);
     this.access.authorize(ctx, 'delete_member', target);

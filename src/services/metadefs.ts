@@ -6,7 +6,7 @@
  */
 import { dict } from '../domain/dict.js';
 import AjvModule from 'ajv';
-import type { RequestContext } from '../auth/context.js';
+import { type RequestContext, assertWritable } from '../auth/context.js';
 import type { Policy } from '../auth/policy.js';
 import type { ChildTable, MetadefsRepository, NamedRow, NamespaceFields, NamespaceQuery, NamespaceRow, ObjectRow, PropertyRow } from '../db/metadefs-repo.js';
 import { badRequest, forbidden, notFound } from '../domain/errors.js';
@@ -324,7 +324,7 @@ export class MetadefsService {
   }
 
   private write(ctx: RequestContext, action: string): void {
-    if (ctx.readOnly) throw forbidden('Read-only access');
+    assertWritable(ctx);
     this.policy.enforce(ctx, action, { project_id: ctx.projectId });
   }
 }

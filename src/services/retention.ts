@@ -7,12 +7,11 @@
  * the dry run a client asks for and for the pass that applies it.
  */
 import type { Logger } from 'pino';
-import type { RequestContext } from '../auth/context.js';
+import { type RequestContext, assertWritable } from '../auth/context.js';
 import type { RetentionPolicy, RetentionRepository } from '../db/retention-repo.js';
 import { badRequest, forbidden, notFound } from '../domain/errors.js';
 import type { Image } from '../domain/image.js';
 import type { ImageAccess } from './image-access.js';
-import { assertWritable } from './images.js';
 import { DEPRECATED_AT, type LifecycleService, SCHEDULER } from './lifecycle.js';
 
 const DAY_MS = 86_400_000;
