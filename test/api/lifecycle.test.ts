@@ -9,12 +9,13 @@
  * (never a protected one), each transition once however many nodes run it.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ADMIN, ALPHA_MEMBER, ALPHA_READER, BETA_MEMBER, Client } from '../helpers/client.js';
 import { type TestDatabase, createTestDatabase } from '../helpers/databases.js';
+import { type ServerProcess, serveProcess, stopProcess } from '../helpers/process.js';
 import { type TestServer, composeTestServer, suiteServer } from '../helpers/server.js';
 import { waitFor } from '../helpers/upload.js';
 
@@ -150,7 +151,48 @@ describe('the deprecation schedule', () => {
   });
 });
 
-describe('the deprecation schedule with two nodes on one database', () => {
+describe('the deprecation schedule with two server processes on one database', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'glimpse-lifecycle-'));
+  let database: TestDatabase | null = null;
+  const nodes: ServerProcess[] = [];
+  before(async () => {
+    database = await createTestDatabase();
+    const url = database?.url ?? `sqlite:///${path.join(dir, 'shared.sqlite')}`;
+    writeFileSync(path.join(dir, 'glance-api.conf'), '[glimpse]\nlifecycle_interval_seconds = 1\n');
+    // One after the other: with SQLite the first creates the embedded database, the second joins it.
+    for (let i = 0; i < 2; i++) {
+      nodes.push(await serveProcess(['--auth', 'headers', '--data-dir', dir, '--database', url, '--bind', '127.0.0.1:0', '--config', path.join(dir, 'glance-api.conf')]));
+    }
+  });
+  after(async () => {
+    await Promise.all(nodes.map((node) => stopProcess(node)));
+    await database?.drop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('makes each transition exactly once, whichever node gets to it', async () => {
+    const api = new Client(nodes[0].url, ALPHA_MEMBER);
+    const ids: string[] = [];
+    for (const name of ['a', 'b', 'c', 'd']) {
+      const image = await api.createImage({ name, disk_format: 'raw', container_format: 'bare' });
+      await api.upload(image.id, name);
+      ids.push(image.id);
+    }
+    // Both nodes find them due at their next pass.
+    for (const id of ids.slice(0, 2)) await api.post(`/v2/images/${id}/actions/deprecate`, { obsolete_at: soon(-1) });
+    for (const id of ids.slice(2)) await api.post(`/v2/images/${id}/actions/deprecate`, { delete_at: soon(-1) });
+    await waitFor(async () => {
+      const states = await Promise.all(ids.map(async (id) => (await api.get(`/v2/images/${id}`, { as: ADMIN })).json?.status ?? 'gone'));
+      return states.join() === 'deactivated,deactivated,gone,gone';
+    }, 'every transition made', 15_000);
+    await new Promise((r) => setTimeout(r, 1500)); // one more pass each: nothing is done twice
+    const counts = async (transition: string) => (await Promise.all(nodes.map((n) => transitions(n.url, transition)))).reduce((a, b) => a + b, 0);
+    assert.equal(await counts('obsolete'), 2);
+    assert.equal(await counts('delete'), 2);
+  });
+});
+
+describe('the deprecation schedule with two in-process nodes on one database (their passes overlap in step)', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'glimpse-lifecycle-'));
   let database: TestDatabase | null = null;
   const nodes: TestServer[] = [];
