@@ -8,6 +8,7 @@ import { Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Command } from 'commander';
 import type { Image, ImageList, MemberList } from '../api/wire-types.js';
+import { lineageCommand } from './family.js';
 import { inspectCommand } from './inspect.js';
 import { type OsOptions, ImageApi, osCommand } from './os-client.js';
 import { type OutputOptions, printList, printRecord, withOutputOptions } from './output.js';
@@ -78,23 +79,6 @@ function visibilityOf(o: Opts): string | undefined {
   return chosen[0];
 }
 
-/** An image by id, else by unique name, as openstackclient resolves it. */
-async function find(api: ImageApi, nameOrId: string): Promise<Image> {
-  try {
-    return await api.json('GET', `/v2/images/${encodeURIComponent(nameOrId)}`);
-  } catch (err) {
-    if ((err as { status?: number }).status !== 404) throw err;
-  }
-  const byName = (hidden: boolean) =>
-    api.json<ImageList>('GET', `/v2/images?name=${encodeURIComponent(`eq:${nameOrId}`)}&visibility=all&member_status=all&limit=2${hidden ? '&os_hidden=true' : ''}`);
-  let { images } = await byName(false);
-  // A hidden (e.g. deprecated) image is left out of lists unless asked for.
-  if (images.length === 0) ({ images } = await byName(true));
-  if (images.length === 0) throw new Error(`No Image found for ${nameOrId}`);
-  if (images.length > 1) throw new Error(`More than one Image exists with the name '${nameOrId}'.`);
-  return images[0];
-}
-
 const patch = (api: ImageApi, id: string, ops: unknown[]) => api.json('PATCH', `/v2/images/${id}`, ops, 'application/openstack-images-v2.1-json-patch');
 
 async function sendFile(api: ImageApi, id: string, file: string, where: 'file' | 'stage', progress: boolean, store?: string): Promise<void> {
@@ -142,7 +126,7 @@ async function show(nameOrId: string | undefined, o: Opts): Promise<void> {
   const api = await ImageApi.connect(o);
   if (o.family) return printRecord(imageRecord(await familyLatest(api, o.family)), o);
   if (!nameOrId) throw new Error('name an image, or a family with --family');
-  printRecord(imageRecord(await find(api, nameOrId)), o);
+  printRecord(imageRecord(await api.findImage(nameOrId)), o);
 }
 
 /** The newest active, non-deprecated image of a family the caller can see (GET /v2/glimpse/families/F). */
@@ -154,9 +138,9 @@ async function familyLatest(api: ImageApi, family: string): Promise<Image> {
 
 async function deprecate(nameOrId: string, o: Opts): Promise<void> {
   const api = await ImageApi.connect(o);
-  const image = await find(api, nameOrId);
+  const image = await api.findImage(nameOrId);
   const body: Record<string, string> = {};
-  if (o.replacement) body.replacement = (await find(api, o.replacement)).id;
+  if (o.replacement) body.replacement = (await api.findImage(o.replacement)).id;
   if (o.obsoleteAt) body.obsolete_at = o.obsoleteAt;
   if (o.deleteAt) body.delete_at = o.deleteAt;
   printRecord(imageRecord(await api.json<Image>('POST', `/v2/images/${image.id}/actions/deprecate`, body)), o);
@@ -164,7 +148,7 @@ async function deprecate(nameOrId: string, o: Opts): Promise<void> {
 
 async function undeprecate(nameOrId: string, o: Opts): Promise<void> {
   const api = await ImageApi.connect(o);
-  const image = await find(api, nameOrId);
+  const image = await api.findImage(nameOrId);
   printRecord(imageRecord(await api.json<Image>('POST', `/v2/images/${image.id}/actions/undeprecate`)), o);
 }
 
@@ -206,7 +190,7 @@ async function create(name: string, o: Opts): Promise<void> {
 
 async function set(nameOrId: string, o: Opts): Promise<void> {
   const api = await ImageApi.connect(o);
-  const image = await find(api, nameOrId);
+  const image = await api.findImage(nameOrId);
   const ops: unknown[] = [];
   const put = (path: string, value: unknown) => ops.push({ op: 'add', path: `/${path}`, value });
   if (o.name) put('name', o.name);
@@ -238,7 +222,7 @@ async function set(nameOrId: string, o: Opts): Promise<void> {
 
 async function unset(nameOrId: string, o: Opts): Promise<void> {
   const api = await ImageApi.connect(o);
-  const image = await find(api, nameOrId);
+  const image = await api.findImage(nameOrId);
   const ops = (o.property ?? []).map((k: string) => ({ op: 'remove', path: `/${k.replace(/~/g, '~0').replace(/\//g, '~1')}` }));
   if (ops.length) await patch(api, image.id, ops);
   for (const tag of o.tag ?? []) await api.raw('DELETE', `/v2/images/${image.id}/tags/${encodeURIComponent(tag)}`);
@@ -249,7 +233,7 @@ async function remove(images: string[], o: Opts): Promise<void> {
   const failures: string[] = [];
   for (const nameOrId of images) {
     try {
-      await api.raw('DELETE', `/v2/images/${(await find(api, nameOrId)).id}`);
+      await api.raw('DELETE', `/v2/images/${(await api.findImage(nameOrId)).id}`);
     } catch (err) {
       failures.push(`${nameOrId}: ${(err as Error).message}`);
     }
@@ -266,7 +250,7 @@ async function remove(images: string[], o: Opts): Promise<void> {
  */
 async function save(nameOrId: string, o: Opts): Promise<void> {
   const api = await ImageApi.connect(o);
-  const image = await find(api, nameOrId);
+  const image = await api.findImage(nameOrId);
   const digest = new DownloadDigest(image);
   if (!o.file && o.resume) throw new Error('--resume needs --file: standard output cannot be continued');
   let already = o.resume && existsSync(o.file) ? statSync(o.file).size : 0;
@@ -333,41 +317,41 @@ class DownloadDigest {
 
 async function stage(nameOrId: string, o: Opts): Promise<void> {
   const api = await ImageApi.connect(o);
-  await sendFile(api, (await find(api, nameOrId)).id, o.file, 'stage', o.progress);
+  await sendFile(api, (await api.findImage(nameOrId)).id, o.file, 'stage', o.progress);
 }
 
 async function importImage(nameOrId: string, o: Opts): Promise<void> {
   const api = await ImageApi.connect(o);
   const method: Record<string, string> = { name: o.method };
   if (o.uri) method.uri = o.uri;
-  await api.raw('POST', `/v2/images/${(await find(api, nameOrId)).id}/import`, JSON.stringify({ method }), { 'content-type': 'application/json' });
+  await api.raw('POST', `/v2/images/${(await api.findImage(nameOrId)).id}/import`, JSON.stringify({ method }), { 'content-type': 'application/json' });
 }
 
 async function addProject(nameOrId: string, project: string, o: Opts): Promise<void> {
   const api = await ImageApi.connect(o);
-  const member = await api.json('POST', `/v2/images/${(await find(api, nameOrId)).id}/members`, { member: project });
+  const member = await api.json('POST', `/v2/images/${(await api.findImage(nameOrId)).id}/members`, { member: project });
   printRecord({ created_at: member.created_at, image_id: member.image_id, member_id: member.member_id, schema: member.schema, status: member.status, updated_at: member.updated_at }, o);
 }
 
 async function removeProject(nameOrId: string, project: string, o: Opts): Promise<void> {
   const api = await ImageApi.connect(o);
-  await api.raw('DELETE', `/v2/images/${(await find(api, nameOrId)).id}/members/${encodeURIComponent(project)}`);
+  await api.raw('DELETE', `/v2/images/${(await api.findImage(nameOrId)).id}/members/${encodeURIComponent(project)}`);
 }
 
 async function memberList(nameOrId: string, o: Opts): Promise<void> {
   const api = await ImageApi.connect(o);
-  const { members } = await api.json<MemberList>('GET', `/v2/images/${(await find(api, nameOrId)).id}/members`);
+  const { members } = await api.json<MemberList>('GET', `/v2/images/${(await api.findImage(nameOrId)).id}/members`);
   printList(['Image ID', 'Member ID', 'Status'], members.map((m) => [m.image_id, m.member_id, m.status]), o);
 }
 
 async function action(nameOrId: string, which: 'deactivate' | 'reactivate', o: Opts): Promise<void> {
   const api = await ImageApi.connect(o);
-  await api.raw('POST', `/v2/images/${(await find(api, nameOrId)).id}/actions/${which}`);
+  await api.raw('POST', `/v2/images/${(await api.findImage(nameOrId)).id}/actions/${which}`);
 }
 
 async function tag(nameOrId: string, value: string, add: boolean, o: Opts): Promise<void> {
   const api = await ImageApi.connect(o);
-  await api.raw(add ? 'PUT' : 'DELETE', `/v2/images/${(await find(api, nameOrId)).id}/tags/${encodeURIComponent(value)}`);
+  await api.raw(add ? 'PUT' : 'DELETE', `/v2/images/${(await api.findImage(nameOrId)).id}/tags/${encodeURIComponent(value)}`);
 }
 
 /** Every command's --help ends with examples. */
@@ -481,6 +465,7 @@ function addDataCommands(image: Command): void {
       .action(importImage),
   );
   image.addCommand(inspectCommand());
+  image.addCommand(lineageCommand());
   image.addCommand(cmd('deactivate', 'deactivate an image', 'glimpse image deactivate cirros').argument('<image>').action((i: string, o: Opts) => action(i, 'deactivate', o)));
   image.addCommand(cmd('reactivate', 'reactivate an image', 'glimpse image reactivate cirros').argument('<image>').action((i: string, o: Opts) => action(i, 'reactivate', o)));
 }

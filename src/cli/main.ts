@@ -30,6 +30,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   image: async () => (await import('./image.js')).imageCommand(),
   manage: async () => (await import('./manage.js')).manageCommand(),
   cache: async () => (await import('./cache.js')).cacheCommand(),
+  family: async () => (await import('./family.js')).familyCommand(),
 };
 
 /**

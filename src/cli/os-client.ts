@@ -9,6 +9,7 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { Command, Help, Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
+import type { Image, ImageList } from '../api/wire-types.js';
 import { type TokenIdentity, type TokenScope, findEndpoint, identityV3, issueToken } from '../net/keystone-client.js';
 
 export interface OsOptions {
@@ -156,6 +157,23 @@ export class ImageApi {
     const res = await fetchOrExplain(`${this.endpoint}${path}`, { method, headers: this.headers(headers), body, ...init }, 'the image service');
     if (res.status >= 400) throw new ApiError(res.status, await errorMessage(res));
     return res;
+  }
+
+  /** An image by id, else by unique name, as openstackclient resolves it. */
+  async findImage(nameOrId: string): Promise<Image> {
+    try {
+      return await this.json('GET', `/v2/images/${encodeURIComponent(nameOrId)}`);
+    } catch (err) {
+      if ((err as { status?: number }).status !== 404) throw err;
+    }
+    const byName = (hidden: boolean) =>
+      this.json<ImageList>('GET', `/v2/images?name=${encodeURIComponent(`eq:${nameOrId}`)}&visibility=all&member_status=all&limit=2${hidden ? '&os_hidden=true' : ''}`);
+    let { images } = await byName(false);
+    // A hidden (e.g. deprecated) image is left out of lists unless asked for.
+    if (images.length === 0) ({ images } = await byName(true));
+    if (images.length === 0) throw new Error(`No Image found for ${nameOrId}`);
+    if (images.length > 1) throw new Error(`More than one Image exists with the name '${nameOrId}'.`);
+    return images[0];
   }
 }
 

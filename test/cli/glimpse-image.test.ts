@@ -273,6 +273,43 @@ describe('glimpse image (no auth)', () => {
     await glimpse('delete', 'fam-cli-1', 'fam-cli-2');
   });
 
+  it('shows a family and its retention dry run, and draws an image\'s lineage', async () => {
+    const file = path.join(server.dataDir, 'lineage.img');
+    writeFileSync(file, randomBytes(4096));
+    const base = await json('create', '--file', file, '--family', 'fam-ret', 'fam-ret-1');
+    await new Promise((r) => setTimeout(r, 1100)); // created_at has one-second resolution
+    const newer = await json('create', '--file', file, '--family', 'fam-ret', '--property', `glimpse_derived_from=${base.id}`, 'fam-ret-2');
+    const snapshot = await json('create', '--file', file, '--property', `base_image_ref=${newer.id}`, 'fam-ret-snap');
+
+    const familyCli = async (...args: string[]) => {
+      const res = await run(process.execPath, [BIN, 'family', ...args], env);
+      assert.equal(res.code, 0, `glimpse family ${args.join(' ')}: ${res.stderr}`);
+      return res.stdout;
+    };
+    const versions = JSON.parse(await familyCli('show', 'fam-ret', '-f', 'json'));
+    assert.deepEqual(versions.map((v: { ID: string; Role: string }) => [v.ID, v.Role]), [[newer.id, 'latest'], [base.id, '']]);
+
+    const policy = JSON.parse(await familyCli('retention', 'set', '--keep-newest', '1', 'fam-ret', '-f', 'json'));
+    assert.equal(policy.keep_newest, 1);
+    assert.equal(policy.deprecate_after_days, null);
+    assert.match(policy.next, new RegExp(`^deprecate ${base.id} \\(fam-ret-1\\): beyond the newest 1`));
+    assert.equal(JSON.parse(await familyCli('retention', 'show', 'fam-ret', '-f', 'json')).keep_newest, 1);
+    const refused = await run(process.execPath, [BIN, 'family', 'retention', 'set', '--keep-newest', '0', 'fam-ret'], env);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /keep_newest must keep at least one version/);
+    await familyCli('retention', 'delete', 'fam-ret');
+    const gone = await run(process.execPath, [BIN, 'family', 'retention', 'show', 'fam-ret'], env);
+    assert.equal(gone.code, 1, 'no policy left');
+
+    const rows = JSON.parse(await glimpse('lineage', 'fam-ret-2', '-f', 'json'));
+    assert.deepEqual(
+      rows.map((r: { Relation: string; ID: string; Via: string }) => [r.Relation, r.ID, r.Via]),
+      [['ancestor', base.id, 'glimpse_derived_from'], ['image', newer.id, ''], ['descendant', snapshot.id, 'base_image_ref']],
+    );
+    assert.match(await glimpse('lineage', 'fam-ret-snap'), /\| Relation +\| ID +\| Name +\| Status +\| Created At +\| Via +\|/);
+    await glimpse('delete', 'fam-ret-snap', 'fam-ret-2', 'fam-ret-1');
+  });
+
   it('writes csv exactly as openstack image list does, in every --quote mode', { skip: openstackSkip() }, async () => {
     // A name and tags that need quoting or escaping, a number and a boolean column (--long).
     const created = await json('create', '--disk-format', 'raw', '--tag', "it's", '--tag', 'plain', 'a,b "c"');
