@@ -40,6 +40,8 @@ import { RetentionRepository } from './db/retention-repo.js';
 import { RetentionService } from './services/retention.js';
 import { LocationsService } from './services/locations.js';
 import { type Notifier, createNotifier } from './notify/notifier.js';
+import { InsightService, type InsightServiceDeps } from './services/insight.js';
+import { InsightRepository } from './db/insight-repo.js';
 import { Metrics } from './metrics/metrics.js';
 import { WebhookDispatcher } from './notify/webhooks.js';
 import { WebhookOutbox } from './db/webhook-outbox.js';
@@ -188,27 +190,20 @@ export async function compose(config: GlimpseConfig, logger = createLogger(confi
     metrics,
   });
   const imports = new ImportService({ access, createImage: (ctx, body) => images.create(ctx, body), repo, tasks: tasksRepo, stores, worker, config, notify });
-  metrics.gauge('glimpse_uploads_in_flight', 'Uploads and stagings this process is receiving', () => imageData.uploadsInFlight);
-  metrics.gauge('glimpse_imports_in_flight', 'Import tasks this process is running', () => worker.inFlight);
-  db.observePoolWaits?.((seconds) => metrics.poolWait.observe(seconds));
-  const pool = () => db.poolStats?.() ?? { open: 0, idle: 0, waiting: 0 };
-  metrics.gauge('glimpse_db_pool_connections_in_use', 'Database connections lent out now (PostgreSQL, MySQL)', () => pool().open - pool().idle);
-  metrics.gauge('glimpse_db_pool_connections_open', 'Database connections open (PostgreSQL, MySQL)', () => pool().open);
-  metrics.gauge('glimpse_db_pool_waiting', 'Requests waiting for a database connection', () => pool().waiting);
-  metrics.gauge('glimpse_notifications_backlog', 'Notifications waiting to be sent', () => notify.stats().backlog);
-  if (webhooks) metrics.gauge('glimpse_webhook_backlog', 'Webhook deliveries pending (not delivered, not given up)', () => webhooks.outbox.backlog());
-  metrics.gauge('glimpse_notifications_dropped', 'Notifications dropped (backlog full) since start', () => notify.stats().dropped);
+  const insight = startInsight({ access, images, repo, tasks: tasksRepo, uninspected: new InsightRepository(db), stores, config: config.insight, notify, log: logger }, imageData);
+  registerGauges(metrics, { imageData, worker, db, notify, webhooks, insight: insight.service });
   const recovery = await startRecovery(imageData, worker, config.recoveryIntervalMs, logger);
   if (role.leader) cacheService.start();
   webhooks?.dispatcher.start();
 
-  const app = buildApp(appDeps(config, logger, { db, policy, keystone, schema, images, access, imageData, members, imports, quotas, tasks: tasksRepo, stores, locations, cache: cacheService, lifecycle, retention, notify, metrics, webhooks }));
+  const app = buildApp(appDeps(config, logger, { db, policy, keystone, schema, images, access, imageData, members, imports, quotas, tasks: tasksRepo, stores, locations, cache: cacheService, lifecycle, retention, insight: insight.service, notify, metrics, webhooks }));
   return {
     app,
     db,
     stop: async () => {
       clearInterval(recovery);
       clearInterval(lifecycleTimer);
+      clearInterval(insight.timer);
       await cacheService.close();
       await worker.close();
       await webhooks?.dispatcher.close();
@@ -237,12 +232,13 @@ interface AppParts {
   cache: ImageCacheService;
   lifecycle: LifecycleService;
   retention: RetentionService;
+  insight: InsightService;
   notify: Notifier;
   metrics: Metrics;
   webhooks: { outbox: WebhookOutbox } | null;
 }
 
-function appDeps(config: GlimpseConfig, logger: Logger, { db, policy, keystone, schema, images, access, imageData, members, imports, quotas, tasks, stores, locations, cache, lifecycle, retention, notify, metrics, webhooks }: AppParts): AppDeps {
+function appDeps(config: GlimpseConfig, logger: Logger, { db, policy, keystone, schema, images, access, imageData, members, imports, quotas, tasks, stores, locations, cache, lifecycle, retention, insight, notify, metrics, webhooks }: AppParts): AppDeps {
   /** The node's state: the database, the stores, work in flight, the notification backlog. */
   const health = async () => ({
     database: (await db.ping(2000)) ? 'ok' : 'no connection within 2 s',
@@ -265,6 +261,7 @@ function appDeps(config: GlimpseConfig, logger: Logger, { db, policy, keystone, 
     access,
     lifecycle,
     retention,
+    insight,
     imageData,
     members,
     imports,
@@ -337,6 +334,40 @@ function dataHooks(imageData: ImageDataService, sharing: DataSharing, cache: Ima
     dropped: (ctx, imageId, locations) => imageData.removeData(ctx, imageId, locations),
     sharingChanged: (ctx, image) => sharing.sync(callerOf(ctx), image),
   };
+}
+
+/** The series that read a part's state when scraped. */
+function registerGauges(
+  metrics: Metrics,
+  p: { imageData: ImageDataService; worker: ImportWorker; db: Db; notify: Notifier; webhooks: { outbox: WebhookOutbox } | null; insight: InsightService },
+): void {
+  const { imageData, worker, db, notify, webhooks, insight } = p;
+  metrics.gauge('glimpse_uploads_in_flight', 'Uploads and stagings this process is receiving', () => imageData.uploadsInFlight);
+  metrics.gauge('glimpse_imports_in_flight', 'Import tasks this process is running', () => worker.inFlight);
+  db.observePoolWaits?.((seconds) => metrics.poolWait.observe(seconds));
+  const pool = () => db.poolStats?.() ?? { open: 0, idle: 0, waiting: 0 };
+  metrics.gauge('glimpse_db_pool_connections_in_use', 'Database connections lent out now (PostgreSQL, MySQL)', () => pool().open - pool().idle);
+  metrics.gauge('glimpse_db_pool_connections_open', 'Database connections open (PostgreSQL, MySQL)', () => pool().open);
+  metrics.gauge('glimpse_db_pool_waiting', 'Requests waiting for a database connection', () => pool().waiting);
+  metrics.gauge('glimpse_notifications_backlog', 'Notifications waiting to be sent', () => notify.stats().backlog);
+  if (webhooks) metrics.gauge('glimpse_webhook_backlog', 'Webhook deliveries pending (not delivered, not given up)', () => webhooks.outbox.backlog());
+  metrics.gauge('glimpse_notifications_dropped', 'Notifications dropped (backlog full) since start', () => notify.stats().dropped);
+  metrics.gauge('glimpse_insight_queue', 'Images waiting for (or in) guest inspection on this node', () => insight.backlog);
+}
+
+/**
+ * Image insight: every image that becomes active here is inspected when the
+ * node inspects, and a sweep picks up images no node inspected yet.
+ */
+function startInsight(deps: InsightServiceDeps, imageData: ImageDataService): { service: InsightService; timer: NodeJS.Timeout | undefined } {
+  const service = new InsightService(deps);
+  imageData.onActivated((image) => service.activated(image));
+  if (!service.active || deps.config.sweepIntervalMs === 0) return { service, timer: undefined };
+  const sweep = () => void service.sweep().catch((err: unknown) => deps.log.warn({ err }, 'the insight sweep failed; it runs again next interval'));
+  const timer = setInterval(sweep, deps.config.sweepIntervalMs);
+  timer.unref();
+  setImmediate(sweep);
+  return { service, timer };
 }
 
 /**

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { DEFAULT_IMPORT_FILTER, type ImportFilter } from '../net/url-filter.js';
 import { IniReader, parseIni } from './ini.js';
 import type {
-  AuthMode, CorsConfig, GlimpseConfig, ImageCacheConfig, NotificationsConfig, WebhooksConfig, KeystoneOptions, RbdStoreOptions, S3StoreOptions, StoreConfig, SwiftAuthOptions, SwiftStoreOptions, SwiftTenancy,
+  AuthMode, CorsConfig, GlimpseConfig, ImageCacheConfig, InsightConfig, NotificationsConfig, WebhooksConfig, KeystoneOptions, RbdStoreOptions, S3StoreOptions, StoreConfig, SwiftAuthOptions, SwiftStoreOptions, SwiftTenancy,
 } from './options.js';
 import { findPolicyFile, readPolicyFile } from './policy-file.js';
 import { readPropertyProtectionFile } from './property-protection-file.js';
@@ -123,6 +123,7 @@ function readConfig(cli: CliOptions, cwd: string): GlimpseConfig {
     // Glance's meaning: processes serving the API, one per CPU by default; 0 or 1 is one process.
     workers: workerCount(cli.workers ?? ini.str('DEFAULT', 'workers')),
     webhooks: webhooksConfig(ini),
+    insight: insightConfig(ini, dataDir),
     healthcheck: healthcheckConfig(ini, configDir ?? dataDir),
     metrics: oneOf(ini.str('glimpse', 'metrics') ?? 'loopback', ['loopback', 'all', 'off'] as const, '[glimpse] metrics'),
   };
@@ -134,6 +135,22 @@ function healthcheckConfig(ini: IniReader, base: string): GlimpseConfig['healthc
   return {
     disableByFile: byFile ? path.resolve(base, ini.str('healthcheck', 'disable_by_file_path') ?? 'healthcheck_disable') : null,
     detailed: ini.bool('healthcheck', 'detailed') ?? false,
+  };
+}
+
+function insightConfig(ini: IniReader, dataDir: string): InsightConfig {
+  const section = 'glimpse_insight';
+  return {
+    enabled: ini.bool(section, 'enabled') ?? false,
+    applyProperties: ini.bool(section, 'apply_properties') ?? false,
+    concurrency: positive(ini.int(section, 'concurrency') ?? 1, 'concurrency'),
+    timeoutSeconds: positive(ini.int(section, 'timeout_seconds') ?? 120, 'timeout_seconds'),
+    memoryBytes: positive(ini.int(section, 'memory_mib') ?? 1024, 'memory_mib') * 1024 * 1024,
+    maxImageBytes: parseByteSize(ini.str(section, 'max_image_size') ?? '64GB', '[glimpse_insight] max_image_size'),
+    maxPartitionBytes: parseByteSize(ini.str(section, 'max_partition_size') ?? '64GB', '[glimpse_insight] max_partition_size'),
+    maxEntries: positive(ini.int(section, 'max_entries') ?? 2_000_000, 'max_entries'),
+    sweepIntervalMs: nonNegative(ini.int(section, 'sweep_interval_seconds') ?? 300, 'sweep_interval_seconds') * 1000,
+    scratchDir: path.resolve(ini.str(section, 'scratch_dir') ?? path.join(dataDir, 'insight')),
   };
 }
 
@@ -394,10 +411,10 @@ function positive(n: number, name: string): number {
   return n;
 }
 
-/** `user_storage_quota`: `<n>[B|KB|MB|GB|TB]`, binary multiples, 0 = unlimited. */
-export function parseByteSize(value: string): number {
+/** `user_storage_quota` and other sizes: `<n>[B|KB|MB|GB|TB]`, binary multiples. */
+export function parseByteSize(value: string, key = 'user_storage_quota'): number {
   const m = /^\s*(\d+)\s*(B|KB|MB|GB|TB)?\s*$/i.exec(value);
-  if (!m) throw new ConfigError(`user_storage_quota: "${value}" is not a size such as 10GB`);
+  if (!m) throw new ConfigError(`${key}: "${value}" is not a size such as 10GB`);
   const units: Record<string, number> = { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3, TB: 1024 ** 4 };
   return Number(m[1]) * units[(m[2] ?? 'B').toUpperCase()];
 }

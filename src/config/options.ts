@@ -132,6 +132,32 @@ export interface GlimpseConfig {
   notifications: NotificationsConfig;
   /** `[DEFAULT] image_cache_dir` and the cache's other keys; null: no cache. */
   imageCache: ImageCacheConfig | null;
+  /** `[glimpse_insight]`: guest inspection of new images. */
+  insight: InsightConfig;
+}
+
+/** `[glimpse_insight]`: reading what is inside each new image (services/insight.ts). */
+export interface InsightConfig {
+  /** `enabled` (false): inspect images as they become active, and sweep for those not inspected yet. */
+  enabled: boolean;
+  /** `apply_properties` (false): set the suggested Glance properties the owner has not set. */
+  applyProperties: boolean;
+  /** `concurrency` (1): inspections at once on this node. */
+  concurrency: number;
+  /** `timeout_seconds` (120): wall clock for one reader run, and the CPU it may use. */
+  timeoutSeconds: number;
+  /** `memory_mib` (1024): the address space of one reader run. */
+  memoryBytes: number;
+  /** `max_image_size` (64 GiB): larger images are not inspected. */
+  maxImageBytes: number;
+  /** `max_partition_size` (64 GiB): larger partitions are not copied out to be read. */
+  maxPartitionBytes: number;
+  /** `max_entries` (2,000,000): files one file system may list. */
+  maxEntries: number;
+  /** `sweep_interval_seconds` (300): how often an enabled node looks for active images not inspected yet (0: never). */
+  sweepIntervalMs: number;
+  /** `scratch_dir` (<data dir>/insight): where partitions are copied out, sparse, while they are read. */
+  scratchDir: string;
 }
 
 /** `[glimpse_webhooks] subscriptions = a, b` with a `[glimpse_webhook_<name>]` section each. */

@@ -79,6 +79,8 @@ export interface ImageDataDeps {
 export class ImageDataService {
   /** Images this process is writing now: recovery never judges them, whatever their age. */
   private readonly writing = new Set<string>();
+  /** Who else acts when an image becomes active with its data (image insight). */
+  private readonly activationListeners: ((image: Image) => void)[] = [];
 
   private readonly access: ImageAccess;
   private readonly repo: ImagesRepository;
@@ -140,10 +142,19 @@ export class ImageDataService {
     this.d.notify.emit('image.upload', { ...imagePayload(image), ...importProperties(image) });
   }
 
-  /** The image became active with its data (an upload or an import): `image.activate` and `image.update`, as Glance sends them. */
+  /**
+   * The image became active with its data (an upload or an import):
+   * `image.activate` and `image.update`, as Glance sends them, then the
+   * listeners.
+   */
   notifyActivated(image: Image): void {
     this.d.notify.emit('image.activate', imagePayload(image));
     this.d.notify.emit('image.update', imagePayload(image));
+    for (const listener of this.activationListeners) listener(image);
+  }
+
+  onActivated(listener: (image: Image) => void): void {
+    this.activationListeners.push(listener);
   }
 
   /** A refused or failed upload: `image.upload` at ERROR with the reason (Glance's payload is the message), and a log line saying why. */

@@ -14,7 +14,7 @@ const SRC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..
 
 /** The floors, lowest first (docs/architecture.md). */
 const FLOOR: Record<string, number> = {
-  domain: 0, net: 0, formats: 0, config: 1, metrics: 1, db: 2, store: 2, cache: 2, notify: 2, auth: 3, services: 4, api: 5, 'server.ts': 6, cli: 7, web: 7,
+  domain: 0, net: 0, formats: 0, insight: 0, config: 1, metrics: 1, db: 2, store: 2, cache: 2, notify: 2, auth: 3, services: 4, api: 5, 'server.ts': 6, cli: 7, web: 7,
 };
 /** Data tables, allowed to be long: Glance's schema as DDL. */
 const DATA_TABLES = new Set(['db/glance-schema.ts:glanceSchemaDdl']);

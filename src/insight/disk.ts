@@ -1,0 +1,133 @@
+/**
+ * Opening a guest disk: its partition table, each partition's kind, and the
+ * file systems 7zz can read. A partition is copied out (sparse) only when
+ * the disk holds more than one: 7zz opens a lone partition's file system in
+ * place, but cannot be pointed at one of several.
+ */
+import { mkdir, mkdtemp, open as openFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { GuestFs } from './guest-fs.js';
+import { type Entry, type Level, type ReaderLimits, Unreadable, extract, list, read } from './seven-zip.js';
+
+export interface DiskLimits extends ReaderLimits {
+  /** The largest partition copied out to be read. */
+  maxPartitionBytes: number;
+  /** The most entries (files) one file system may list. */
+  maxEntries: number;
+}
+
+export interface Partition {
+  index: number;
+  /** The partition table's name for its type (EFI System, BIOS Boot, Linux Data …). */
+  kind: string;
+  size: number | null;
+  /** The file system 7zz found in it, or why none was read. */
+  fileSystem: string | null;
+  note?: string;
+}
+
+export interface Disk {
+  /** GPT, MBR, or null for a file system with no partition table (or nothing known). */
+  table: string | null;
+  partitions: Partition[];
+  fileSystems: GuestFs[];
+  /** The first 440 bytes: the BIOS boot code of an MBR or protective MBR. */
+  bootCode: Buffer | null;
+}
+
+const CONTAINERS: Record<string, string> = { QCOW: 'qcow', VMDK: 'vmdk', VHD: 'vhd', VHDX: 'vhdx', VDI: 'vdi' };
+const TABLES = new Set(['GPT', 'MBR', 'APM']);
+/** Partition kinds that never hold a file system worth reading. */
+const NO_FILE_SYSTEM = /BIOS Boot|swap|Extended|LVM|RAID|Empty/i;
+
+/** Opens `file`; `work(dir)` runs while partitions copied out exist, which are removed after. */
+export async function openDisk<T>(file: string, limits: DiskLimits, scratch: string, work: (disk: Disk) => Promise<T>): Promise<T> {
+  await mkdir(scratch, { recursive: true });
+  const dir = await mkdtemp(path.join(scratch, 'insight-'));
+  try {
+    const listing = await list(file, limits, limits.maxEntries);
+    const innermost = listing.levels[listing.levels.length - 1];
+    const table = listing.levels.find((l) => TABLES.has(l.type))?.type ?? null;
+    const bootCode = await firstSector(file, listing.levels[0], limits);
+    if (TABLES.has(innermost.type)) {
+      const { partitions, fileSystems } = await readPartitions(file, listing.entries, limits, dir);
+      return await work({ table, partitions, fileSystems, bootCode });
+    }
+    if (CONTAINERS[innermost.type] || innermost.type === 'Split') return await work({ table: null, partitions: [], fileSystems: [], bootCode });
+    // One file system, opened in place: behind a lone partition, or filling the disk.
+    const lone = lonePartition(listing.levels, innermost.type);
+    const fs = new GuestFs(file, listing.entries, limits, innermost.type);
+    return await work({ table, partitions: lone ? [lone] : [], fileSystems: [fs], bootCode });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The partition 7zz stepped through to reach the file system, as its table describes it. */
+function lonePartition(levels: Level[], fileSystem: string): Partition | null {
+  const tableLevel = levels.findIndex((l) => TABLES.has(l.type));
+  if (tableLevel < 0) return null;
+  const item = levels[tableLevel].item ?? {};
+  const size = Number(item.Size);
+  return { index: 0, kind: item['File System'] ?? 'unknown', size: Number.isFinite(size) ? size : null, fileSystem };
+}
+
+async function readPartitions(file: string, entries: Entry[], limits: DiskLimits, dir: string) {
+  const partitions: Partition[] = [];
+  const fileSystems: GuestFs[] = [];
+  for (const [index, entry] of entries.entries()) {
+    const partition: Partition = { index, kind: entry.fileSystem ?? 'unknown', size: entry.size, fileSystem: null };
+    partitions.push(partition);
+    if (NO_FILE_SYSTEM.test(partition.kind)) continue;
+    if ((entry.size ?? 0) > limits.maxPartitionBytes) {
+      partition.note = `larger than the ${limits.maxPartitionBytes}-byte limit for reading`;
+      continue;
+    }
+    const copy = path.join(dir, `partition-${index}.img`);
+    try {
+      await extract(file, entry.path, copy, limits);
+      const inner = await list(copy, limits, limits.maxEntries);
+      const type = inner.levels[inner.levels.length - 1].type;
+      partition.fileSystem = type;
+      fileSystems.push(new GuestFs(copy, inner.entries, limits, type));
+    } catch (err) {
+      if (!(err instanceof Unreadable)) throw err;
+      partition.note = `${await signature(copy)}: ${err.message}`;
+    }
+  }
+  return { partitions, fileSystems };
+}
+
+/** Names a file system 7zz does not read, by its magic number, so the report can say what it was. */
+async function signature(file: string): Promise<string> {
+  const handle = await openFile(file, 'r').catch(() => null);
+  if (!handle) return 'unreadable';
+  try {
+    const head = Buffer.alloc(70_000);
+    const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    if (head.subarray(0, 4).toString('latin1') === 'XFSB') return 'xfs (not readable by 7zz)';
+    if (bytesRead > 65_600 && head.subarray(65_536 + 64, 65_536 + 72).toString('latin1') === '_BHRfS_M') return 'btrfs (not readable by 7zz)';
+    if (head.subarray(0, 8).toString('latin1') === 'LUKS\xba\xbe\x00\x01' || head.subarray(0, 6).toString('latin1') === 'LUKS\xba\xbe') return 'LUKS (encrypted)';
+    if (head.subarray(512 + 0, 512 + 8).toString('latin1') === 'LABELONE') return 'LVM physical volume';
+    return 'no known file system';
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The disk's first sector's boot code, through the container when there is one. */
+async function firstSector(file: string, outer: Level, limits: ReaderLimits): Promise<Buffer | null> {
+  const container = CONTAINERS[outer.type];
+  if (container) {
+    const sector = await read(file, '', limits, 512, container).catch(() => null);
+    return sector && sector.length >= 440 ? sector.subarray(0, 440) : null;
+  }
+  const handle = await openFile(file, 'r');
+  try {
+    const sector = Buffer.alloc(440);
+    const { bytesRead } = await handle.read(sector, 0, 440, 0);
+    return bytesRead === 440 ? sector : null;
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,211 @@
+/**
+ * What is inside a guest, found by reading its files, never by running
+ * them: the operating system, the way it boots, and what the OpenStack
+ * image guide asks of a cloud image (cloud-init, a growing root, sshd,
+ * virtio drivers, a serial console, no persistent MAC address, the guest
+ * agent). Each check reads a handful of small files.
+ */
+import type { Disk, Partition } from './disk.js';
+import type { GuestFs } from './guest-fs.js';
+
+export interface Findings {
+  osType: 'linux' | 'windows' | null;
+  distro: string | null;
+  version: string | null;
+  architecture: string | null;
+  firmware: 'bios' | 'uefi' | 'bios+uefi' | null;
+  bootloader: string | null;
+  partitions: string;
+  cloudInit: 'enabled' | 'disabled' | 'absent';
+  growpart: boolean;
+  sshServer: 'enabled' | 'installed' | 'absent';
+  /** Kernel versions found (Linux), or null when the image has none. */
+  kernel: string | null;
+  virtio: string[];
+  serialConsole: boolean;
+  /** Where a network configuration pins a MAC address, or null. */
+  persistentMac: string | null;
+  guestAgent: boolean;
+}
+
+/** os-release IDs as libosinfo (and the metadefs' os_distro) name them. */
+const DISTRO: Record<string, string> = { 'opensuse-leap': 'opensuse', 'opensuse-tumbleweed': 'opensuse', sles: 'sles', almalinux: 'almalinux', ol: 'oraclelinux' };
+/** ELF e_machine → Glance's architecture names (64-bit variants where the class says so). */
+const ELF_MACHINE: Record<number, [string, string]> = {
+  0x03: ['i686', 'i686'], 0x3e: ['x86_64', 'x86_64'], 0x28: ['armv7l', 'armv7l'], 0xb7: ['aarch64', 'aarch64'],
+  0xf3: ['riscv32', 'riscv64'], 0x14: ['ppc', 'ppc64'], 0x15: ['ppc64', 'ppc64'], 0x16: ['s390', 's390x'], 0x08: ['mips', 'mips64'],
+};
+const PE_MACHINE: Record<number, string> = { 0x8664: 'x86_64', 0xaa64: 'aarch64', 0x14c: 'i686' };
+
+export async function findings(disk: Disk): Promise<Findings> {
+  const root = disk.fileSystems.find((fs) => fs.exists('usr/lib/os-release') || fs.exists('etc/os-release'));
+  const windows = disk.fileSystems.find((fs) => fs.exists('Windows/System32/ntoskrnl.exe'));
+  const esp = disk.fileSystems.find((fs) => fs.type === 'FAT' && fs.isDir('EFI'));
+  const boot = disk.fileSystems.find((fs) => fs !== root && (fs.exists('grub/grub.cfg') || fs.exists('grub2/grub.cfg') || fs.list('').some((n) => n.startsWith('vmlinuz'))));
+  const base = { firmware: firmware(disk, esp), bootloader: bootloader(disk, esp, root ?? windows, boot), partitions: layout(disk) };
+  if (root) return { ...base, ...(await linux(root, boot)) };
+  if (windows) return { ...base, ...(await windowsGuest(windows)) };
+  return { ...base, osType: null, distro: null, version: null, architecture: null, cloudInit: 'absent', growpart: false, sshServer: 'absent', kernel: null, virtio: [], serialConsole: false, persistentMac: null, guestAgent: false };
+}
+
+type OsFindings = Omit<Findings, 'firmware' | 'bootloader' | 'partitions'>;
+
+async function linux(root: GuestFs, boot: GuestFs | undefined): Promise<OsFindings> {
+  const release = parseOsRelease((await root.text('etc/os-release')) ?? (await root.text('usr/lib/os-release')) ?? '');
+  const id = release.ID?.toLowerCase() ?? null;
+  const kernels = root.list('usr/lib/modules').length ? root.list('usr/lib/modules') : root.list('lib/modules');
+  return {
+    osType: 'linux',
+    distro: id ? (DISTRO[id] ?? id) : null,
+    version: release.VERSION_ID ?? null,
+    architecture: await elfArchitecture(root),
+    cloudInit: cloudInit(root),
+    growpart: ['usr/bin/growpart', 'usr/sbin/growpart', 'usr/share/initramfs-tools/scripts/local-bottom/growroot'].some((p) => root.exists(p)) || root.list('usr/lib/dracut/modules.d').some((m) => m.includes('growroot')),
+    sshServer: sshServer(root),
+    kernel: kernels.length ? kernels.sort().join(', ') : null,
+    virtio: await linuxVirtio(root, kernels),
+    serialConsole: await serialConsole(root, boot),
+    persistentMac: await persistentMac(root),
+    guestAgent: root.exists('usr/sbin/qemu-ga') || root.exists('usr/bin/qemu-ga'),
+  };
+}
+
+export function parseOsRelease(text: string): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const m = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line.trim());
+    if (m) fields[m[1]] = m[2].replace(/^(["'])(.*)\1$/, '$2');
+  }
+  return fields;
+}
+
+/** The machine a core binary is built for, from its ELF header. */
+async function elfArchitecture(root: GuestFs): Promise<string | null> {
+  for (const candidate of ['usr/bin/sh', 'usr/bin/ls', 'usr/bin/bash', 'bin/sh', 'usr/bin/coreutils']) {
+    const head = await root.read(candidate, 64);
+    if (!head || head.length < 20 || head.readUInt32BE(0) !== 0x7f454c46) continue;
+    const little = head[5] === 1;
+    const machine = little ? head.readUInt16LE(18) : head.readUInt16BE(18);
+    const names = ELF_MACHINE[machine];
+    if (!names) return null;
+    const name = names[head[4] === 2 ? 1 : 0];
+    return name === 'ppc64' && little ? 'ppc64le' : name;
+  }
+  return null;
+}
+
+function cloudInit(root: GuestFs): Findings['cloudInit'] {
+  const installed = root.exists('usr/bin/cloud-init') || root.exists('usr/bin/ignition') || root.isDir('usr/lib/dracut/modules.d/30ignition');
+  if (!installed) return 'absent';
+  if (root.exists('etc/cloud/cloud-init.disabled')) return 'disabled';
+  const wants = ['etc/systemd/system/cloud-init.target.wants', 'etc/systemd/system/multi-user.target.wants'];
+  const enabled = wants.some((dir) => root.list(dir).some((unit) => /^cloud-(init|init-local|config|final)\.service$/.test(unit))) || root.exists('etc/init.d/cloud-init') || root.exists('usr/bin/ignition');
+  return enabled ? 'enabled' : 'disabled';
+}
+
+function sshServer(root: GuestFs): Findings['sshServer'] {
+  if (!root.exists('usr/sbin/sshd')) return 'absent';
+  const enabled = root.list('etc/systemd/system/multi-user.target.wants').some((u) => /^sshd?\.service$/.test(u)) || root.exists('etc/systemd/system/sshd.service') || root.list('etc/rc3.d').some((s) => /^S\d+sshd?$/.test(s));
+  return enabled ? 'enabled' : 'installed';
+}
+
+/** virtio block, network and SCSI drivers of the kernels present: built in or modules. */
+async function linuxVirtio(root: GuestFs, kernels: string[]): Promise<string[]> {
+  const found = new Set<string>();
+  const drivers: [string, string, string][] = [['blk', 'block', 'virtio_blk'], ['net', 'net', 'virtio_net'], ['scsi', 'scsi', 'virtio_scsi']];
+  const modules = root.list('usr/lib/modules').length ? 'usr/lib/modules' : 'lib/modules';
+  for (const version of kernels) {
+    const builtin = (await root.text(`${modules}/${version}/modules.builtin`)) ?? '';
+    for (const [name, dir, module] of drivers) {
+      const file = root.list(`${modules}/${version}/kernel/drivers/${dir}`).some((f) => f.startsWith(`${module}.ko`));
+      if (file || builtin.includes(`/${module}.ko`)) found.add(name);
+    }
+  }
+  return drivers.map(([name]) => name).filter((n) => found.has(n));
+}
+
+const SERIAL = /console=(ttyS|ttyAMA|hvc)\d/;
+
+async function serialConsole(root: GuestFs, boot: GuestFs | undefined): Promise<boolean> {
+  const configs: [GuestFs, string][] = [[root, 'etc/default/grub'], [root, 'boot/grub/grub.cfg'], [root, 'boot/grub2/grub.cfg'], [root, 'etc/kernel/cmdline'], [root, 'boot/extlinux/extlinux.conf']];
+  for (const f of root.list('etc/default/grub.d')) configs.push([root, `etc/default/grub.d/${f}`]);
+  for (const f of root.list('boot/loader/entries')) configs.push([root, `boot/loader/entries/${f}`]);
+  if (boot) configs.push([boot, 'grub/grub.cfg'], [boot, 'grub2/grub.cfg'], ...boot.list('loader/entries').map((f): [GuestFs, string] => [boot, `loader/entries/${f}`]));
+  for (const [fs, file] of configs) if (SERIAL.test((await fs.text(file)) ?? '')) return true;
+  return root.list('etc/systemd/system/getty.target.wants').some((u) => /^serial-getty@(ttyS|ttyAMA|hvc)\d\.service$/.test(u));
+}
+
+/** Network configuration that binds to one MAC address: a clone of the image gets another and loses its network. */
+async function persistentMac(root: GuestFs): Promise<string | null> {
+  const patterns: [string, RegExp][] = [
+    ['etc/udev/rules.d', /ATTRS?\{address\}==/],
+    ['etc/network/interfaces.d', /^\s*hwaddress\s/m],
+    ['etc/sysconfig/network-scripts', /^\s*HWADDR=/m],
+    ['etc/NetworkManager/system-connections', /^\s*mac-address=/m],
+    ['etc/systemd/network', /^\s*MACAddress=/m],
+    ['etc/netplan', /^\s*macaddress:/m],
+  ];
+  if (/^\s*hwaddress\s/m.test((await root.text('etc/network/interfaces')) ?? '')) return '/etc/network/interfaces';
+  for (const [dir, pattern] of patterns) {
+    for (const name of root.list(dir)) {
+      if (pattern.test((await root.text(`${dir}/${name}`)) ?? '')) return `/${dir}/${name}`;
+    }
+  }
+  return null;
+}
+
+async function windowsGuest(win: GuestFs): Promise<OsFindings> {
+  const drivers = (n: string) => win.exists(`Windows/System32/drivers/${n}`);
+  const cloudbase = win.isDir('Program Files/Cloudbase Solutions/Cloudbase-Init');
+  return {
+    osType: 'windows',
+    distro: 'windows',
+    version: null,
+    architecture: await peArchitecture(win),
+    cloudInit: cloudbase ? 'enabled' : 'absent',
+    growpart: cloudbase, // cloudbase-init's extend-volumes plugin
+    sshServer: win.exists('Windows/System32/OpenSSH/sshd.exe') || win.exists('Program Files/OpenSSH/sshd.exe') ? 'installed' : 'absent',
+    kernel: null,
+    virtio: [['blk', 'viostor.sys'], ['net', 'netkvm.sys'], ['scsi', 'vioscsi.sys']].filter(([, file]) => drivers(file)).map(([name]) => name),
+    serialConsole: false,
+    persistentMac: null,
+    guestAgent: win.exists('Program Files/Qemu-ga/qemu-ga.exe'),
+  };
+}
+
+async function peArchitecture(win: GuestFs): Promise<string | null> {
+  const head = await win.read('Windows/System32/ntoskrnl.exe', 4096);
+  if (!head || head.length < 64 || head.toString('latin1', 0, 2) !== 'MZ') return null;
+  const pe = head.readUInt32LE(60);
+  if (pe + 6 > head.length || head.toString('latin1', pe, pe + 4) !== 'PE\0\0') return null;
+  return PE_MACHINE[head.readUInt16LE(pe + 4)] ?? null;
+}
+
+/** UEFI when an EFI system partition holds a loader; BIOS when boot code or a BIOS boot partition is there. */
+function firmware(disk: Disk, esp: GuestFs | undefined): Findings['firmware'] {
+  const uefi = esp !== undefined && esp.list('EFI').some((vendor) => esp.list(`EFI/${vendor}`).some((f) => /\.efi$/i.test(f)));
+  const bios = hasBootCode(disk.bootCode) || disk.partitions.some((p) => /BIOS Boot/i.test(p.kind));
+  return uefi && bios ? 'bios+uefi' : uefi ? 'uefi' : bios ? 'bios' : null;
+}
+
+function hasBootCode(code: Buffer | null): boolean {
+  return code !== null && code.some((b) => b !== 0);
+}
+
+function bootloader(disk: Disk, esp: GuestFs | undefined, root: GuestFs | undefined, boot: GuestFs | undefined): string | null {
+  const efi = esp ? esp.list('EFI').flatMap((vendor) => esp.list(`EFI/${vendor}`).map((f) => `${vendor}/${f}`.toLowerCase())) : [];
+  if (disk.bootCode?.includes('GRUB') || efi.some((f) => /grub(x64|aa64|ia32)\.efi$/.test(f)) || [root, boot].some((fs) => fs && (fs.exists('boot/grub/grub.cfg') || fs.exists('boot/grub2/grub.cfg') || fs.exists('grub/grub.cfg')))) return 'grub';
+  if (efi.some((f) => f.startsWith('systemd/'))) return 'systemd-boot';
+  if (efi.some((f) => f === 'microsoft/boot' || f.endsWith('bootmgfw.efi')) || disk.fileSystems.some((fs) => fs.exists('bootmgr'))) return 'windows-boot-manager';
+  if (root?.exists('boot/extlinux/extlinux.conf') || root?.exists('boot/syslinux/syslinux.cfg')) return 'syslinux';
+  return null;
+}
+
+/** "gpt: 1 EFI System 64 MiB fat, 2 BIOS Boot 1 MiB, 3 Linux Data 553 MiB ext" */
+function layout(disk: Disk): string {
+  const parts = disk.partitions.map((p: Partition) => [p.index + 1, p.kind, mib(p.size), p.fileSystem?.toLowerCase() ?? (p.note ? `(${p.note})` : '')].filter((x) => x !== '').join(' '));
+  const whole = !disk.table && disk.fileSystems.length ? `a ${disk.fileSystems[0].type.toLowerCase()} file system, no partition table` : 'no partition table';
+  return disk.table ? `${disk.table.toLowerCase()}: ${parts.join(', ') || 'no partitions'}` : whole;
+}
+
+const mib = (size: number | null) => (size === null ? '' : `${Math.round(size / 1024 / 1024)} MiB`);
