@@ -117,7 +117,7 @@ export class Client {
   }
 }
 
-function identityHeaders(identity: Identity | null): Record<string, string> {
+export function identityHeaders(identity: Identity | null): Record<string, string> {
   if (identity?.token) return { 'x-auth-token': identity.token };
   if (!identity || (!identity.project && !identity.user)) return {};
   const h: Record<string, string> = { 'x-identity-status': 'Confirmed' };
