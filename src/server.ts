@@ -204,6 +204,7 @@ export async function compose(config: GlimpseConfig, logger = createLogger(confi
       clearInterval(recovery);
       clearInterval(lifecycleTimer);
       clearInterval(insight.timer);
+      await insight.service.close();
       await cacheService.close();
       await worker.close();
       await webhooks?.dispatcher.close();

@@ -9,6 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import { Command } from 'commander';
 import type { Image, ImageList, MemberList } from '../api/wire-types.js';
 import { lineageCommand } from './family.js';
+import { insightCommand } from './insight.js';
 import { inspectCommand } from './inspect.js';
 import { type OsOptions, ImageApi, osCommand } from './os-client.js';
 import { type OutputOptions, printList, printRecord, withOutputOptions } from './output.js';
@@ -466,6 +467,7 @@ function addDataCommands(image: Command): void {
   );
   image.addCommand(inspectCommand());
   image.addCommand(lineageCommand());
+  image.addCommand(insightCommand());
   image.addCommand(cmd('deactivate', 'deactivate an image', 'glimpse image deactivate cirros').argument('<image>').action((i: string, o: Opts) => action(i, 'deactivate', o)));
   image.addCommand(cmd('reactivate', 'reactivate an image', 'glimpse image reactivate cirros').argument('<image>').action((i: string, o: Opts) => action(i, 'reactivate', o)));
 }

@@ -21,6 +21,8 @@ export interface ReaderLimits {
   timeoutSeconds: number;
   /** Address space of one 7zz run, in bytes. */
   memoryBytes: number;
+  /** Ends every run at once (the server is closing). */
+  signal?: AbortSignal;
 }
 
 /** One level of what 7zz opened, outermost first: the container, the partition table, the file system. */
@@ -86,10 +88,13 @@ function start(args: string[], limits: ReaderLimits) {
     kill();
   }, limits.timeoutSeconds * 1000);
   let timedOut = false;
+  limits.signal?.addEventListener('abort', kill, { once: true });
   const done = new Promise<void>((resolve, reject) => {
     child.on('error', (err) => reject(new Unreadable(`7zz could not run: ${err.message}`)));
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      limits.signal?.removeEventListener('abort', kill);
+      if (limits.signal?.aborted) return reject(new Unreadable('stopped: the server is closing'));
       if (timedOut) return reject(new Unreadable(`7zz took longer than ${limits.timeoutSeconds} s`));
       if (code === 0) return resolve();
       reject(new Unreadable(explain(stderr) ?? `7zz ended with ${signal ?? `code ${code}`}`));

@@ -37,6 +37,8 @@ export const INSIGHT_TASK = 'glimpse_insight';
 export const INSPECTABLE_FORMATS = ['raw', 'qcow2', 'vmdk', 'vhd', 'vhdx', 'vdi'] as const;
 const STATUS = `${INSIGHT_PREFIX}status`;
 const SWEEP_BATCH = 20;
+/** An unfinished inspection not heard from for this long (or ten reader timeouts) was left by a stopped node. */
+const STALE_MIN_MS = 10 * 60 * 1000;
 
 export interface InsightReport {
   image_id: string;
@@ -64,6 +66,8 @@ export interface InsightServiceDeps {
 export class InsightService {
   private readonly queue: { image: Image; taskId: string }[] = [];
   private running = 0;
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly closing = new AbortController();
   get backlog(): number {
     return this.queue.length + this.running;
   }
@@ -81,14 +85,26 @@ export class InsightService {
     if (this.active && inspectable(image, this.d.config)) void this.claim(image, claimId(image.id)).catch((err: unknown) => this.d.log.warn({ err, image: image.id }, 'could not queue the image for inspection'));
   }
 
-  /** Queues active images nobody has inspected (uploaded before insight was on, or while its node was down). */
+  /**
+   * Queues active images nobody has inspected (uploaded before insight was
+   * on, or while its node was down), and takes over inspections a stopped
+   * node left unfinished.
+   */
   async sweep(): Promise<number> {
     if (!this.active || this.queue.length) return 0;
     let queued = 0;
     for (const id of await this.d.uninspected.uninspected(INSPECTABLE_FORMATS, STATUS, INSIGHT_TASK, SWEEP_BATCH)) {
       const image = await this.d.repo.get(id);
-      if (image && inspectable(image, this.d.config) && (await this.claim(image, claimId(id)))) queued++;
+      if (image && inspectable(image, this.d.config) && (await this.claim(image, claimId(id))) !== null) queued++;
     }
+    const staleBefore = new Date(Date.now() - Math.max(STALE_MIN_MS, this.d.config.timeoutSeconds * 10_000));
+    for (const task of await this.d.tasks.stale(INSIGHT_TASK, staleBefore)) {
+      const image = task.image_id ? await this.d.repo.get(task.image_id) : null;
+      if (!image || !inspectable(image, this.d.config) || !(await this.d.tasks.claimStale(task.id, task.updated_at))) continue;
+      this.queue.push({ image, taskId: task.id });
+      queued++;
+    }
+    this.pump();
     return queued;
   }
 
@@ -100,9 +116,7 @@ export class InsightService {
     if (!this.active) throw badRequest('Image insight is not enabled on this node ([glimpse_insight] enabled, and 7zz installed).');
     const why = notInspectable(image, this.d.config);
     if (why) throw badRequest(`Image ${id} cannot be inspected: ${why}.`);
-    const taskId = randomUUID();
-    await this.claim(image, taskId, ctx);
-    return (await this.d.tasks.get(taskId))!;
+    return (await this.claim(image, randomUUID(), ctx))!;
   }
 
   /** GET /v2/glimpse/images/{id}/insight: for whoever may see the image. */
@@ -141,8 +155,8 @@ export class InsightService {
     return this.report(ctx, id);
   }
 
-  /** Records the task; false when another node (or an earlier pass) already has it. */
-  private async claim(image: Image, taskId: string, ctx?: RequestContext): Promise<boolean> {
+  /** Records the task as accepted (pending) and queues it; null when another node (or an earlier pass) already has it. */
+  private async claim(image: Image, taskId: string, ctx?: RequestContext): Promise<Task | null> {
     const now = new Date();
     const task: Task = {
       id: taskId, type: INSIGHT_TASK, status: 'pending', owner: image.owner ?? '', image_id: image.id,
@@ -152,35 +166,51 @@ export class InsightService {
     try {
       await this.d.tasks.create(task);
     } catch (err) {
-      if (await this.d.tasks.get(taskId)) return false;
+      if (await this.d.tasks.get(taskId)) return null;
       throw err;
     }
     this.queue.push({ image, taskId });
     this.pump();
-    return true;
+    return task;
   }
 
   private pump(): void {
-    while (this.running < this.d.config.concurrency && this.queue.length) {
+    while (!this.closing.signal.aborted && this.running < this.d.config.concurrency && this.queue.length) {
       const next = this.queue.shift()!;
       this.running++;
-      void this.run(next.image, next.taskId).finally(() => {
-        this.running--;
-        this.pump();
-      });
+      const run = this.run(next.image, next.taskId)
+        .catch((err: unknown) => this.d.log.warn({ err, image: next.image.id }, 'could not record the end of an inspection'))
+        .finally(() => {
+          this.running--;
+          this.inFlight.delete(run);
+          this.pump();
+        });
+      this.inFlight.add(run);
     }
+  }
+
+  /**
+   * Stops the reader runs and waits for their tasks to be recorded (as
+   * failed: the image can be inspected again); queued ones stay pending
+   * for the sweep.
+   */
+  async close(): Promise<void> {
+    this.closing.abort();
+    this.queue.length = 0;
+    await Promise.all(this.inFlight);
   }
 
   private async run(image: Image, taskId: string): Promise<void> {
     await this.d.tasks.update(taskId, { status: 'processing' }, ['pending']);
     const started = Date.now();
     try {
-      const found = await this.withLocalFile(image, (file) => inspectDisk(file, this.d.config, this.d.config.scratchDir));
+      const found = await this.withLocalFile(image, (file) => inspectDisk(file, { ...this.d.config, signal: this.closing.signal }, this.d.config.scratchDir));
       await this.record(image, found);
       const seconds = (Date.now() - started) / 1000;
       await this.finish(taskId, 'success', `${found.status === 'inspected' ? 'Inspected' : 'No readable file system'} in ${seconds.toFixed(1)} s.`, { ...found, seconds });
       this.d.log.info({ image: image.id, seconds, os: found.os_distro ?? null }, 'image inspected');
     } catch (err) {
+      if (this.closing.signal.aborted) return; // the task stays unfinished: a sweep takes it over once it is stale
       const reason = err instanceof Error ? err.message : String(err);
       await this.record(image, { status: 'failed' }).catch(() => undefined); // the image may be gone: the task says why
       await this.finish(taskId, 'failure', `Inspection failed: ${reason}`, null);

@@ -6,21 +6,24 @@
  * limits, and hostile or empty disks that must do no harm.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ADMIN, ALPHA_MEMBER, BETA_MEMBER, Client } from '../helpers/client.js';
+import { ADMIN, ALPHA_MEMBER, BETA_MEMBER, Client, type Identity } from '../helpers/client.js';
 import { type TestDatabase, TEST_DIALECT, createTestDatabase } from '../helpers/databases.js';
 import { guestsDir, guestsSkip, uploadFile } from '../helpers/guests.js';
 import { type Corpus, corpusSkip, loadCorpus } from '../helpers/samples.js';
 import { type TestServer, startTestServer } from '../helpers/server.js';
+import { REPO_ROOT } from '../helpers/tools.js';
 import { waitFor } from '../helpers/upload.js';
 
 const skip = guestsSkip() || corpusSkip();
 const ENABLED = '[glimpse_insight]\nenabled = true\n';
 
 /** Creates an image, uploads a file, and waits for its inspection task to end. */
-async function inspected(server: TestServer, file: string, body: Record<string, unknown> = {}, as = ALPHA_MEMBER) {
+async function inspected(server: TestServer, file: string, body: Record<string, unknown> = {}, as: Identity | null = ALPHA_MEMBER) {
   const api = new Client(server.url, as);
   const image = await api.createImage({ name: path.basename(file), disk_format: file.endsWith('.raw') ? 'raw' : 'qcow2', container_format: 'bare', ...body });
   assert.equal(await uploadFile(server.url, image.id, file, as), 204);
@@ -190,6 +193,28 @@ describe('image insight settings', { skip }, () => {
     } finally {
       await server.close();
     }
+  });
+});
+
+describe('glimpse image insight (no auth)', { skip }, () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ ini: ENABLED });
+  });
+  after(() => server?.close());
+
+  it('prints the checks and the findings, and applies the suggestions', async () => {
+    const { id } = await inspected(server, path.join(guestsDir(), 'debian12-plain.qcow2'), { name: 'cli-insight' }, null);
+    const glimpse = async (...args: string[]) =>
+      (await promisify(execFile)(process.execPath, [path.join(REPO_ROOT, 'bin', 'glimpse'), 'image', 'insight', ...args], { env: { PATH: process.env.PATH, OS_AUTH_TYPE: 'none', OS_ENDPOINT: server.url } })).stdout;
+    assert.match(await glimpse('cli-insight'), /\| cloud-init or an equivalent +\| fail +\| No cloud-init: .* \| Install cloud-init/);
+    assert.equal(JSON.parse(await glimpse(id, '-f', 'json')).length, 9);
+    assert.equal(JSON.parse(await glimpse(id, '--findings', '-f', 'json')).persistent_mac, '/etc/udev/rules.d/70-persistent-net.rules');
+    const applied = JSON.parse(await glimpse(id, '--apply', '-f', 'json'));
+    assert.equal(applied.os_distro, 'debian');
+    assert.equal(applied.suggested_properties, '', 'nothing left to suggest');
+    assert.equal((await new Client(server.url).get(`/v2/images/${id}`)).json.os_distro, 'debian');
+    assert.equal(JSON.parse(await glimpse(id, '--reinspect', '-f', 'json')).status, 'pending');
   });
 });
 
