@@ -54,3 +54,30 @@ export interface CacheState {
   cached_images: { image_id: string; hits: number; size: number; last_accessed: number; last_modified: number }[];
   queued_images: string[];
 }
+
+/** Glimpse's additions: the readiness report of an image (GET /v2/glimpse/images/{id}/insight). */
+export type { Check, InsightReport, Suggestion } from '../domain/insight.js';
+
+/** An image's ancestors and descendants (GET /v2/glimpse/images/{id}/lineage). */
+export interface LineageImage {
+  id: string;
+  name: string | null;
+  status: string;
+  visibility: string;
+  created_at: string;
+  /** The property that links it to the image before it: base_image_ref or glimpse_derived_from. */
+  via?: string;
+}
+
+export interface Lineage extends LineageImage {
+  source_url: string | null;
+  ancestors: LineageImage[];
+  descendants: LineageImage[];
+}
+
+/** A family and its versions, newest first (GET /v2/glimpse/families/{family}). */
+export interface Family {
+  family: string;
+  latest: Image | null;
+  versions: Image[];
+}

@@ -5,24 +5,11 @@
  * comes from and what was made from it.
  */
 import { Command } from 'commander';
-import type { Image } from '../api/wire-types.js';
+import type { Family, Image, Lineage } from '../api/wire-types.js';
 import { type OsOptions, ImageApi, osCommand } from './os-client.js';
 import { type OutputOptions, printList, printRecord, withOutputOptions } from './output.js';
 
 type Opts = OsOptions & OutputOptions;
-interface Summary {
-  id: string;
-  name: string | null;
-  status: string;
-  visibility: string;
-  created_at: string;
-  via?: string;
-}
-interface Lineage extends Summary {
-  source_url: string | null;
-  ancestors: Summary[];
-  descendants: Summary[];
-}
 interface Retention {
   family: string;
   keep_newest: number | null;
@@ -36,7 +23,7 @@ const familyPath = (family: string) => `/v2/glimpse/families/${encodeURIComponen
 
 async function showFamily(family: string, o: Opts): Promise<void> {
   const api = await ImageApi.connect(o);
-  const { latest, versions } = await api.json<{ latest: Image | null; versions: Image[] }>('GET', familyPath(family));
+  const { latest, versions } = await api.json<Family>('GET', familyPath(family));
   const role = (i: Image) => (i.id === latest?.id ? 'latest' : i.glimpse_deprecated_at ? 'deprecated' : '');
   printList(['ID', 'Name', 'Status', 'Created At', 'Role'], versions.map((i) => [i.id, i.name, i.status, i.created_at, role(i)]), o);
 }

@@ -4,7 +4,7 @@
  * accepting them, and inspecting again.
  */
 import { Command } from 'commander';
-import type { InsightReport } from '../services/insight.js';
+import type { InsightReport } from '../api/wire-types.js';
 import { type OsOptions, ImageApi, osCommand } from './os-client.js';
 import { type OutputOptions, printList, printRecord, withOutputOptions } from './output.js';
 

@@ -42,6 +42,18 @@ export interface Suggestion {
   current: string | null;
 }
 
+/** GET /v2/glimpse/images/{id}/insight. */
+export interface InsightReport {
+  image_id: string;
+  status: string;
+  inspected_at: string | null;
+  findings: StoredInsight;
+  checks: Check[];
+  summary: Record<'pass' | 'warn' | 'fail', number>;
+  suggested_properties: Suggestion[];
+  task: { id: string; status: string; message: string } | null;
+}
+
 /** The readiness checks of the image guide, from stored findings. */
 export function readiness(f: StoredInsight): Check[] {
   const windows = f.os_type === 'windows';
@@ -63,7 +75,7 @@ export function readiness(f: StoredInsight): Check[] {
       ? check('growpart', 'Root grows to the flavor disk', 'pass', windows ? 'cloudbase-init extends the volume on first boot.' : 'growpart (cloud-guest-utils) or growroot is installed.')
       : check('growpart', 'Root grows to the flavor disk', 'warn', 'Nothing grows the root partition on first boot: instances keep the image\'s disk size whatever the flavor.', windows ? 'Install cloudbase-init with its extend-volumes plugin.' : 'Install cloud-guest-utils (growpart) or cloud-initramfs-growroot.'),
     f.persistent_mac && f.persistent_mac !== 'none'
-      ? check('persistent_mac', 'No hard-coded MAC address', 'fail', `${f.persistent_mac} binds the network to one MAC address: every instance gets another and loses its network.`, `Remove the MAC address from ${f.persistent_mac} (and /etc/udev/rules.d/70-persistent-net.rules) before taking the image.`)
+      ? check('persistent_mac', 'No hard-coded MAC address', 'fail', `${f.persistent_mac} binds the network to one MAC address: every instance gets another and loses its network.`, `Remove the MAC address from ${f.persistent_mac} before taking the image.`)
       : check('persistent_mac', 'No hard-coded MAC address', 'pass', 'No network configuration names a MAC address.'),
     sshCheck(f, windows, check),
     virtioCheck(f, windows, check),

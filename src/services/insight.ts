@@ -22,7 +22,7 @@ import type { ImagesRepository } from '../db/images-repo.js';
 import type { InsightRepository } from '../db/insight-repo.js';
 import type { TasksRepository } from '../db/tasks-repo.js';
 import type { Image } from '../domain/image.js';
-import { type Check, INSIGHT_PREFIX, type StoredInsight, type Suggestion, readiness, storedInsight, suggestions } from '../domain/insight.js';
+import { INSIGHT_PREFIX, type InsightReport, type StoredInsight, readiness, storedInsight, suggestions } from '../domain/insight.js';
 import { badRequest } from '../domain/errors.js';
 import { TASK_TIME_TO_LIVE_MS, type Task } from '../domain/task.js';
 import { inspectDisk, sevenZipPath } from '../insight/inspect.js';
@@ -40,16 +40,6 @@ const SWEEP_BATCH = 20;
 /** An unfinished inspection not heard from for this long (or ten reader timeouts) was left by a stopped node. */
 const STALE_MIN_MS = 10 * 60 * 1000;
 
-export interface InsightReport {
-  image_id: string;
-  status: string;
-  inspected_at: string | null;
-  findings: StoredInsight;
-  checks: Check[];
-  summary: Record<'pass' | 'warn' | 'fail', number>;
-  suggested_properties: Suggestion[];
-  task: { id: string; status: string; message: string } | null;
-}
 
 export interface InsightServiceDeps {
   access: ImageAccess;

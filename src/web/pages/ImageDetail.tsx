@@ -5,6 +5,9 @@ import { Confirm } from '../components/Confirm';
 import { CopyButton } from '../components/CopyButton';
 import { Deprecation } from '../components/Deprecation';
 import { Download } from '../components/Download';
+import { FamilyTimeline } from '../components/FamilyTimeline';
+import { Insight } from '../components/Insight';
+import { Lineage } from '../components/Lineage';
 import { ErrorBox } from '../components/ErrorBox';
 import { Members } from '../components/Members';
 import { MetadataEditor } from '../components/MetadataEditor';
@@ -62,6 +65,7 @@ export function ImageDetail({ id }: { id: string; schema: ImageSchema | null }) 
       </div>
       <ErrorBox error={action.error ?? removal.error} />
       <Deprecation image={image} run={action.run} />
+      <FamilyTimeline image={image} />
       <Confirm
         open={confirmDelete}
         title={`Delete ${image.name || image.id}?`}
@@ -75,6 +79,8 @@ export function ImageDetail({ id }: { id: string; schema: ImageSchema | null }) 
         {/* A form belongs to one image: never another image's values under this one's name. */}
         <EditForm key={image.id} image={image} onSaved={reload} />
       </div>
+      <h2>Readiness</h2>
+      <Insight key={image.id} image={image} onChanged={reload} />
       <h2>Properties</h2>
       <MetadataEditor key={image.id} image={image} onChanged={reload} />
       <h2>Locations</h2>
@@ -91,6 +97,8 @@ export function ImageDetail({ id }: { id: string; schema: ImageSchema | null }) 
       )}
       <h2>Members</h2>
       <Members key={image.id} image={image} />
+      <h2>Lineage</h2>
+      <Lineage id={image.id} updatedAt={image.updated_at} />
     </section>
   );
 }
