@@ -46,6 +46,8 @@ export interface Suggestion {
 export interface InsightReport {
   image_id: string;
   status: string;
+  /** Why an image is not inspected (not_inspectable), in words. */
+  reason: string | null;
   inspected_at: string | null;
   findings: StoredInsight;
   checks: Check[];

@@ -118,9 +118,11 @@ export class InsightService {
     const task = (await this.d.tasks.forImage(image.id)).find((t) => t.type === INSIGHT_TASK && (ctx.isAdmin || t.owner === ctx.projectId)) ?? null;
     const summary = { pass: 0, warn: 0, fail: 0 };
     for (const c of checks) summary[c.result]++;
+    const reason = findings.status ? null : notInspectable(image, this.d.config);
     return {
       image_id: image.id,
-      status: findings.status ?? (task && (task.status === 'pending' || task.status === 'processing') ? task.status : notInspectable(image, this.d.config) ? 'not_inspectable' : 'not_inspected'),
+      status: findings.status ?? (task && (task.status === 'pending' || task.status === 'processing') ? task.status : reason ? 'not_inspectable' : 'not_inspected'),
+      reason,
       inspected_at: findings.inspected_at ?? null,
       findings,
       checks,

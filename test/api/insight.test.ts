@@ -140,6 +140,7 @@ describe('image insight on debootstrap guests', { skip }, () => {
     assert.equal(await uploadFile(server.url, iso.id, path.join(corpus.dir, 'iso9660.iso'), ALPHA_MEMBER), 204);
     const report = (await api.get(`/v2/glimpse/images/${iso.id}/insight`)).json;
     assert.equal(report.status, 'not_inspectable');
+    assert.equal(report.reason, 'disk_format iso holds no guest disk to read');
     assert.equal((await api.post(`/v2/glimpse/images/${iso.id}/insight`)).status, 400);
 
     // An empty upload is no upload (204, the image stays queued): every other hostile sample is refused.
@@ -188,7 +189,8 @@ describe('image insight settings', { skip }, () => {
       const api = new Client(server.url, ALPHA_MEMBER);
       const image = await api.createImage({ name: 'big', disk_format: 'qcow2', container_format: 'bare' });
       assert.equal(await uploadFile(server.url, image.id, path.join(guests, 'debian12-plain.qcow2'), ALPHA_MEMBER), 204);
-      assert.equal((await api.get(`/v2/glimpse/images/${image.id}/insight`)).json.status, 'not_inspectable');
+      const report = (await api.get(`/v2/glimpse/images/${image.id}/insight`)).json;
+      assert.deepEqual([report.status, report.reason], ['not_inspectable', 'it is larger than [glimpse_insight] max_image_size']);
       assert.deepEqual((await api.get(`/v2/images/${image.id}/tasks`)).json.tasks, []);
     } finally {
       await server.close();

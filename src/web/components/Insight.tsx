@@ -104,7 +104,7 @@ function Summary({ report }: { report: InsightReport }) {
     case 'processing':
       return <span>Inspecting… </span>;
     case 'not_inspectable':
-      return <span>Not inspected: this image holds no guest disk Glimpse can read. </span>;
+      return <span>Not inspected: {report.reason}. </span>;
     default:
       return <span>Not inspected yet. </span>;
   }
