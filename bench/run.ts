@@ -6,6 +6,7 @@ import { compareWithGlance } from './compare.js';
 import { dashboardBenchmarks } from './dashboard.js';
 import { dataBenchmarks, printDataTable } from './data.js';
 import { printTable, startBenchServer } from './harness.js';
+import { insightBenchmarks } from './insight.js';
 import { printRbdTable, rbdBenchmarks } from './rbd.js';
 import { scaleBenchmarks } from './scale.js';
 import { soak } from './soak.js';
@@ -49,6 +50,7 @@ async function main(): Promise<void> {
     const rows = await cacheBenchmarks(2 ** 30);
     if (rows) printCacheTable(rows);
   }
+  if (!only || only === 'insight') await insightBenchmarks();
   if (!only || only === 'rbd') {
     const rows = await rbdBenchmarks(2 ** 30);
     if (rows) printRbdTable(rows);
