@@ -155,6 +155,42 @@ describe('notifications to an oslo.messaging listener', { skip }, () => {
   });
 });
 
+describe('notifications of the lifecycle schedule to an oslo.messaging listener', { skip }, () => {
+  const topic = `glimpse-test-${randomUUID().slice(0, 8)}`;
+  let listener: Awaited<ReturnType<typeof listen>>;
+  const server = suiteServer({ socket: true, auth: 'headers', ini: `${notificationsIni(topic)}[glimpse]\nlifecycle_interval_seconds = 1\n` });
+  before(async () => {
+    listener = await listen(topic);
+  });
+  after(() => listener?.stop());
+  const of = (type: string, id: string) => listener.events.filter((e) => e.event_type === type && e.payload?.id === id);
+
+  it('sends one event per transition: deprecation, the scheduled deactivation and deletion, and a retention deprecation', async () => {
+    const api = new Client(server.url, ALPHA_MEMBER);
+    const family = `notified-${randomUUID().slice(0, 6)}`;
+    const old = await api.createImage({ name: 'v1', disk_format: 'raw', container_format: 'bare', glimpse_family: family });
+    assert.equal((await api.upload(old.id, randomBytes(4096))).status, 204);
+    const soon = (ms: number) => new Date(Date.now() + ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    assert.equal((await api.post(`/v2/images/${old.id}/actions/deprecate`, { obsolete_at: soon(1000), delete_at: soon(4000) })).status, 200);
+    await waitFor(async () => of('image.delete', old.id).length > 0, 'the scheduled deletion', 20_000);
+    const updates = of('image.update', old.id).map((e) => e.payload);
+    const deprecation = updates.find((p) => p.properties.glimpse_deprecated_at);
+    assert.ok(deprecation, 'the deprecation is an image.update');
+    assert.equal(updates.filter((p) => p.status === 'deactivated').length, 1, 'one deactivation, at obsolete_at');
+    assert.equal(of('image.delete', old.id).length, 1, 'one deletion, at delete_at');
+
+    const first = await api.createImage({ name: 'v2', disk_format: 'raw', container_format: 'bare', glimpse_family: family });
+    await new Promise((r) => setTimeout(r, 1100)); // created_at has one-second resolution
+    const newest = await api.createImage({ name: 'v3', disk_format: 'raw', container_format: 'bare', glimpse_family: family });
+    for (const image of [first, newest]) assert.equal((await api.upload(image.id, randomBytes(4096))).status, 204);
+    assert.equal((await api.put(`/v2/glimpse/families/${family}/retention`, { body: { keep_newest: 1 } })).status, 200);
+    await waitFor(async () => of('image.update', first.id).some((e) => e.payload.properties.glimpse_replacement === newest.id), 'the retention deprecation', 20_000);
+    await new Promise((r) => setTimeout(r, 2500)); // two more passes: nothing is sent twice
+    assert.equal(of('image.update', first.id).filter((e) => e.payload.properties.glimpse_deprecated_at).length, 1);
+    assert.equal(of('image.update', newest.id).filter((e) => e.payload.properties.glimpse_deprecated_at).length, 0, 'the newest is kept');
+  });
+});
+
 describe('notifications while RabbitMQ is away', { skip }, () => {
   it('keeps requests fast while the broker is unreachable, and delivers the events once it is back', async () => {
     // A proxy in front of RabbitMQ that can be cut and restored.
