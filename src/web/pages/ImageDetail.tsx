@@ -84,22 +84,25 @@ export function ImageDetail({ id }: { id: string; schema: ImageSchema | null }) 
       <h2>Properties</h2>
       <MetadataEditor key={image.id} image={image} onChanged={reload} />
       <h2>Locations</h2>
-      {image.locations?.length ? (
-        <ul class="mono">
-          {image.locations.map((l) => (
-            <li key={l.url}>
-              {l.url} {typeof l.metadata.store === 'string' && `(store ${l.metadata.store})`}
-            </li>
-          ))}
-        </ul>
-      ) : (
-        <p>{image.stores ? `Stores: ${image.stores}` : 'No location is shown to you.'}</p>
-      )}
+      <Locations image={image} />
       <h2>Members</h2>
       <Members key={image.id} image={image} />
       <h2>Lineage</h2>
       <Lineage id={image.id} updatedAt={image.updated_at} />
     </section>
+  );
+}
+
+function Locations({ image }: { image: Image }) {
+  if (!image.locations?.length) return <p>{image.stores ? `Stores: ${image.stores}` : 'No location is shown to you.'}</p>;
+  return (
+    <ul class="mono">
+      {image.locations.map((l) => (
+        <li key={l.url}>
+          {l.url} {typeof l.metadata.store === 'string' && `(store ${l.metadata.store})`}
+        </li>
+      ))}
+    </ul>
   );
 }
 
