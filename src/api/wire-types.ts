@@ -70,7 +70,12 @@ export interface LineageImage {
 }
 
 export interface Lineage extends LineageImage {
+  /** Where a web-download took the data from. */
   source_url: string | null;
+  /** The disk_format an import converted from. */
+  converted_from: string | null;
+  /** The store a copy-image copied from. */
+  copied_from: string | null;
   ancestors: LineageImage[];
   descendants: LineageImage[];
 }

@@ -28,6 +28,10 @@ export const DELETE_AT = 'glimpse_delete_at';
 /** Where an image came from: Nova's snapshot property, or Glimpse's for any derived image. */
 const PARENT_PROPERTIES = ['base_image_ref', 'glimpse_derived_from'] as const;
 export const SOURCE_URL = 'glimpse_source_url';
+/** The disk_format an import's conversion (image_conversion) turned into the image's own. */
+export const CONVERTED_FROM = 'glimpse_converted_from';
+/** The store a copy-image import copied the data from. */
+export const COPIED_FROM = 'glimpse_copied_from';
 /** Lineage walks at most this many generations each way. */
 const MAX_GENERATIONS = 20;
 const DEPRECATION = [DEPRECATED_AT, REPLACEMENT, OBSOLETE_AT, DELETE_AT];

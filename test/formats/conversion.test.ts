@@ -74,6 +74,8 @@ describe('image conversion on import', { skip }, () => {
     const shown = await importStaged(qcow2, 'qcow2');
     assert.equal(shown.status, 'active');
     assert.equal(shown.disk_format, 'raw');
+    assert.equal(shown.glimpse_converted_from, 'qcow2', 'lineage: the format it arrived in');
+    assert.equal((await api.get(`/v2/glimpse/images/${shown.id}/lineage`)).json.converted_from, 'qcow2');
     assert.equal(shown.size, bytes.length);
     assert.equal(shown.virtual_size, bytes.length);
     assert.equal(shown.checksum, createHash('md5').update(bytes).digest('hex'));

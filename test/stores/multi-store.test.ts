@@ -98,7 +98,9 @@ describe('multi-store', { skip: swiftSkip() }, () => {
     assert.equal((await api.post(`/v2/images/${image.id}/import`, { method: { name: 'copy-image' }, stores: ['swift'] })).status, 403, 'copy-image is for admins');
     assert.equal((await admin.post(`/v2/images/${image.id}/import`, { method: { name: 'copy-image' }, stores: ['fast'] })).status, 400, 'already there');
     assert.equal((await admin.post(`/v2/images/${image.id}/import`, { method: { name: 'copy-image' }, stores: ['swift'] })).status, 202);
-    assert.equal((await settled(image.id)).stores, 'fast,swift');
+    const first = await settled(image.id);
+    assert.equal(first.stores, 'fast,swift');
+    assert.equal(first.glimpse_copied_from, 'fast', 'lineage: the store the copy read from');
     assert.equal((await admin.post(`/v2/images/${image.id}/import`, { method: { name: 'copy-image' }, stores: ['s3'] })).status, 202);
     const copied = await settled(image.id);
     assert.equal(copied.stores, 'fast,swift,s3');

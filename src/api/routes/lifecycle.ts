@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { RequestContext } from '../../auth/context.js';
 import type { Image } from '../../domain/image.js';
 import type { ImageAccess } from '../../services/image-access.js';
-import { type LifecycleService, SOURCE_URL } from '../../services/lifecycle.js';
+import { CONVERTED_FROM, COPIED_FROM, type LifecycleService, SOURCE_URL } from '../../services/lifecycle.js';
 import type { RetentionService, RetentionView } from '../../services/retention.js';
 import { routes } from '../routing.js';
 import { type WireOptions, imageToWire, isoSeconds } from '../wire.js';
@@ -35,7 +35,9 @@ export function lifecycleRoutes(app: FastifyInstance, o: LifecycleRoutesOptions)
     GET: async (request) => {
       const { image, ancestors, descendants } = await o.lifecycle.lineage(request.ctx, (request.params as IdParams).id);
       const summary = ({ image: i, via }: { image: Image; via?: string }) => ({ id: i.id, name: i.name, status: i.status, visibility: i.visibility, created_at: isoSeconds(i.created_at), ...(via ? { via } : {}) });
-      return { ...summary({ image }), source_url: image.properties[SOURCE_URL] ?? null, ancestors: ancestors.map(summary), descendants: descendants.map(summary) };
+      const p = image.properties;
+      const origin = { source_url: p[SOURCE_URL] ?? null, converted_from: p[CONVERTED_FROM] ?? null, copied_from: p[COPIED_FROM] ?? null };
+      return { ...summary({ image }), ...origin, ancestors: ancestors.map(summary), descendants: descendants.map(summary) };
     },
   });
   const retentionView = ({ policy, steps }: RetentionView) => ({

@@ -15,7 +15,7 @@ import type { StoreCaller } from '../../store/image-store.js';
 import type { StoreSet } from '../../store/stores.js';
 import { convertStaged } from '../image-conversion.js';
 import type { ImageDataService } from '../image-data.js';
-import { SOURCE_URL } from '../lifecycle.js';
+import { CONVERTED_FROM, COPIED_FROM, SOURCE_URL } from '../lifecycle.js';
 import { type Plan, expiry, listOf, planOf } from './request.js';
 
 export interface ImportConfig {
@@ -135,7 +135,8 @@ export class ImportFlows {
         outputFormat: config.conversionOutputFormat,
         rules: config.imageFormat,
       });
-      if (converted) image = await repo.update(image.id, { fields: { disk_format: converted } }, 'importing');
+      // Lineage: the format the data arrived in.
+      if (converted) image = await repo.update(image.id, { fields: { disk_format: converted }, setProperties: { [CONVERTED_FROM]: image.disk_format } }, 'importing');
     }
     return image;
   }
@@ -153,6 +154,10 @@ export class ImportFlows {
     const properties: Record<string, string> = { os_glance_importing_to_stores: '', os_glance_failed_import: failedList };
     // Lineage: where web-downloaded data came from (never its credentials or query, which can hold tokens).
     if (plan.method === 'web-download' && !revert) properties[SOURCE_URL] = withoutSecrets(plan.uri);
+    // Lineage: the store a copy read from (the first location it did not write).
+    const source = copy && !revert ? image.locations.find((l) => !written.includes(l.url)) : undefined;
+    const sourceStore = source && stores.forLocation(source)?.id;
+    if (sourceStore) properties[COPIED_FROM] = sourceStore;
     if (revert) {
       for (const location of image.locations.filter((l) => written.includes(l.url))) {
         const store = stores.forLocation(location);

@@ -12,7 +12,7 @@ import { useAsync } from './useAsync';
 
 export function Lineage({ id, updatedAt }: { id: string; updatedAt: string }) {
   const { data } = useAsync(() => api<LineageWire>('GET', `/v2/glimpse/images/${encodeURIComponent(id)}/lineage`), [id, updatedAt]);
-  if (!data || (!data.ancestors.length && !data.descendants.length && !data.source_url)) return <p class="muted">No known parent or derived image.</p>;
+  if (!data || (!data.ancestors.length && !data.descendants.length && !data.source_url && !data.converted_from && !data.copied_from)) return <p class="muted">No known parent or derived image.</p>;
   const ancestors = [...data.ancestors].reverse();
   return (
     <div class="lineage" aria-label="Lineage">
@@ -26,6 +26,8 @@ export function Lineage({ id, updatedAt }: { id: string; updatedAt: string }) {
       ))}
       <div class="node current" aria-current="true">
         <strong>{data.name || data.id}</strong> <span class="muted">{data.status}, {date(data.created_at)}</span>
+        {data.converted_from && <span class="muted"> — converted from {data.converted_from} on import</span>}
+        {data.copied_from && <span class="muted"> — copied from the store {data.copied_from}</span>}
       </div>
       {data.descendants.length > 0 && (
         <ul class="children">
