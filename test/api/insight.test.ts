@@ -7,7 +7,9 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { promisify } from 'node:util';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -16,6 +18,7 @@ import { type TestDatabase, TEST_DIALECT, createTestDatabase } from '../helpers/
 import { guestsDir, guestsSkip, uploadFile } from '../helpers/guests.js';
 import { type Corpus, corpusSkip, loadCorpus } from '../helpers/samples.js';
 import { type TestServer, startTestServer } from '../helpers/server.js';
+import { swiftSkip, swiftStoreIni } from '../helpers/swift.js';
 import { REPO_ROOT } from '../helpers/tools.js';
 import { waitFor } from '../helpers/upload.js';
 
@@ -34,6 +37,9 @@ async function inspected(server: TestServer, file: string, body: Record<string, 
   const report = (await api.get(`/v2/glimpse/images/${image.id}/insight`)).json;
   return { id: image.id as string, report, image: (await api.get(`/v2/images/${image.id}`)).json };
 }
+
+/** The helper's store writes 1 MB segments, to test segmenting; here one object is enough. */
+const wholeObjects = (ini: string) => ini.replace(/swift_store_large_object_size = \d+/, 'swift_store_large_object_size = 5120');
 
 const verdicts = (report: { checks: { id: string; result: string }[] }) => Object.fromEntries(report.checks.map((c) => [c.id, c.result]));
 
@@ -184,6 +190,19 @@ describe('image insight settings', { skip }, () => {
       assert.equal((await new Client(server.url, ALPHA_MEMBER).get(`/v2/images/${id}`)).json.status, 'active');
     } finally {
       await server.close();
+    }
+  });
+
+  it('reads an image kept in Swift through a copy in scratch_dir, removed after', { skip: swiftSkip() }, async () => {
+    const scratch = mkdtempSync(path.join(tmpdir(), 'glimpse-insight-scratch-'));
+    const server = await startTestServer({ auth: 'headers', ini: `${ENABLED}scratch_dir = ${scratch}\n${wholeObjects(swiftStoreIni(`insight-${randomUUID().slice(0, 8)}`))}` });
+    try {
+      const { report } = await inspected(server, path.join(guests, 'debian12-plain.qcow2'));
+      assert.deepEqual([report.status, report.findings.os_distro, report.findings.persistent_mac], ['inspected', 'debian', '/etc/udev/rules.d/70-persistent-net.rules']);
+      assert.deepEqual(readdirSync(scratch), [], 'the downloaded copy and the partitions are gone');
+    } finally {
+      await server.close();
+      rmSync(scratch, { recursive: true, force: true });
     }
   });
 
