@@ -190,7 +190,8 @@ export async function compose(config: GlimpseConfig, logger = createLogger(confi
     metrics,
   });
   const imports = new ImportService({ access, createImage: (ctx, body) => images.create(ctx, body), repo, tasks: tasksRepo, stores, worker, config, notify });
-  const insight = startInsight({ access, images, repo, tasks: tasksRepo, uninspected: new InsightRepository(db), stores, config: config.insight, notify, log: logger }, imageData);
+  const insightDeps = { access, images, repo, tasks: tasksRepo, uninspected: new InsightRepository(db), stores, config: config.insight, notify, log: logger };
+  const insight = startInsight({ ...insightDeps, results: metrics.insightResults, seconds: metrics.insightSeconds }, imageData);
   registerGauges(metrics, { imageData, worker, db, notify, webhooks, insight: insight.service });
   const recovery = await startRecovery(imageData, worker, config.recoveryIntervalMs, logger);
   if (role.leader) cacheService.start();

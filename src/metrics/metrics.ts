@@ -23,6 +23,8 @@ export class Metrics {
   readonly importResults = new Counter({ name: 'glimpse_import_tasks_total', help: 'Import tasks finished, by result', labelNames: ['result'] as const, registers: [this.registry] });
   readonly uploadRefusals = new Counter({ name: 'glimpse_upload_refusals_total', help: 'Uploads refused, by reason (format inspection, size, quota, bad request)', labelNames: ['reason'] as const, registers: [this.registry] });
   readonly lifecycleTransitions = new Counter({ name: 'glimpse_lifecycle_transitions_total', help: 'Scheduled deprecation transitions this process made (obsolete, delete)', labelNames: ['transition'] as const, registers: [this.registry] });
+  readonly insightResults = new Counter({ name: 'glimpse_insight_inspections_total', help: 'Guest inspections this process finished, by result (inspected, unreadable, failed)', labelNames: ['result'] as const, registers: [this.registry] });
+  readonly insightSeconds = new Histogram({ name: 'glimpse_insight_seconds', help: 'Time one guest inspection took, download included', buckets: [0.5, 1, 2, 5, 10, 30, 60, 120, 300], registers: [this.registry] });
   readonly storeErrors = new Counter({ name: 'glimpse_store_errors_total', help: 'Store reads that failed, by store', labelNames: ['store'] as const, registers: [this.registry] });
   readonly poolWait = new Histogram({
     name: 'glimpse_db_pool_wait_seconds',

@@ -51,6 +51,9 @@ export interface InsightServiceDeps {
   config: InsightConfig;
   notify: Notifier;
   log: Pick<Logger, 'info' | 'warn'>;
+  /** Counted as each inspection ends. */
+  results: { inc(labels: { result: string }): void };
+  seconds: { observe(value: number): void };
 }
 
 export class InsightService {
@@ -200,12 +203,15 @@ export class InsightService {
       await this.record(image, found);
       const seconds = (Date.now() - started) / 1000;
       await this.finish(taskId, 'success', `${found.status === 'inspected' ? 'Inspected' : 'No readable file system'} in ${seconds.toFixed(1)} s.`, { ...found, seconds });
+      this.d.results.inc({ result: found.status ?? 'inspected' });
+      this.d.seconds.observe(seconds);
       this.d.log.info({ image: image.id, seconds, os: found.os_distro ?? null }, 'image inspected');
     } catch (err) {
       if (this.closing.signal.aborted) return; // the task stays unfinished: a sweep takes it over once it is stale
       const reason = err instanceof Error ? err.message : String(err);
       await this.record(image, { status: 'failed' }).catch(() => undefined); // the image may be gone: the task says why
       await this.finish(taskId, 'failure', `Inspection failed: ${reason}`, null);
+      this.d.results.inc({ result: 'failed' });
       this.d.log.warn({ image: image.id, reason }, 'image inspection failed');
     }
   }

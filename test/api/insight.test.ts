@@ -80,6 +80,10 @@ describe('image insight on debootstrap guests', { skip }, () => {
     const task = (await new Client(server.url, ALPHA_MEMBER).get(`/v2/images/${id}/tasks`)).json.tasks[0];
     assert.deepEqual([task.type, task.status], ['glimpse_insight', 'success']);
     assert.match(task.message, /^Inspected in \d+\.\d s\.$/);
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    assert.match(metrics, /^glimpse_insight_inspections_total\{result="inspected"\} [1-9]\d*$/m);
+    assert.match(metrics, /^glimpse_insight_seconds_count [1-9]\d*$/m);
+    assert.match(metrics, /^glimpse_insight_queue \d+$/m);
   });
 
   it('finds the plain debootstrap disk, raw and qcow2 alike, unready: no cloud-init, no sshd, a pinned MAC address', async () => {
