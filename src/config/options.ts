@@ -142,7 +142,7 @@ export interface InsightConfig {
   enabled: boolean;
   /** `apply_properties` (false): set the suggested Glance properties the owner has not set. */
   applyProperties: boolean;
-  /** `concurrency` (1): inspections at once on this node. */
+  /** `concurrency` (1): inspections at once in each process (each API worker of a node has its own). */
   concurrency: number;
   /** `timeout_seconds` (120): wall clock for one reader run, and the CPU it may use. */
   timeoutSeconds: number;
