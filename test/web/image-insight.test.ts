@@ -76,11 +76,17 @@ describe('dashboard image page: lifecycle, lineage and readiness (noauth)', { sk
     const cloudInit = report.locator('li.check.fail', { hasText: 'cloud-init or an equivalent' });
     assert.match(await cloudInit.innerText(), /No cloud-init[\s\S]*Fix: Install cloud-init/);
     await screenshot(page, '19-readiness');
+    await page.goto(`${server.url}/dashboard/#/images`);
+    const row = page.locator('table.images tbody tr', { hasText: 'debian-plain' });
+    assert.equal(await row.locator('td[data-label="OS"]').innerText(), 'debian 12 (found)', 'the table falls back to what insight found');
+    await page.goto(`${server.url}/dashboard/#/images/${image.id}`);
     await report.getByRole('button', { name: /^Apply 5 not set yet$/ }).click();
     await waitFor(async () => (await call('GET', `/v2/images/${image.id}`))!.os_distro === 'debian', 'the applied properties');
     const applied = (await call('GET', `/v2/images/${image.id}`))!;
     assert.deepEqual([applied.os_type, applied.os_version, applied.architecture, applied.hw_firmware_type], ['linux', '12', 'x86_64', 'bios']);
     await report.locator('table.suggestions').waitFor({ state: 'detached' });
+    await page.goto(`${server.url}/dashboard/#/images`);
+    await row.locator('td[data-label="OS"]', { hasText: /^debian 12$/ }).waitFor();
     assert.deepEqual(errors, []);
   });
 });

@@ -155,7 +155,9 @@ function Row({ image, admin, chosen, onToggle, onPick }: { image: Image; admin: 
       <td data-label="Status">
         <Status status={image.status} />
       </td>
-      <td data-label="OS">{[image.os_distro, image.os_version].filter(Boolean).join(' ') || '—'}</td>
+      <td data-label="OS">
+        <OperatingSystem image={image} />
+      </td>
       <td data-label="Tags">
         {image.tags.length
           ? image.tags.map((t) => (
@@ -222,5 +224,18 @@ function RowMenu({ image, onPick }: { image: Image; onPick: (action: Action) => 
         ))}
       </div>
     </details>
+  );
+}
+
+/** The OS the owner declared, else the one image insight found inside (marked as found, not declared). */
+function OperatingSystem({ image }: { image: Image }) {
+  const declared = [image.os_distro, image.os_version].filter(Boolean).join(' ');
+  if (declared) return <>{declared}</>;
+  const found = [image.glimpse_insight_os_distro, image.glimpse_insight_os_version].filter(Boolean).join(' ');
+  if (!found) return <>—</>;
+  return (
+    <span class="muted" title="Found inside the image by Glimpse's image insight; not set as os_distro">
+      {found} (found)
+    </span>
   );
 }
