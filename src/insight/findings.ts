@@ -6,7 +6,7 @@
  * agent). Each check reads a handful of small files.
  */
 import type { Disk, Partition } from './disk.js';
-import type { GuestFs } from './guest-fs.js';
+import type { GuestTree } from './guest-fs.js';
 
 export interface Findings {
   osType: 'linux' | 'windows' | null;
@@ -38,35 +38,47 @@ const ELF_MACHINE: Record<number, [string, string]> = {
 const PE_MACHINE: Record<number, string> = { 0x8664: 'x86_64', 0xaa64: 'aarch64', 0x14c: 'i686' };
 
 export async function findings(disk: Disk): Promise<Findings> {
-  const root = disk.fileSystems.find((fs) => fs.exists('usr/lib/os-release') || fs.exists('etc/os-release'));
-  const windows = disk.fileSystems.find((fs) => fs.exists('Windows/System32/ntoskrnl.exe'));
-  const esp = disk.fileSystems.find((fs) => fs.type === 'FAT' && fs.isDir('EFI'));
-  const boot = disk.fileSystems.find((fs) => fs !== root && (fs.exists('grub/grub.cfg') || fs.exists('grub2/grub.cfg') || fs.list('').some((n) => n.startsWith('vmlinuz'))));
-  const base = { firmware: firmware(disk, esp), bootloader: bootloader(disk, esp, root ?? windows, boot), partitions: layout(disk) };
+  const root = await firstOf(disk.fileSystems, async (fs) => (await fs.exists('usr/lib/os-release')) || fs.exists('etc/os-release'));
+  const windows = await firstOf(disk.fileSystems, (fs) => fs.exists('Windows/System32/ntoskrnl.exe'));
+  const esp = await firstOf(disk.fileSystems, async (fs) => fs.type === 'FAT' && fs.isDir('EFI'));
+  const boot = await firstOf(disk.fileSystems, async (fs) => fs !== root && ((await anyOf(['grub/grub.cfg', 'grub2/grub.cfg'], (p) => fs.exists(p))) || (await fs.list('')).some((n) => n.startsWith('vmlinuz'))));
+  const base = { firmware: await firmware(disk, esp), bootloader: await bootloader(disk, esp, root ?? windows, boot), partitions: layout(disk) };
   if (root) return { ...base, ...(await linux(root, boot)) };
   if (windows) return { ...base, ...(await windowsGuest(windows)) };
   return { ...base, osType: null, distro: null, version: null, architecture: null, cloudInit: 'absent', growpart: false, sshServer: 'absent', kernel: null, virtio: [], serialConsole: false, persistentMac: null, guestAgent: false };
 }
 
+/** The first item that passes an (asynchronous) test. */
+async function firstOf<T>(items: readonly T[], test: (item: T) => boolean | Promise<boolean>): Promise<T | undefined> {
+  for (const item of items) if (await test(item)) return item;
+  return undefined;
+}
+
+async function anyOf<T>(items: readonly T[], test: (item: T) => boolean | Promise<boolean>): Promise<boolean> {
+  return (await firstOf(items, test)) !== undefined;
+}
+
 type OsFindings = Omit<Findings, 'firmware' | 'bootloader' | 'partitions'>;
 
-async function linux(root: GuestFs, boot: GuestFs | undefined): Promise<OsFindings> {
+async function linux(root: GuestTree, boot: GuestTree | undefined): Promise<OsFindings> {
   const release = parseOsRelease((await root.text('etc/os-release')) ?? (await root.text('usr/lib/os-release')) ?? '');
   const id = release.ID?.toLowerCase() ?? null;
-  const kernels = root.list('usr/lib/modules').length ? root.list('usr/lib/modules') : root.list('lib/modules');
+  const modules = (await root.list('usr/lib/modules')).length ? 'usr/lib/modules' : 'lib/modules';
+  const kernels = await root.list(modules);
+  const growroot = ['usr/bin/growpart', 'usr/sbin/growpart', 'usr/share/initramfs-tools/scripts/local-bottom/growroot'];
   return {
     osType: 'linux',
     distro: id ? (DISTRO[id] ?? id) : null,
     version: release.VERSION_ID ?? null,
     architecture: await elfArchitecture(root),
-    cloudInit: cloudInit(root),
-    growpart: ['usr/bin/growpart', 'usr/sbin/growpart', 'usr/share/initramfs-tools/scripts/local-bottom/growroot'].some((p) => root.exists(p)) || root.list('usr/lib/dracut/modules.d').some((m) => m.includes('growroot')),
-    sshServer: sshServer(root),
-    kernel: kernels.length ? kernels.sort().join(', ') : null,
-    virtio: await linuxVirtio(root, kernels),
+    cloudInit: await cloudInit(root),
+    growpart: (await anyOf(growroot, (p) => root.exists(p))) || (await root.list('usr/lib/dracut/modules.d')).some((m) => m.includes('growroot')),
+    sshServer: await sshServer(root),
+    kernel: kernels.length ? [...kernels].sort().join(', ') : null,
+    virtio: await linuxVirtio(root, modules, kernels),
     serialConsole: await serialConsole(root, boot),
     persistentMac: await persistentMac(root),
-    guestAgent: root.exists('usr/sbin/qemu-ga') || root.exists('usr/bin/qemu-ga'),
+    guestAgent: await anyOf(['usr/sbin/qemu-ga', 'usr/bin/qemu-ga'], (p) => root.exists(p)),
   };
 }
 
@@ -80,7 +92,7 @@ export function parseOsRelease(text: string): Record<string, string> {
 }
 
 /** The machine a core binary is built for, from its ELF header. */
-async function elfArchitecture(root: GuestFs): Promise<string | null> {
+async function elfArchitecture(root: GuestTree): Promise<string | null> {
   for (const candidate of ['usr/bin/sh', 'usr/bin/ls', 'usr/bin/bash', 'bin/sh', 'usr/bin/coreutils']) {
     const head = await root.read(candidate, 64);
     if (!head || head.length < 20 || head.readUInt32BE(0) !== 0x7f454c46) continue;
@@ -94,30 +106,31 @@ async function elfArchitecture(root: GuestFs): Promise<string | null> {
   return null;
 }
 
-function cloudInit(root: GuestFs): Findings['cloudInit'] {
-  const installed = root.exists('usr/bin/cloud-init') || root.exists('usr/bin/ignition') || root.isDir('usr/lib/dracut/modules.d/30ignition');
+async function cloudInit(root: GuestTree): Promise<Findings['cloudInit']> {
+  const installed = (await anyOf(['usr/bin/cloud-init', 'usr/bin/ignition'], (p) => root.exists(p))) || (await root.isDir('usr/lib/dracut/modules.d/30ignition'));
   if (!installed) return 'absent';
-  if (root.exists('etc/cloud/cloud-init.disabled')) return 'disabled';
+  if (await root.exists('etc/cloud/cloud-init.disabled')) return 'disabled';
   const wants = ['etc/systemd/system/cloud-init.target.wants', 'etc/systemd/system/multi-user.target.wants'];
-  const enabled = wants.some((dir) => root.list(dir).some((unit) => /^cloud-(init|init-local|config|final)\.service$/.test(unit))) || root.exists('etc/init.d/cloud-init') || root.exists('usr/bin/ignition');
+  const units = (await Promise.all(wants.map((dir) => root.list(dir)))).flat();
+  const enabled = units.some((unit) => /^cloud-(init|init-local|config|final)\.service$/.test(unit)) || (await anyOf(['etc/init.d/cloud-init', 'usr/bin/ignition'], (p) => root.exists(p)));
   return enabled ? 'enabled' : 'disabled';
 }
 
-function sshServer(root: GuestFs): Findings['sshServer'] {
-  if (!root.exists('usr/sbin/sshd')) return 'absent';
-  const enabled = root.list('etc/systemd/system/multi-user.target.wants').some((u) => /^sshd?\.service$/.test(u)) || root.exists('etc/systemd/system/sshd.service') || root.list('etc/rc3.d').some((s) => /^S\d+sshd?$/.test(s));
+async function sshServer(root: GuestTree): Promise<Findings['sshServer']> {
+  if (!(await root.exists('usr/sbin/sshd'))) return 'absent';
+  const wanted = (await root.list('etc/systemd/system/multi-user.target.wants')).some((u) => /^sshd?\.service$/.test(u));
+  const enabled = wanted || (await root.exists('etc/systemd/system/sshd.service')) || (await root.list('etc/rc3.d')).some((s) => /^S\d+sshd?$/.test(s));
   return enabled ? 'enabled' : 'installed';
 }
 
 /** virtio block, network and SCSI drivers of the kernels present: built in or modules. */
-async function linuxVirtio(root: GuestFs, kernels: string[]): Promise<string[]> {
+async function linuxVirtio(root: GuestTree, modules: string, kernels: string[]): Promise<string[]> {
   const found = new Set<string>();
   const drivers: [string, string, string][] = [['blk', 'block', 'virtio_blk'], ['net', 'net', 'virtio_net'], ['scsi', 'scsi', 'virtio_scsi']];
-  const modules = root.list('usr/lib/modules').length ? 'usr/lib/modules' : 'lib/modules';
   for (const version of kernels) {
     const builtin = (await root.text(`${modules}/${version}/modules.builtin`)) ?? '';
     for (const [name, dir, module] of drivers) {
-      const file = root.list(`${modules}/${version}/kernel/drivers/${dir}`).some((f) => f.startsWith(`${module}.ko`));
+      const file = (await root.list(`${modules}/${version}/kernel/drivers/${dir}`)).some((f) => f.startsWith(`${module}.ko`));
       if (file || builtin.includes(`/${module}.ko`)) found.add(name);
     }
   }
@@ -126,17 +139,17 @@ async function linuxVirtio(root: GuestFs, kernels: string[]): Promise<string[]> 
 
 const SERIAL = /console=(ttyS|ttyAMA|hvc)\d/;
 
-async function serialConsole(root: GuestFs, boot: GuestFs | undefined): Promise<boolean> {
-  const configs: [GuestFs, string][] = [[root, 'etc/default/grub'], [root, 'boot/grub/grub.cfg'], [root, 'boot/grub2/grub.cfg'], [root, 'etc/kernel/cmdline'], [root, 'boot/extlinux/extlinux.conf']];
-  for (const f of root.list('etc/default/grub.d')) configs.push([root, `etc/default/grub.d/${f}`]);
-  for (const f of root.list('boot/loader/entries')) configs.push([root, `boot/loader/entries/${f}`]);
-  if (boot) configs.push([boot, 'grub/grub.cfg'], [boot, 'grub2/grub.cfg'], ...boot.list('loader/entries').map((f): [GuestFs, string] => [boot, `loader/entries/${f}`]));
+async function serialConsole(root: GuestTree, boot: GuestTree | undefined): Promise<boolean> {
+  const configs: [GuestTree, string][] = [[root, 'etc/default/grub'], [root, 'boot/grub/grub.cfg'], [root, 'boot/grub2/grub.cfg'], [root, 'etc/kernel/cmdline'], [root, 'boot/extlinux/extlinux.conf']];
+  for (const f of await root.list('etc/default/grub.d')) configs.push([root, `etc/default/grub.d/${f}`]);
+  for (const f of await root.list('boot/loader/entries')) configs.push([root, `boot/loader/entries/${f}`]);
+  if (boot) configs.push([boot, 'grub/grub.cfg'], [boot, 'grub2/grub.cfg'], ...(await boot.list('loader/entries')).map((f): [GuestTree, string] => [boot, `loader/entries/${f}`]));
   for (const [fs, file] of configs) if (SERIAL.test((await fs.text(file)) ?? '')) return true;
-  return root.list('etc/systemd/system/getty.target.wants').some((u) => /^serial-getty@(ttyS|ttyAMA|hvc)\d\.service$/.test(u));
+  return (await root.list('etc/systemd/system/getty.target.wants')).some((u) => /^serial-getty@(ttyS|ttyAMA|hvc)\d\.service$/.test(u));
 }
 
 /** Network configuration that binds to one MAC address: a clone of the image gets another and loses its network. */
-async function persistentMac(root: GuestFs): Promise<string | null> {
+async function persistentMac(root: GuestTree): Promise<string | null> {
   const patterns: [string, RegExp][] = [
     ['etc/udev/rules.d', /ATTRS?\{address\}==/],
     ['etc/network/interfaces.d', /^\s*hwaddress\s/m],
@@ -147,16 +160,19 @@ async function persistentMac(root: GuestFs): Promise<string | null> {
   ];
   if (/^\s*hwaddress\s/m.test((await root.text('etc/network/interfaces')) ?? '')) return '/etc/network/interfaces';
   for (const [dir, pattern] of patterns) {
-    for (const name of root.list(dir)) {
+    for (const name of await root.list(dir)) {
       if (pattern.test((await root.text(`${dir}/${name}`)) ?? '')) return `/${dir}/${name}`;
     }
   }
   return null;
 }
 
-async function windowsGuest(win: GuestFs): Promise<OsFindings> {
-  const drivers = (n: string) => win.exists(`Windows/System32/drivers/${n}`);
-  const cloudbase = win.isDir('Program Files/Cloudbase Solutions/Cloudbase-Init');
+async function windowsGuest(win: GuestTree): Promise<OsFindings> {
+  const drivers = [['blk', 'viostor.sys'], ['net', 'netkvm.sys'], ['scsi', 'vioscsi.sys']];
+  const virtio: string[] = [];
+  for (const [name, file] of drivers) if (await win.exists(`Windows/System32/drivers/${file}`)) virtio.push(name);
+  const cloudbase = await win.isDir('Program Files/Cloudbase Solutions/Cloudbase-Init');
+  const ssh = await anyOf(['Windows/System32/OpenSSH/sshd.exe', 'Program Files/OpenSSH/sshd.exe'], (p) => win.exists(p));
   return {
     osType: 'windows',
     distro: 'windows',
@@ -164,16 +180,16 @@ async function windowsGuest(win: GuestFs): Promise<OsFindings> {
     architecture: await peArchitecture(win),
     cloudInit: cloudbase ? 'enabled' : 'absent',
     growpart: cloudbase, // cloudbase-init's extend-volumes plugin
-    sshServer: win.exists('Windows/System32/OpenSSH/sshd.exe') || win.exists('Program Files/OpenSSH/sshd.exe') ? 'installed' : 'absent',
+    sshServer: ssh ? 'installed' : 'absent',
     kernel: null,
-    virtio: [['blk', 'viostor.sys'], ['net', 'netkvm.sys'], ['scsi', 'vioscsi.sys']].filter(([, file]) => drivers(file)).map(([name]) => name),
+    virtio,
     serialConsole: false,
     persistentMac: null,
-    guestAgent: win.exists('Program Files/Qemu-ga/qemu-ga.exe'),
+    guestAgent: await win.exists('Program Files/Qemu-ga/qemu-ga.exe'),
   };
 }
 
-async function peArchitecture(win: GuestFs): Promise<string | null> {
+async function peArchitecture(win: GuestTree): Promise<string | null> {
   const head = await win.read('Windows/System32/ntoskrnl.exe', 4096);
   if (!head || head.length < 64 || head.toString('latin1', 0, 2) !== 'MZ') return null;
   const pe = head.readUInt32LE(60);
@@ -181,9 +197,17 @@ async function peArchitecture(win: GuestFs): Promise<string | null> {
   return PE_MACHINE[head.readUInt16LE(pe + 4)] ?? null;
 }
 
+/** The loaders on an EFI system partition, as vendor/file in lower case. */
+async function efiLoaders(esp: GuestTree | undefined): Promise<string[]> {
+  if (!esp) return [];
+  const loaders: string[] = [];
+  for (const vendor of await esp.list('EFI')) for (const f of await esp.list(`EFI/${vendor}`)) loaders.push(`${vendor}/${f}`.toLowerCase());
+  return loaders;
+}
+
 /** UEFI when an EFI system partition holds a loader; BIOS when boot code or a BIOS boot partition is there. */
-function firmware(disk: Disk, esp: GuestFs | undefined): Findings['firmware'] {
-  const uefi = esp !== undefined && esp.list('EFI').some((vendor) => esp.list(`EFI/${vendor}`).some((f) => /\.efi$/i.test(f)));
+async function firmware(disk: Disk, esp: GuestTree | undefined): Promise<Findings['firmware']> {
+  const uefi = (await efiLoaders(esp)).some((f) => f.endsWith('.efi'));
   const bios = hasBootCode(disk.bootCode) || disk.partitions.some((p) => /BIOS Boot/i.test(p.kind));
   return uefi && bios ? 'bios+uefi' : uefi ? 'uefi' : bios ? 'bios' : null;
 }
@@ -192,12 +216,13 @@ function hasBootCode(code: Buffer | null): boolean {
   return code !== null && code.some((b) => b !== 0);
 }
 
-function bootloader(disk: Disk, esp: GuestFs | undefined, root: GuestFs | undefined, boot: GuestFs | undefined): string | null {
-  const efi = esp ? esp.list('EFI').flatMap((vendor) => esp.list(`EFI/${vendor}`).map((f) => `${vendor}/${f}`.toLowerCase())) : [];
-  if (disk.bootCode?.includes('GRUB') || efi.some((f) => /grub(x64|aa64|ia32)\.efi$/.test(f)) || [root, boot].some((fs) => fs && (fs.exists('boot/grub/grub.cfg') || fs.exists('boot/grub2/grub.cfg') || fs.exists('grub/grub.cfg')))) return 'grub';
+async function bootloader(disk: Disk, esp: GuestTree | undefined, root: GuestTree | undefined, boot: GuestTree | undefined): Promise<string | null> {
+  const efi = await efiLoaders(esp);
+  const grubConfig = (fs: GuestTree | undefined) => fs !== undefined && anyOf(['boot/grub/grub.cfg', 'boot/grub2/grub.cfg', 'grub/grub.cfg', 'grub2/grub.cfg'], (p) => fs.exists(p));
+  if (disk.bootCode?.includes('GRUB') || efi.some((f) => /grub(x64|aa64|ia32)\.efi$/.test(f)) || (await grubConfig(root)) || (await grubConfig(boot))) return 'grub';
   if (efi.some((f) => f.startsWith('systemd/'))) return 'systemd-boot';
-  if (efi.some((f) => f === 'microsoft/boot' || f.endsWith('bootmgfw.efi')) || disk.fileSystems.some((fs) => fs.exists('bootmgr'))) return 'windows-boot-manager';
-  if (root?.exists('boot/extlinux/extlinux.conf') || root?.exists('boot/syslinux/syslinux.cfg')) return 'syslinux';
+  if (efi.some((f) => f === 'microsoft/boot' || f.endsWith('bootmgfw.efi')) || (await anyOf(disk.fileSystems, (fs) => fs.exists('bootmgr')))) return 'windows-boot-manager';
+  if (root && (await anyOf(['boot/extlinux/extlinux.conf', 'boot/syslinux/syslinux.cfg'], (p) => root.exists(p)))) return 'syslinux';
   return null;
 }
 

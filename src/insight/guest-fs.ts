@@ -11,7 +11,18 @@ const MAX_LINKS = 32;
 /** The most of one file a check reads (os-release, a config file, an ELF header). */
 export const MAX_FILE_BYTES = 1024 * 1024;
 
-export class GuestFs {
+/** One file system of a guest as the checks read it, whichever reader opened it. */
+export interface GuestTree {
+  /** What the reader called it: Ext, NTFS, FAT …, or libguestfs for a whole guest it mounted. */
+  readonly type: string;
+  exists(p: string): boolean | Promise<boolean>;
+  isDir(p: string): boolean | Promise<boolean>;
+  list(dir: string): string[] | Promise<string[]>;
+  read(p: string, maxBytes?: number): Promise<Buffer | null>;
+  text(p: string): Promise<string | null>;
+}
+
+export class GuestFs implements GuestTree {
   private readonly entries = new Map<string, Entry>();
   private readonly childrenOf = new Map<string, string[]>();
   private folded?: Map<string, Entry>;
