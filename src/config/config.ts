@@ -148,6 +148,7 @@ function insightConfig(ini: IniReader, dataDir: string): InsightConfig {
     memoryBytes: positive(ini.int(section, 'memory_mib') ?? 1024, 'memory_mib') * 1024 * 1024,
     maxImageBytes: parseByteSize(ini.str(section, 'max_image_size') ?? '64GB', '[glimpse_insight] max_image_size'),
     maxPartitionBytes: parseByteSize(ini.str(section, 'max_partition_size') ?? '64GB', '[glimpse_insight] max_partition_size'),
+    libguestfsSeconds: ini.bool(section, 'libguestfs_fallback') ? positive(ini.int(section, 'libguestfs_timeout_seconds') ?? 300, 'libguestfs_timeout_seconds') : null,
     maxEntries: positive(ini.int(section, 'max_entries') ?? 2_000_000, 'max_entries'),
     sweepIntervalMs: nonNegative(ini.int(section, 'sweep_interval_seconds') ?? 300, 'sweep_interval_seconds') * 1000,
     scratchDir: path.resolve(ini.str(section, 'scratch_dir') ?? path.join(dataDir, 'insight')),

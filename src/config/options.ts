@@ -152,6 +152,13 @@ export interface InsightConfig {
   maxImageBytes: number;
   /** `max_partition_size` (64 GiB): larger partitions are not copied out to be read. */
   maxPartitionBytes: number;
+  /**
+   * `libguestfs_fallback` (false) with `libguestfs_timeout_seconds` (300):
+   * when 7zz finds no OS behind a file system it cannot read (XFS, btrfs,
+   * LVM), libguestfs may read the guest instead, within that many seconds;
+   * null: never.
+   */
+  libguestfsSeconds: number | null;
   /** `max_entries` (2,000,000): files one file system may list. */
   maxEntries: number;
   /** `sweep_interval_seconds` (300): how often an enabled node looks for active images not inspected yet (0: never). */

@@ -6,10 +6,13 @@
  */
 import { mkdir, mkdtemp, open as openFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { GuestFs } from './guest-fs.js';
-import { type Entry, type Level, type ReaderLimits, Unreadable, extract, list, read } from './seven-zip.js';
+import { GuestFs, type GuestTree } from './guest-fs.js';
+import { GuestfishTree, libguestfsInstalled } from './guestfish.js';
+import { type Entry, type Level, type Listing, type ReaderLimits, Unreadable, extract, list, read } from './seven-zip.js';
 
 export interface DiskLimits extends ReaderLimits {
+  /** When 7zz finds no OS behind a file system it cannot read (XFS, btrfs, LVM): the seconds libguestfs may take instead; null: no fallback. */
+  libguestfsSeconds: number | null;
   /** The largest partition copied out to be read. */
   maxPartitionBytes: number;
   /** The most entries (files) one file system may list. */
@@ -30,13 +33,15 @@ export interface Disk {
   /** GPT, MBR, or null for a file system with no partition table (or nothing known). */
   table: string | null;
   partitions: Partition[];
-  fileSystems: GuestFs[];
+  fileSystems: GuestTree[];
   /** The first 440 bytes: the BIOS boot code of an MBR or protective MBR. */
   bootCode: Buffer | null;
 }
 
 const CONTAINERS: Record<string, string> = { QCOW: 'qcow', VMDK: 'vmdk', VHD: 'vhd', VHDX: 'vhdx', VDI: 'vdi' };
 const TABLES = new Set(['GPT', 'MBR', 'APM']);
+/** What 7zz reads as a file system (its type names). */
+const FILE_SYSTEMS = new Set(['Ext', 'NTFS', 'FAT', 'HFS', 'APFS', 'SquashFS', 'CramFS', 'Iso', 'Udf']);
 /** Partition kinds that never hold a file system worth reading. */
 const NO_FILE_SYSTEM = /BIOS Boot|swap|Extended|LVM|RAID|Empty/i;
 
@@ -44,22 +49,55 @@ const NO_FILE_SYSTEM = /BIOS Boot|swap|Extended|LVM|RAID|Empty/i;
 export async function openDisk<T>(file: string, limits: DiskLimits, scratch: string, work: (disk: Disk) => Promise<T>): Promise<T> {
   await mkdir(scratch, { recursive: true });
   const dir = await mkdtemp(path.join(scratch, 'insight-'));
+  let fallback: GuestfishTree | null = null;
   try {
     const listing = await list(file, limits, limits.maxEntries);
-    const innermost = listing.levels[listing.levels.length - 1];
     const table = listing.levels.find((l) => TABLES.has(l.type))?.type ?? null;
     const bootCode = await firstSector(file, listing.levels[0], limits);
-    if (TABLES.has(innermost.type)) {
-      const { partitions, fileSystems } = await readPartitions(file, listing.entries, limits, dir);
-      return await work({ table, partitions, fileSystems, bootCode });
-    }
-    if (CONTAINERS[innermost.type] || innermost.type === 'Split') return await work({ table: null, partitions: [], fileSystems: [], bootCode });
-    // One file system, opened in place: behind a lone partition, or filling the disk.
-    const lone = lonePartition(listing.levels, innermost.type);
-    const fs = new GuestFs(file, listing.entries, limits, innermost.type);
-    return await work({ table, partitions: lone ? [lone] : [], fileSystems: [fs], bootCode });
+    const { partitions, fileSystems } = await contents(file, listing, limits, dir);
+    fallback = await libguestfsFallback(file, listing.levels[0].type, partitions, fileSystems, limits);
+    if (fallback) await nameFileSystems(fallback, partitions);
+    return await work({ table, partitions, fileSystems: fallback ? [...fileSystems, fallback] : fileSystems, bootCode });
   } finally {
+    await fallback?.close();
     await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The partitions and the file systems 7zz reads in them. */
+async function contents(file: string, listing: Listing, limits: DiskLimits, dir: string): Promise<{ partitions: Partition[]; fileSystems: GuestTree[] }> {
+  const innermost = listing.levels[listing.levels.length - 1];
+  if (TABLES.has(innermost.type)) return readPartitions(file, listing.entries, limits, dir);
+  if (CONTAINERS[innermost.type] || innermost.type === 'Split') return { partitions: [], fileSystems: [] };
+  // Behind a lone partition, or filling the disk: 7zz went on by itself. Only a file system it reads counts
+  // (it may have found, say, a gzip stream inside a file system it cannot read).
+  const lone = lonePartition(listing.levels, innermost.type);
+  if (!FILE_SYSTEMS.has(innermost.type)) {
+    if (lone) Object.assign(lone, { fileSystem: null, note: `no file system 7zz reads (it saw ${innermost.type})` });
+    return { partitions: lone ? [lone] : [], fileSystems: [] };
+  }
+  return { partitions: lone ? [lone] : [], fileSystems: [new GuestFs(file, listing.entries, limits, innermost.type)] };
+}
+
+/** When 7zz could not read some partition and found no OS in the others: libguestfs, if configured and installed. */
+async function libguestfsFallback(file: string, container: string, partitions: Partition[], read: GuestTree[], limits: DiskLimits): Promise<GuestfishTree | null> {
+  if (limits.libguestfsSeconds === null || !libguestfsInstalled()) return null;
+  if (!partitions.some((p) => p.note !== undefined && !/larger than/.test(p.note))) return null;
+  for (const fs of read) if ((await fs.exists('usr/lib/os-release')) || (await fs.exists('etc/os-release'))) return null;
+  return GuestfishTree.open(file, container, limits.libguestfsSeconds).catch((err: unknown) => {
+    if (err instanceof Unreadable) return null;
+    throw err;
+  });
+}
+
+/** What libguestfs read where 7zz could not: the partitions say so. */
+async function nameFileSystems(fallback: GuestfishTree, partitions: Partition[]): Promise<void> {
+  const found = await fallback.fileSystems();
+  for (const partition of partitions) {
+    const type = found.get(partition.index + 1);
+    if (!partition.note || !type || type === 'unknown') continue;
+    partition.fileSystem = `${type} (read by libguestfs)`;
+    delete partition.note;
   }
 }
 
@@ -74,7 +112,7 @@ function lonePartition(levels: Level[], fileSystem: string): Partition | null {
 
 async function readPartitions(file: string, entries: Entry[], limits: DiskLimits, dir: string) {
   const partitions: Partition[] = [];
-  const fileSystems: GuestFs[] = [];
+  const fileSystems: GuestTree[] = [];
   for (const [index, entry] of entries.entries()) {
     const partition: Partition = { index, kind: entry.fileSystem ?? 'unknown', size: entry.size, fileSystem: null };
     partitions.push(partition);
@@ -88,6 +126,7 @@ async function readPartitions(file: string, entries: Entry[], limits: DiskLimits
       await extract(file, entry.path, copy, limits);
       const inner = await list(copy, limits, limits.maxEntries);
       const type = inner.levels[inner.levels.length - 1].type;
+      if (!FILE_SYSTEMS.has(type)) throw new Unreadable(`7zz saw ${type}, not a file system`);
       partition.fileSystem = type;
       fileSystems.push(new GuestFs(copy, inner.entries, limits, type));
     } catch (err) {

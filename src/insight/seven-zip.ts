@@ -149,8 +149,10 @@ export async function list(file: string, limits: ReaderLimits, maxEntries: numbe
     }
   }
   flush();
-  await run.done;
-  if (!levels.length) throw new Unreadable('not a disk image 7zz can open');
+  // 7zz fails the whole run when the innermost thing it tried to open was broken (say a gzip stream it
+  // found inside a file system it cannot read); the outer levels it listed still stand.
+  const failure = await run.done.then(() => null, (err: unknown) => err);
+  if (!levels.length) throw failure ?? new Unreadable('not a disk image 7zz can open');
   return { levels, entries };
 }
 
