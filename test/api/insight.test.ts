@@ -17,6 +17,7 @@ import { ADMIN, ALPHA_MEMBER, BETA_MEMBER, Client, type Identity } from '../help
 import { type TestDatabase, TEST_DIALECT, createTestDatabase } from '../helpers/databases.js';
 import { guestsDir, guestsSkip, uploadFile } from '../helpers/guests.js';
 import { type Corpus, corpusSkip, loadCorpus } from '../helpers/samples.js';
+import { type ServerProcess, serveProcess, stopProcess } from '../helpers/process.js';
 import { type TestServer, startTestServer } from '../helpers/server.js';
 import { swiftSkip, swiftStoreIni } from '../helpers/swift.js';
 import { REPO_ROOT } from '../helpers/tools.js';
@@ -251,7 +252,7 @@ describe('image insight across nodes', { skip }, () => {
   let database: TestDatabase | null = null;
   after(async () => database?.drop());
 
-  it('a node with insight sweeps up what a node without it took in, and two sweeping nodes inspect each image once', async () => {
+  it('a node with insight sweeps up what a node without it took in, and two sweeping server processes inspect each image once', async () => {
     const guests = guestsDir();
     database = await createTestDatabase(TEST_DIALECT);
     const plain = await startTestServer({ auth: 'headers', ...(database ? { database: database.url } : {}) });
@@ -266,7 +267,13 @@ describe('image insight across nodes', { skip }, () => {
     assert.equal((await api.get(`/v2/glimpse/images/${ids[0]}/insight`)).json.status, 'not_inspected');
     const config = path.join(plain.dataDir, 'sweeper.conf');
     writeFileSync(config, `${ENABLED}sweep_interval_seconds = 1\n[glance_store]\nfilesystem_store_datadir = ${plain.dataDir}/images\n`);
-    const sweepers = [await startTestServer({ auth: 'headers', ...shared, config }), await startTestServer({ auth: 'headers', ...shared, config })];
+    // Two real `glimpse serve` processes on the same database and store, racing to claim each image.
+    const sweepers: ServerProcess[] = [];
+    const dataDirs = [0, 1].map(() => mkdtempSync(path.join(tmpdir(), 'glimpse-sweeper-')));
+    for (const dataDir of dataDirs) {
+      const args = ['--auth', 'headers', '--data-dir', dataDir, '--database', shared.database, '--bind', '127.0.0.1:0', '--config', config];
+      sweepers.push(await serveProcess(args));
+    }
     try {
       for (const id of ids) {
         await waitFor(async () => ['inspected', 'unreadable'].includes((await api.get(`/v2/glimpse/images/${id}/insight`)).json.status), 'the sweep', 60_000);
@@ -275,7 +282,8 @@ describe('image insight across nodes', { skip }, () => {
       }
       assert.equal((await api.get(`/v2/glimpse/images/${ids[0]}/insight`)).json.findings.os_distro, 'debian');
     } finally {
-      for (const s of sweepers) await s.close();
+      await Promise.all(sweepers.map((node) => stopProcess(node)));
+      for (const dataDir of dataDirs) rmSync(dataDir, { recursive: true, force: true });
       await plain.close();
     }
   });

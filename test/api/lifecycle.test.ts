@@ -151,6 +151,28 @@ describe('the deprecation schedule', () => {
   });
 });
 
+/** Four images due on two nodes sharing one database: each transition is made, and counted, exactly once. */
+async function eachTransitionOnce(nodes: { url: string }[]): Promise<void> {
+  const api = new Client(nodes[0].url, ALPHA_MEMBER);
+  const ids: string[] = [];
+  for (const name of ['a', 'b', 'c', 'd']) {
+    const image = await api.createImage({ name, disk_format: 'raw', container_format: 'bare' });
+    await api.upload(image.id, name);
+    ids.push(image.id);
+  }
+  // Both nodes find them due at their next pass.
+  for (const id of ids.slice(0, 2)) await api.post(`/v2/images/${id}/actions/deprecate`, { obsolete_at: soon(-1) });
+  for (const id of ids.slice(2)) await api.post(`/v2/images/${id}/actions/deprecate`, { delete_at: soon(-1) });
+  await waitFor(async () => {
+    const states = await Promise.all(ids.map(async (id) => (await api.get(`/v2/images/${id}`, { as: ADMIN })).json?.status ?? 'gone'));
+    return states.join() === 'deactivated,deactivated,gone,gone';
+  }, 'every transition made', 15_000);
+  await new Promise((r) => setTimeout(r, 1500)); // one more pass each: nothing is done twice
+  const counts = async (transition: string) => (await Promise.all(nodes.map((n) => transitions(n.url, transition)))).reduce((a, b) => a + b, 0);
+  assert.equal(await counts('obsolete'), 2);
+  assert.equal(await counts('delete'), 2);
+}
+
 describe('the deprecation schedule with two server processes on one database', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'glimpse-lifecycle-'));
   let database: TestDatabase | null = null;
@@ -170,26 +192,7 @@ describe('the deprecation schedule with two server processes on one database', (
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('makes each transition exactly once, whichever node gets to it', async () => {
-    const api = new Client(nodes[0].url, ALPHA_MEMBER);
-    const ids: string[] = [];
-    for (const name of ['a', 'b', 'c', 'd']) {
-      const image = await api.createImage({ name, disk_format: 'raw', container_format: 'bare' });
-      await api.upload(image.id, name);
-      ids.push(image.id);
-    }
-    // Both nodes find them due at their next pass.
-    for (const id of ids.slice(0, 2)) await api.post(`/v2/images/${id}/actions/deprecate`, { obsolete_at: soon(-1) });
-    for (const id of ids.slice(2)) await api.post(`/v2/images/${id}/actions/deprecate`, { delete_at: soon(-1) });
-    await waitFor(async () => {
-      const states = await Promise.all(ids.map(async (id) => (await api.get(`/v2/images/${id}`, { as: ADMIN })).json?.status ?? 'gone'));
-      return states.join() === 'deactivated,deactivated,gone,gone';
-    }, 'every transition made', 15_000);
-    await new Promise((r) => setTimeout(r, 1500)); // one more pass each: nothing is done twice
-    const counts = async (transition: string) => (await Promise.all(nodes.map((n) => transitions(n.url, transition)))).reduce((a, b) => a + b, 0);
-    assert.equal(await counts('obsolete'), 2);
-    assert.equal(await counts('delete'), 2);
-  });
+  it('makes each transition exactly once, whichever node gets to it', () => eachTransitionOnce(nodes));
 });
 
 describe('the deprecation schedule with two in-process nodes on one database (their passes overlap in step)', () => {
@@ -207,26 +210,7 @@ describe('the deprecation schedule with two in-process nodes on one database (th
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('makes each transition exactly once, whichever node gets to it', async () => {
-    const api = new Client(nodes[0].url, ALPHA_MEMBER);
-    const ids: string[] = [];
-    for (const name of ['a', 'b', 'c', 'd']) {
-      const image = await api.createImage({ name, disk_format: 'raw', container_format: 'bare' });
-      await api.upload(image.id, name);
-      ids.push(image.id);
-    }
-    // Both nodes find them due at their next pass.
-    for (const id of ids.slice(0, 2)) await api.post(`/v2/images/${id}/actions/deprecate`, { obsolete_at: soon(-1) });
-    for (const id of ids.slice(2)) await api.post(`/v2/images/${id}/actions/deprecate`, { delete_at: soon(-1) });
-    await waitFor(async () => {
-      const states = await Promise.all(ids.map(async (id) => (await api.get(`/v2/images/${id}`, { as: ADMIN })).json?.status ?? 'gone'));
-      return states.join() === 'deactivated,deactivated,gone,gone';
-    }, 'every transition made', 15_000);
-    await new Promise((r) => setTimeout(r, 1500)); // one more pass each: nothing is done twice
-    const counts = async (transition: string) => (await Promise.all(nodes.map((n) => transitions(n.url, transition)))).reduce((a, b) => a + b, 0);
-    assert.equal(await counts('obsolete'), 2);
-    assert.equal(await counts('delete'), 2);
-  });
+  it('makes each transition exactly once, whichever node gets to it', () => eachTransitionOnce(nodes));
 });
 
 describe('lineage', () => {
