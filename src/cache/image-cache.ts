@@ -34,8 +34,11 @@ export interface CacheableImage {
 
 export class ImageCache {
   private node: number | null = null;
-  /** Images this process is filling (another process's fill shows as a file in incomplete/). */
-  private readonly filling = new Set<string>();
+  /**
+   * Fills under way in this process (another process's shows as a file in
+   * incomplete/); a purge of the image while it is filled marks it dropped.
+   */
+  private readonly filling = new Map<string, { dropped: boolean }>();
   /** Copies whose bytes matched their checksum, by the file's identity then (inode, size, mtime). */
   private readonly verified = new Map<string, string>();
 
@@ -98,17 +101,20 @@ export class ImageCache {
       await unlink(incomplete).catch(() => undefined);
       return body;
     }
-    this.filling.add(image.id);
+    const fill = { dropped: false };
+    this.filling.set(image.id, fill);
     const tee = new CacheTee(handle, image, async (ok) => {
-      this.filling.delete(image.id);
-      if (!ok) {
-        await unlink(incomplete).catch(() => undefined);
-        return;
+      try {
+        if (!ok || fill.dropped) return void (await unlink(incomplete).catch(() => undefined));
+        await rename(incomplete, this.file(image.id));
+        this.verified.set(image.id, identity(await stat(this.file(image.id))));
+        await this.repo.record(this.nodeId(), image.id, image.size!, image.checksum);
+        await unlink(this.file(image.id, 'queue')).catch(() => undefined);
+        // A purge (deactivate, delete) that came while the copy was committed wins.
+        if (fill.dropped) await this.delete(image.id);
+      } finally {
+        this.filling.delete(image.id);
       }
-      await rename(incomplete, this.file(image.id));
-      this.verified.set(image.id, identity(await stat(this.file(image.id))));
-      await this.repo.record(this.nodeId(), image.id, image.size!, image.checksum);
-      await unlink(this.file(image.id, 'queue')).catch(() => undefined);
     });
     // pipeline: a client that goes away stops the store read too, and a store error reaches the client.
     return pipeline(body, tee, () => undefined);
@@ -144,6 +150,8 @@ export class ImageCache {
 
   /** Removes this node's copy of an image (and its record); true if there was one. */
   async delete(id: string): Promise<boolean> {
+    const fill = this.filling.get(id);
+    if (fill) fill.dropped = true;
     this.verified.delete(id);
     await this.repo.remove(this.nodeId(), id);
     return unlink(this.file(id)).then(() => true, () => false);

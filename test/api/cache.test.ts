@@ -48,6 +48,8 @@ describe('image cache', () => {
   };
   const cachedIds = async () => (await admin.get('/v2/cache')).json.cached_images.map((c: { image_id: string }) => c.image_id) as string[];
   const cacheFile = (id: string, sub = '') => path.join(cacheDir, sub, id);
+  // A fill renames its copy into place and then records it: wait for the record, which comes last.
+  const filled = (id: string) => waitFor(async () => (await cachedIds()).includes(id) && existsSync(cacheFile(id)), 'the filled copy');
 
   it('advertises v2.14–v2.18, with 2.18 current', async () => {
     const versions = (await admin.get('/versions')).json.versions as { id: string; status: string }[];
@@ -84,7 +86,7 @@ describe('image cache', () => {
     assert.ok(!existsSync(cacheFile(image.id)));
     const [one, two] = await Promise.all([download(server, image.id), download(server, image.id)]);
     assert.ok(one.body!.equals(image.bytes) && two.body!.equals(image.bytes), 'two concurrent misses both get the bytes');
-    await waitFor(async () => existsSync(cacheFile(image.id)), 'the filled copy');
+    await filled(image.id);
     assert.ok(readFileSync(cacheFile(image.id)).equals(image.bytes));
     assert.deepEqual(readdirSync(path.join(cacheDir, 'incomplete')), [], 'nothing left half-written');
   });
@@ -92,7 +94,7 @@ describe('image cache', () => {
   it('refuses a corrupt copy, moving it to invalid/, and serves the store\'s bytes next', async () => {
     const image = await active();
     await download(server, image.id);
-    await waitFor(async () => existsSync(cacheFile(image.id)), 'the filled copy');
+    await filled(image.id);
     const corrupt = Buffer.from(image.bytes);
     corrupt[500] ^= 0xff;
     writeFileSync(cacheFile(image.id), corrupt);
@@ -112,14 +114,28 @@ describe('image cache', () => {
   it('drops the copy of an image deactivated or deleted', async () => {
     const image = await active();
     await download(server, image.id);
-    await waitFor(async () => existsSync(cacheFile(image.id)), 'the filled copy');
+    await filled(image.id);
     assert.equal((await admin.post(`/v2/images/${image.id}/actions/deactivate`)).status, 204);
     assert.ok(!existsSync(cacheFile(image.id)));
     assert.equal((await admin.post(`/v2/images/${image.id}/actions/reactivate`)).status, 204);
     await download(server, image.id);
-    await waitFor(async () => existsSync(cacheFile(image.id)), 'the filled copy');
+    await filled(image.id);
     assert.equal((await admin.delete(`/v2/images/${image.id}`)).status, 204);
     assert.ok(!existsSync(cacheFile(image.id)));
+    assert.ok(!(await cachedIds()).includes(image.id));
+  });
+
+  it('drops the copy a download was filling when the image is deactivated mid-way', async () => {
+    const image = await active(randomBytes(32 * 1024 * 1024)); // more than the socket buffers hold
+    const res = await fetch(`${server.url}/v2/images/${image.id}/file`, { headers: adminHeaders });
+    const reader = res.body!.getReader();
+    let received = (await reader.read()).value!.length;
+    assert.ok(existsSync(cacheFile(image.id, 'incomplete')), 'the fill is under way');
+    assert.equal((await admin.post(`/v2/images/${image.id}/actions/deactivate`)).status, 204);
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) received += chunk.value.length;
+    assert.equal(received, image.bytes.length, 'the download already started completes');
+    await waitFor(async () => !existsSync(cacheFile(image.id, 'incomplete')), 'the fill to end');
+    assert.ok(!existsSync(cacheFile(image.id)), 'no copy of the deactivated image');
     assert.ok(!(await cachedIds()).includes(image.id));
   });
 
@@ -130,7 +146,7 @@ describe('image cache', () => {
     const apart = () => new Promise((r) => setTimeout(r, TEST_DIALECT === 'mysql' ? 1100 : 20));
     for (const image of [a, b, c]) {
       await download(server, image.id);
-      await waitFor(async () => existsSync(cacheFile(image.id)), 'the filled copy');
+      await filled(image.id);
       await apart();
     }
     await download(server, a.id); // a is now the most recently used; b the least
@@ -153,7 +169,7 @@ describe('image cache', () => {
     assert.equal((await admin.delete(`/v2/cache/${image.id}`)).status, 204);
     assert.deepEqual((await admin.get(`/v2/cache/nodes/${image.id}`)).json, []);
     await download(server, image.id);
-    await waitFor(async () => existsSync(cacheFile(image.id)), 'the filled copy');
+    await filled(image.id);
     assert.deepEqual((await admin.get(`/v2/cache/nodes/${image.id}`)).json, ['http://node-a:9292']);
   });
 });

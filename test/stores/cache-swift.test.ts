@@ -37,7 +37,8 @@ describe('image cache in front of Swift', { skip: swiftSkip() }, () => {
     const image = await api.createImage({ disk_format: 'raw', container_format: 'bare' });
     assert.equal((await api.upload(image.id, bytes)).status, 204);
     assert.equal((await api.put(`/v2/cache/${image.id}`)).status, 202);
-    await waitFor(async () => existsSync(path.join(cacheDir, image.id)), 'the prefetch from Swift');
+    // The prefetcher renames its copy into place and then records it: wait for the record.
+    await waitFor(async () => (await api.get('/v2/cache')).json.cached_images.length === 1 && existsSync(path.join(cacheDir, image.id)), 'the prefetch from Swift');
     // Segments and manifest removed in Swift: only the cache can serve the image now.
     const listing = await swift('GET', `${container}?format=json&prefix=${image.id}`);
     for (const { name } of JSON.parse(listing.text) as { name: string }[]) await swift('DELETE', `${container}/${name}`);
