@@ -36,6 +36,8 @@ export interface Disk {
   fileSystems: GuestTree[];
   /** The first 440 bytes: the BIOS boot code of an MBR or protective MBR. */
   bootCode: Buffer | null;
+  /** A directory of this inspection's own, removed after it, for files copied out to be read in place. */
+  scratch: string;
 }
 
 const CONTAINERS: Record<string, string> = { QCOW: 'qcow', VMDK: 'vmdk', VHD: 'vhd', VHDX: 'vhdx', VDI: 'vdi' };
@@ -57,7 +59,7 @@ export async function openDisk<T>(file: string, limits: DiskLimits, scratch: str
     const { partitions, fileSystems } = await contents(file, listing, limits, dir);
     fallback = await libguestfsFallback(file, listing.levels[0].type, partitions, fileSystems, limits);
     if (fallback) await nameFileSystems(fallback, partitions);
-    return await work({ table, partitions, fileSystems: fallback ? [...fileSystems, fallback] : fileSystems, bootCode });
+    return await work({ table, partitions, fileSystems: fallback ? [...fileSystems, fallback] : fileSystems, bootCode, scratch: dir });
   } finally {
     await fallback?.close();
     await rm(dir, { recursive: true, force: true });

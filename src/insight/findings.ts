@@ -7,6 +7,7 @@
  */
 import type { Disk, Partition } from './disk.js';
 import type { GuestTree } from './guest-fs.js';
+import { windowsGuest } from './windows.js';
 
 export interface Findings {
   osType: 'linux' | 'windows' | null;
@@ -35,7 +36,6 @@ const ELF_MACHINE: Record<number, [string, string]> = {
   0x03: ['i686', 'i686'], 0x3e: ['x86_64', 'x86_64'], 0x28: ['armv7l', 'armv7l'], 0xb7: ['aarch64', 'aarch64'],
   0xf3: ['riscv32', 'riscv64'], 0x14: ['ppc', 'ppc64'], 0x15: ['ppc64', 'ppc64'], 0x16: ['s390', 's390x'], 0x08: ['mips', 'mips64'],
 };
-const PE_MACHINE: Record<number, string> = { 0x8664: 'x86_64', 0xaa64: 'aarch64', 0x14c: 'i686' };
 
 export async function findings(disk: Disk): Promise<Findings> {
   const root = await firstOf(disk.fileSystems, async (fs) => (await fs.exists('usr/lib/os-release')) || fs.exists('etc/os-release'));
@@ -44,7 +44,7 @@ export async function findings(disk: Disk): Promise<Findings> {
   const boot = await firstOf(disk.fileSystems, async (fs) => fs !== root && ((await anyOf(['grub/grub.cfg', 'grub2/grub.cfg'], (p) => fs.exists(p))) || (await fs.list('')).some((n) => n.startsWith('vmlinuz'))));
   const base = { firmware: await firmware(disk, esp), bootloader: await bootloader(disk, esp, root ?? windows, boot), partitions: layout(disk) };
   if (root) return { ...base, ...(await linux(root, boot)) };
-  if (windows) return { ...base, ...(await windowsGuest(windows)) };
+  if (windows) return { ...base, ...(await windowsGuest(windows, disk.scratch)) };
   return { ...base, osType: null, distro: null, version: null, architecture: null, cloudInit: 'absent', growpart: false, sshServer: 'absent', kernel: null, virtio: [], serialConsole: false, persistentMac: null, guestAgent: false };
 }
 
@@ -58,7 +58,7 @@ async function anyOf<T>(items: readonly T[], test: (item: T) => boolean | Promis
   return (await firstOf(items, test)) !== undefined;
 }
 
-type OsFindings = Omit<Findings, 'firmware' | 'bootloader' | 'partitions'>;
+export type OsFindings = Omit<Findings, 'firmware' | 'bootloader' | 'partitions'>;
 
 async function linux(root: GuestTree, boot: GuestTree | undefined): Promise<OsFindings> {
   const release = parseOsRelease((await root.text('etc/os-release')) ?? (await root.text('usr/lib/os-release')) ?? '');
@@ -165,36 +165,6 @@ async function persistentMac(root: GuestTree): Promise<string | null> {
     }
   }
   return null;
-}
-
-async function windowsGuest(win: GuestTree): Promise<OsFindings> {
-  const drivers = [['blk', 'viostor.sys'], ['net', 'netkvm.sys'], ['scsi', 'vioscsi.sys']];
-  const virtio: string[] = [];
-  for (const [name, file] of drivers) if (await win.exists(`Windows/System32/drivers/${file}`)) virtio.push(name);
-  const cloudbase = await win.isDir('Program Files/Cloudbase Solutions/Cloudbase-Init');
-  const ssh = await anyOf(['Windows/System32/OpenSSH/sshd.exe', 'Program Files/OpenSSH/sshd.exe'], (p) => win.exists(p));
-  return {
-    osType: 'windows',
-    distro: 'windows',
-    version: null,
-    architecture: await peArchitecture(win),
-    cloudInit: cloudbase ? 'enabled' : 'absent',
-    growpart: cloudbase, // cloudbase-init's extend-volumes plugin
-    sshServer: ssh ? 'installed' : 'absent',
-    kernel: null,
-    virtio,
-    serialConsole: false,
-    persistentMac: null,
-    guestAgent: await win.exists('Program Files/Qemu-ga/qemu-ga.exe'),
-  };
-}
-
-async function peArchitecture(win: GuestTree): Promise<string | null> {
-  const head = await win.read('Windows/System32/ntoskrnl.exe', 4096);
-  if (!head || head.length < 64 || head.toString('latin1', 0, 2) !== 'MZ') return null;
-  const pe = head.readUInt32LE(60);
-  if (pe + 6 > head.length || head.toString('latin1', pe, pe + 4) !== 'PE\0\0') return null;
-  return PE_MACHINE[head.readUInt16LE(pe + 4)] ?? null;
 }
 
 /** The loaders on an EFI system partition, as vendor/file in lower case. */

@@ -5,7 +5,7 @@
  * an absolute target means the guest's root, never the host's.
  */
 import path from 'node:path/posix';
-import { type Entry, type ReaderLimits, read } from './seven-zip.js';
+import { type Entry, type ReaderLimits, extract, read } from './seven-zip.js';
 
 const MAX_LINKS = 32;
 /** The most of one file a check reads (os-release, a config file, an ELF header). */
@@ -20,6 +20,8 @@ export interface GuestTree {
   list(dir: string): string[] | Promise<string[]>;
   read(p: string, maxBytes?: number): Promise<Buffer | null>;
   text(p: string): Promise<string | null>;
+  /** Copies a file of at most `maxBytes` to `target` on the host, for reading in place (a registry hive); false when there is none that small. */
+  copy(p: string, target: string, maxBytes: number): Promise<boolean>;
 }
 
 export class GuestFs implements GuestTree {
@@ -92,6 +94,14 @@ export class GuestFs implements GuestTree {
 
   async text(p: string): Promise<string | null> {
     return (await this.read(p))?.toString('utf8') ?? null;
+  }
+
+  async copy(p: string, target: string, maxBytes: number): Promise<boolean> {
+    const real = this.resolve(p);
+    const entry = real ? this.lookup(real) : undefined;
+    if (!real || !entry || entry.dir || entry.size === null || entry.size > maxBytes) return false;
+    await extract(this.source, real, target, this.limits);
+    return true;
   }
 
   /**

@@ -98,6 +98,13 @@ export class GuestfishTree implements GuestTree {
     return (await this.read(p))?.toString('utf8') ?? null;
   }
 
+  async copy(p: string, target: string, maxBytes: number): Promise<boolean> {
+    if (!(await this.exists(p)) || (await this.isDir(p))) return false;
+    const size = Number(await this.line('filesize', `/${p}`));
+    if (!Number.isSafeInteger(size) || size > maxBytes) return false;
+    return (await this.ask('download', `/${p}`, target)).code === 0;
+  }
+
   /** The file systems libguestfs found, by partition number of the first disk (`/dev/sda1: xfs` → 1 → xfs). */
   async fileSystems(): Promise<Map<number, string>> {
     const found = new Map<number, string>();

@@ -105,6 +105,21 @@ describe('image insight on debootstrap guests', { skip }, () => {
     }
   });
 
+  it('finds Windows Server 2022 from its registry, with the virtio-win drivers, cloudbase-init and the guest agent', async () => {
+    const { report } = await inspected(server, path.join(guests, 'windows.qcow2'));
+    const f = report.findings;
+    assert.deepEqual([f.os_type, f.os_distro, f.os_version, f.architecture], ['windows', 'windows', '2022', 'x86_64']);
+    assert.deepEqual([f.bootloader, f.virtio, f.cloud_init, f.ssh_server, f.guest_agent], ['windows-boot-manager', 'blk,net', 'enabled', 'installed', 'yes']);
+    assert.match(f.partitions, /^mbr: 1 \S+ \d+ MiB ntfs$/);
+    assert.equal(verdicts(report).operating_system, 'pass');
+    assert.equal(verdicts(report).virtio, 'pass');
+    const suggested = Object.fromEntries(report.suggested_properties.map((s: { name: string; value: string }) => [s.name, s.value]));
+    assert.deepEqual(
+      [suggested.os_type, suggested.os_distro, suggested.os_version, suggested.hw_disk_bus, suggested.hw_vif_model, suggested.hw_qemu_guest_agent],
+      ['windows', 'windows', '2022', 'virtio', 'virtio', 'yes'],
+    );
+  });
+
   it('accepts suggestions in one call through the ordinary update, keeping what the owner set', async () => {
     const api = new Client(server.url, ALPHA_MEMBER);
     const { id, report } = await inspected(server, path.join(guests, 'debian12-plain.qcow2'), { os_distro: 'debian-custom' });

@@ -12,7 +12,7 @@ import { type Identity, identityHeaders } from './client.js';
 import { REPO_ROOT, requireTool } from './tools.js';
 
 const SCRIPT = path.join(REPO_ROOT, 'test', 'fixtures', 'make-guests.sh');
-const TOOLS: [string, string][] = [['debootstrap', 'debootstrap'], ['7zz', '7zip'], ['mkfs.vfat', 'dosfstools'], ['mcopy', 'mtools'], ['mkfs.xfs', 'xfsprogs'], ['virt-make-fs', 'libguestfs-tools libguestfs-xfs linux-image-amd64'], ['qemu-img', 'qemu-utils'], ['sfdisk', 'fdisk']];
+const TOOLS: [string, string][] = [['debootstrap', 'debootstrap'], ['7zz', '7zip'], ['mkfs.vfat', 'dosfstools'], ['mcopy', 'mtools'], ['mkfs.xfs', 'xfsprogs'], ['virt-make-fs', 'libguestfs-tools libguestfs-xfs linux-image-amd64'], ['mkntfs', 'ntfs-3g'], ['hivexregedit', 'libhivex-bin'], ['qemu-img', 'qemu-utils'], ['sfdisk', 'fdisk']];
 
 /** Skips (with a message) unless this is root with every tool the script and the reader need. */
 export function guestsSkip(): string | false {

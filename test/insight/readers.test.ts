@@ -5,10 +5,11 @@
  * find the same Debian. Run once (no database is involved).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { GuestfishTree } from '../../src/insight/guestfish.js';
 import { type DiskLimits, inspectDisk } from '../../src/insight/inspect.js';
 import { guestsDir, guestsSkip } from '../helpers/guests.js';
 
@@ -36,5 +37,21 @@ describe('guest readers on an XFS guest', { skip: guestsSkip() }, () => {
     assert.equal(found.cloud_init, 'absent');
     assert.match(found.partitions ?? '', /^gpt: 1 Linux Data \d+ MiB xfs \(read by libguestfs\)$/);
     assert.deepEqual(readdirSync(scratch), [], 'nothing left in scratch');
+  });
+
+  it('copies a file out of the guest through libguestfs, within a size limit', async () => {
+    const tree = await GuestfishTree.open(path.join(guests, 'debian12-xfs.qcow2'), 'QCOW', 900);
+    try {
+      const target = path.join(scratch, 'os-release');
+      assert.equal(await tree.copy('etc/os-release', target, 1024 * 1024), true);
+      assert.match(readFileSync(target, 'utf8'), /^ID=debian$/m);
+      rmSync(target);
+      assert.equal(await tree.copy('etc/os-release', target, 10), false, 'larger than allowed');
+      assert.equal(await tree.copy('etc', target, 1024 * 1024), false, 'a directory');
+      assert.equal(await tree.copy('etc/no-such-file', target, 1024 * 1024), false);
+      assert.ok(!existsSync(target));
+    } finally {
+      await tree.close();
+    }
   });
 });
