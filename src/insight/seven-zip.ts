@@ -77,6 +77,7 @@ function start(args: string[], limits: ReaderLimits) {
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
   const kill = () => {
+    if (child.exitCode !== null || child.signalCode !== null) return; // gone: its group id may be another's by now
     try {
       process.kill(-child.pid!, 'SIGKILL');
     } catch {
@@ -199,9 +200,11 @@ export async function read(file: string, path: string, limits: ReaderLimits, max
  * partition's data, not its size. The caller bounds its size first.
  */
 export async function extract(file: string, path: string, target: string, limits: ReaderLimits): Promise<void> {
-  const run = start(['e', '-so', ...COMMON, '--', file, path], limits);
+  // The target first: output a child wrote before its stdout is read is dropped once it exits (Node resumes unread stdio then).
   const out = await open(target, 'wx');
+  let run: ReturnType<typeof start> | undefined;
   try {
+    run = start(['e', '-so', ...COMMON, '--', file, path], limits);
     let position = 0;
     for await (const chunk of run.stdout as AsyncIterable<Buffer>) {
       if (!isZero(chunk)) await out.write(chunk, 0, chunk.length, position);
@@ -210,7 +213,7 @@ export async function extract(file: string, path: string, target: string, limits
     await run.done;
     await out.truncate(position);
   } finally {
-    run.kill();
+    run?.kill();
     await out.close();
   }
 }

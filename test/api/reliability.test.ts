@@ -336,7 +336,7 @@ describe(`reliability on ${TEST_DIALECT}`, () => {
   describe('slow and stalled clients', () => {
     let slow: TestServer;
     before(async () => {
-      slow = await startTestServer({ ini: '[DEFAULT]\nclient_socket_timeout = 3\n[glimpse]\nbody_idle_timeout = 1\njson_body_timeout = 2\nmax_concurrent_uploads = 2\n' });
+      slow = await startTestServer({ ini: '[DEFAULT]\nclient_socket_timeout = 3\n[glimpse]\nbody_idle_timeout = 1\njson_body_timeout = 2\n' });
     });
     after(() => slow.close());
 
@@ -371,11 +371,20 @@ describe(`reliability on ${TEST_DIALECT}`, () => {
       socket.destroy();
       assert.equal(closed, true, 'the server closed the dripping connection');
     });
+  });
+
+  describe('concurrent uploads', () => {
+    // Not the slow server: its 1 s body idle timeout would cut the held uploads whenever the machine is busy.
+    let limited: TestServer;
+    before(async () => {
+      limited = await startTestServer({ ini: '[glimpse]\nmax_concurrent_uploads = 2\n' });
+    });
+    after(() => limited.close());
 
     it('refuses uploads beyond max_concurrent_uploads with a 503 the client can read', async () => {
-      const client = new Client(slow.url);
+      const client = new Client(limited.url);
       const images = await Promise.all([1, 2, 3].map(() => client.createImage(READY)));
-      const held = images.slice(0, 2).map((i) => slowUpload(`${slow.url}/v2/images/${i.id}/file`));
+      const held = images.slice(0, 2).map((i) => slowUpload(`${limited.url}/v2/images/${i.id}/file`));
       for (const h of held) await h.write(Buffer.alloc(10));
       await waitFor(async () => (await Promise.all(images.slice(0, 2).map(async (i) => (await client.get(`/v2/images/${i.id}`)).json.status))).every((s) => s === 'saving'), 'two uploads saving');
       const third = await client.upload(images[2].id, Buffer.alloc(2 * 1024 * 1024, 3));
