@@ -94,8 +94,9 @@ describe(`reliability on ${TEST_DIALECT}`, () => {
       const held = new Promise<void>((r) => (release = r));
       // Every connection of the pool taken (SQLite has one; the others are opened with their default of 10).
       const size = TEST_DIALECT === 'sqlite' ? 1 : 10;
-      const holders = Array.from({ length: size }, () => server.server.db.kysely.connection().execute(() => held));
-      await sleep(200);
+      let holding = 0;
+      const holders = Array.from({ length: size }, () => server.server.db.kysely.connection().execute(() => (holding++, held)));
+      await waitFor(async () => holding === size, 'every connection of the pool taken');
       const busy = await rawRequest(server.url, 'GET', '/healthcheck', null);
       release();
       await Promise.all(holders);
