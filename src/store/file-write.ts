@@ -102,9 +102,13 @@ const READ_BACK_PIECE = 4 * 1024 * 1024;
 class ReadBack {
   private cached = 0;
   private chain: Promise<void> = Promise.resolve();
-  private reader: Promise<{ handle: FileHandle; buffer: Buffer }> | null = null;
+  /** Opened at once, while the file still has the name it is written under: the store renames it when the write ends. */
+  private readonly reader: Promise<{ handle: FileHandle; buffer: Buffer }>;
 
-  constructor(private readonly file: string) {}
+  constructor(file: string) {
+    this.reader = open(file, 'r').then((handle) => ({ handle, buffer: Buffer.allocUnsafe(READ_BACK_PIECE) }));
+    this.reader.catch(() => undefined); // a failed read-back only means a colder download
+  }
 
   /** Everything before `end` is on the device (`last`: and the file ends there). */
   written(end: number, last = false): void {
@@ -117,7 +121,7 @@ class ReadBack {
    * wait for the cache, and a failed read-back only means a colder download.
    */
   finish(): void {
-    this.chain = this.chain.catch(() => undefined).then(async () => (await this.reader?.catch(() => null))?.handle.close());
+    this.chain = this.chain.catch(() => undefined).then(async () => (await this.reader.catch(() => null))?.handle.close());
     this.chain.catch(() => undefined);
   }
 
@@ -125,7 +129,6 @@ class ReadBack {
     const start = this.cached;
     this.cached = end;
     this.chain = this.chain.then(async () => {
-      this.reader ??= open(this.file, 'r').then((handle) => ({ handle, buffer: Buffer.allocUnsafe(READ_BACK_PIECE) }));
       const { handle, buffer } = await this.reader;
       for (let at = start; at < end; at += READ_BACK_PIECE) await handle.read(buffer, 0, Math.min(READ_BACK_PIECE, end - at), at);
     });

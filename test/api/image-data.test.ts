@@ -214,7 +214,8 @@ describe('large image data (hashed on worker threads)', () => {
       const image = await api.createImage(READY);
       assert.equal((await api.upload(image.id, randomBytes(40 * 1024 * 1024))).status, 204);
       const file = path.join(cached.dataDir, 'images', image.id);
-      await waitFor(async () => pageCacheBytes(file) === 40 * 1024 * 1024, 'the uploaded image in the page cache', 10_000);
+      // Read back behind the upload, after it answers: a disk busy with other suites' uploads can take many seconds.
+      await waitFor(async () => pageCacheBytes(file) === 40 * 1024 * 1024, 'the uploaded image in the page cache', 30_000);
     } finally {
       await cached.close();
     }
