@@ -56,3 +56,18 @@ function serverSkip(dialect: 'postgres' | 'mysql', name: string): string | false
 export function pageCacheBytes(file: string): number {
   return Number(spawnSync('fincore', ['--bytes', '--noheadings', '--output', 'RES', file], { encoding: 'utf8' }).stdout.trim());
 }
+
+/**
+ * Waits until more than `bytes` of `file` are in the page cache at once.
+ * Not "all of it": the test machines keep their page cache near 2.4 GiB
+ * however much memory is free, so a file's pages start to go within seconds
+ * while other suites write.
+ */
+export async function waitForCached(file: string, bytes: number, timeoutMs = 30_000): Promise<void> {
+  let most = 0;
+  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; await new Promise((r) => setTimeout(r, 25))) {
+    most = Math.max(most, pageCacheBytes(file));
+    if (most > bytes) return;
+  }
+  throw new Error(`at most ${most} bytes of ${file} were in the page cache, never more than ${bytes}`);
+}
